@@ -1,0 +1,260 @@
+/* slm.h — the public API of libslm: small language models at the edge.
+ *
+ * Basic usage (error handling shortened; every call returns slm_status):
+ *
+ *     slm_model *model;
+ *     slm_model_params mp = slm_model_default_params();
+ *     if (slm_model_load("model.gguf", &mp, &model) != SLM_OK)
+ *         fprintf(stderr, "%s\n", slm_last_error());
+ *     slm_session *s;
+ *     slm_session_params sp = slm_session_default_params();
+ *     slm_session_new(model, &sp, &s);
+ *     int32_t ids[256]; size_t n;
+ *     slm_tokenize(model, "Once upon a time", 16, 1, 0, ids, 256, &n);
+ *     const float *logits;
+ *     slm_session_decode(s, ids, n, &logits);       // logits of the last token
+ *     slm_sampler *smp; slm_sampler_params pp = slm_sampler_default_params();
+ *     slm_sampler_new(&pp, &smp);
+ *     int32_t next = slm_sampler_sample(smp, logits, slm_model_n_vocab(model));
+ *     ...
+ *     slm_sampler_free(smp); slm_session_free(s); slm_model_free(model);
+ *
+ * Conventions. Every fallible call returns slm_status; results go through
+ * out-pointers, which are left NULL/0 on failure. The detail of the last
+ * failure on the calling thread is in slm_last_error(). The library never
+ * prints, exits or aborts on bad input (files, flags, callers' arguments).
+ * Parameter structs come from *_default_params() so new fields can be added
+ * without breaking callers. Objects created by *_new or *_load are released by
+ * the matching *_free; *_free(NULL) is a no-op.
+ *
+ * Thread safety: an slm_model is read-only after loading and may be shared by
+ * any number of sessions on any threads. A session or sampler must be used by
+ * one thread at a time.
+ */
+#ifndef SLM_H
+#define SLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define SLM_API __declspec(dllexport)
+#else
+#define SLM_API __attribute__((visibility("default")))
+#endif
+
+#define SLM_VERSION_MAJOR 0
+#define SLM_VERSION_MINOR 1
+#define SLM_VERSION_PATCH 0
+#define SLM_VERSION_STRING "0.1.0"
+
+/* "0.1.0": the version of the library actually linked. */
+SLM_API const char *slm_version(void);
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum slm_status {
+    SLM_OK = 0,
+    SLM_ERR_IO,          /* a file could not be opened, read, mapped or written */
+    SLM_ERR_FORMAT,      /* the input is malformed (truncated, corrupt, inconsistent) */
+    SLM_ERR_UNSUPPORTED, /* well-formed, but uses something slm does not implement */
+    SLM_ERR_NOMEM,       /* an allocation failed or a size limit was exceeded */
+    SLM_ERR_ARG,         /* the caller passed an invalid argument */
+    SLM_ERR_CANCELLED,   /* a callback asked to stop */
+    SLM_ERR_FULL,        /* the context (KV cache) has no room for the tokens */
+} slm_status;
+
+/* "SLM_ERR_FORMAT" etc.; never NULL. */
+SLM_API const char *slm_status_name(slm_status st);
+
+/* Detail of the calling thread's last failure, e.g. "model.gguf: tensor
+ * 'blk.0.attn_q.weight': 4718592 bytes at offset 812 past end of file (90112)".
+ * Empty string if none. Valid until the thread's next failing call. */
+SLM_API const char *slm_last_error(void);
+
+/* Optional log sink for warnings and progress notes from the library
+ * (level: 0 error, 1 warning, 2 info, 3 debug). NULL restores the default,
+ * which discards everything. Not thread safe: set it once at startup. */
+typedef void (*slm_log_fn)(int level, const char *msg, void *user);
+SLM_API void slm_set_log(slm_log_fn fn, void *user);
+
+/* ---- weight / cache types (values equal ggml's, as stored in GGUF) ------- */
+
+typedef enum slm_type {
+    SLM_TYPE_F32 = 0,
+    SLM_TYPE_F16 = 1,
+    SLM_TYPE_Q4_0 = 2,
+    SLM_TYPE_Q4_1 = 3,
+    SLM_TYPE_Q5_0 = 6,
+    SLM_TYPE_Q5_1 = 7,
+    SLM_TYPE_Q8_0 = 8,
+    SLM_TYPE_Q8_1 = 9,
+    SLM_TYPE_Q2_K = 10,
+    SLM_TYPE_Q3_K = 11,
+    SLM_TYPE_Q4_K = 12,
+    SLM_TYPE_Q5_K = 13,
+    SLM_TYPE_Q6_K = 14,
+    SLM_TYPE_Q8_K = 15,
+    SLM_TYPE_IQ4_NL = 20,
+    SLM_TYPE_IQ4_XS = 23,
+    SLM_TYPE_BF16 = 30,
+    SLM_TYPE_COUNT = 40 /* one past the largest value; not every value below is a type */
+} slm_type;
+
+/* "Q4_K" etc., or NULL if t is not a type slm knows. */
+SLM_API const char *slm_type_name(slm_type t);
+/* Parse "q4_k", "Q4_K", "f16"...; returns SLM_ERR_ARG for unknown names. */
+SLM_API slm_status slm_type_from_name(const char *name, slm_type *out);
+
+/* ---- model ------------------------------------------------------------- */
+
+typedef struct slm_model slm_model;     /* weights + vocabulary; read-only, shareable */
+typedef struct slm_session slm_session; /* KV cache + scratch; one thread at a time */
+typedef struct slm_sampler slm_sampler; /* sampling state (RNG, penalty history) */
+
+typedef struct slm_model_params {
+    int use_mmap;   /* 1 (default): map the file read-only; 0: read it into memory */
+    int use_mlock;  /* 1: lock the weights in RAM (mlock); default 0 */
+    int vocab_only; /* 1: load only metadata and the tokenizer (no tensors needed) */
+    int n_threads;  /* threads used at load time (repacking); 0 = all cores */
+    uint64_t max_memory_bytes; /* refuse to load if weights would exceed this; 0 = no limit */
+} slm_model_params;
+
+SLM_API slm_model_params slm_model_default_params(void);
+
+/* Load a GGUF file. Validates the whole file structure (every count, length,
+ * offset, type and shape against the file size) and the tensors the
+ * architecture needs before anything is computed. On failure *out is NULL. */
+SLM_API slm_status slm_model_load(const char *path, const slm_model_params *p, slm_model **out);
+SLM_API void slm_model_free(slm_model *m);
+
+SLM_API int32_t slm_model_n_vocab(const slm_model *m);
+SLM_API int32_t slm_model_n_ctx_train(const slm_model *m);
+SLM_API int32_t slm_model_n_embd(const slm_model *m);
+SLM_API int32_t slm_model_n_layer(const slm_model *m);
+SLM_API uint64_t slm_model_n_params(const slm_model *m);   /* 0 for vocab-only */
+SLM_API uint64_t slm_model_size_bytes(const slm_model *m); /* bytes of tensor data */
+/* general.architecture, e.g. "llama"; never NULL. */
+SLM_API const char *slm_model_arch(const slm_model *m);
+
+/* Write a human-readable description (architecture, hyperparameters, tensor
+ * types, tokenizer, memory at n_ctx) as text or, with as_json=1, one JSON
+ * object. Returns the number of bytes the full text needs (excluding NUL);
+ * writes at most cap bytes including the NUL, like snprintf. n_ctx 0 = the
+ * trained context length. */
+SLM_API size_t slm_model_describe(const slm_model *m, uint32_t n_ctx, int as_json,
+                                  char *buf, size_t cap);
+
+/* Metadata lookup by GGUF key. Returns SLM_ERR_ARG if the key is absent or
+ * has another type. The string stays valid while the model lives. */
+SLM_API slm_status slm_model_meta_str(const slm_model *m, const char *key, const char **out);
+SLM_API slm_status slm_model_meta_int(const slm_model *m, const char *key, int64_t *out);
+
+/* ---- tokenizer --------------------------------------------------------- */
+
+SLM_API int32_t slm_token_bos(const slm_model *m); /* -1 if none */
+SLM_API int32_t slm_token_eos(const slm_model *m); /* -1 if none */
+/* 1 if the token ends generation (EOS, EOT, <|im_end|>, ...). */
+SLM_API int slm_token_is_eog(const slm_model *m, int32_t tok);
+
+/* Tokenize len bytes of UTF-8 text. add_special: add BOS/EOS as the
+ * vocabulary's add_bos/add_eos flags say. parse_special: recognise special
+ * and control tokens written as text (e.g. "<|im_start|>"). Writes up to cap
+ * ids; *n_out is always set to the number of ids the full result has, and
+ * SLM_ERR_FULL is returned when that exceeds cap. */
+SLM_API slm_status slm_tokenize(const slm_model *m, const char *text, size_t len,
+                                int add_special, int parse_special,
+                                int32_t *ids, size_t cap, size_t *n_out);
+
+/* The bytes a token stands for (byte tokens decoded, "▁" turned into a
+ * space, GPT-2 byte alphabet undone). Control tokens give "" unless
+ * render_special. Returns the full length, writes at most cap bytes (no NUL
+ * added). A piece may be an incomplete UTF-8 sequence: concatenate pieces
+ * before printing. Returns 0 for an out-of-range id. */
+SLM_API size_t slm_token_to_piece(const slm_model *m, int32_t tok, int render_special,
+                                  char *buf, size_t cap);
+
+/* ---- session (context) ------------------------------------------------- */
+
+typedef struct slm_session_params {
+    uint32_t n_ctx;     /* context length in tokens; 0 = min(trained length, 4096) */
+    uint32_t n_batch;   /* max tokens evaluated in one forward pass; default 512 */
+    int n_threads;      /* compute threads; 0 = all cores */
+    slm_type kv_type;   /* SLM_TYPE_F16 (default) or SLM_TYPE_F32 */
+    int logits_all;     /* 1: keep logits of every token of a decode call */
+} slm_session_params;
+
+SLM_API slm_session_params slm_session_default_params(void);
+SLM_API slm_status slm_session_new(slm_model *m, const slm_session_params *p, slm_session **out);
+SLM_API void slm_session_free(slm_session *s);
+
+/* Evaluate n tokens at positions n_past .. n_past+n-1 (batched in chunks of
+ * n_batch) and append them to the KV cache. *logits (if non-NULL) receives
+ * the n_vocab logits of the last token; with logits_all, slm_session_logits
+ * gives each token's row. Returns SLM_ERR_FULL (cache unchanged) if the
+ * tokens do not fit in n_ctx, SLM_ERR_ARG for an id outside the vocabulary.
+ * The returned pointer is valid until the next decode or reset. */
+SLM_API slm_status slm_session_decode(slm_session *s, const int32_t *ids, size_t n,
+                                      const float **logits);
+/* Row i (0-based within the last decode call) of the logits, or NULL if
+ * logits_all was not set or i is out of range. */
+SLM_API const float *slm_session_logits(const slm_session *s, size_t i);
+SLM_API uint32_t slm_session_n_past(const slm_session *s);
+SLM_API uint32_t slm_session_n_ctx(const slm_session *s);
+/* Forget cached tokens from position pos on (0 = clear everything). */
+SLM_API slm_status slm_session_truncate(slm_session *s, uint32_t pos);
+/* Bytes allocated for the KV cache and scratch buffers. */
+SLM_API uint64_t slm_session_memory_bytes(const slm_session *s);
+
+/* ---- sampling ---------------------------------------------------------- */
+
+typedef struct slm_sampler_params {
+    float temperature;      /* <= 0: greedy (argmax, lowest id on ties); default 0.8 */
+    int32_t top_k;          /* 0 = off; default 40 */
+    float top_p;            /* 1 = off; default 0.95 */
+    float min_p;            /* 0 = off; default 0.05 */
+    float repeat_penalty;   /* 1 = off; default 1.0 */
+    float frequency_penalty;/* 0 = off */
+    float presence_penalty; /* 0 = off */
+    int32_t penalty_last_n; /* tokens of history the penalties look at; default 64 */
+    uint64_t seed;          /* RNG seed; default 0xC0FFEE */
+} slm_sampler_params;
+
+SLM_API slm_sampler_params slm_sampler_default_params(void);
+SLM_API slm_status slm_sampler_new(const slm_sampler_params *p, slm_sampler **out);
+SLM_API void slm_sampler_free(slm_sampler *s);
+/* Choose the next token from n_vocab logits (not modified). Order: penalties,
+ * top-k, temperature, softmax, top-p, min-p, draw. Returns -1 if n_vocab <= 0. */
+SLM_API int32_t slm_sampler_sample(slm_sampler *s, const float *logits, int32_t n_vocab);
+/* Record a token (prompt or generated) in the penalty history. */
+SLM_API void slm_sampler_accept(slm_sampler *s, int32_t tok);
+SLM_API void slm_sampler_reset(slm_sampler *s);
+
+/* ---- model files ------------------------------------------------------- */
+
+/* Write a random-weight GGUF with the shapes of a real model, for benchmarks
+ * and tests. shape: "SmolLM2-135M", "Qwen2.5-0.5B", "Llama-3.2-1B",
+ * "Gemma-2-2B", "Phi-3-mini", or "tiny" (a few MB). type: the weight type of
+ * the matrices; mixes such as Q4_K_M are given by name in mix (NULL = pure
+ * type). Norms stay F32. */
+typedef struct slm_gen_params {
+    const char *shape;  /* named shape, or NULL to use the fields below */
+    const char *arch;   /* "llama", "qwen2", "qwen3", "gemma2", "phi3" */
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_vocab, n_ctx;
+    slm_type type;      /* weight type (default SLM_TYPE_F16) */
+    const char *mix;    /* "Q4_K_M" etc., overrides type; NULL = none */
+    uint64_t seed;
+    int n_threads;
+} slm_gen_params;
+
+SLM_API slm_gen_params slm_gen_default_params(void);
+SLM_API slm_status slm_gen_model(const slm_gen_params *p, const char *out_path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SLM_H */

@@ -1,0 +1,43 @@
+/* kernels.h — the table of compute kernels, filled once at startup.
+ *
+ * scalar/ implements every entry and is the oracle; each ISA folder
+ * (avx2/, avx512/, neon/) overwrites only the entries it speeds up, in
+ * ascending order of capability, as cpu.c detects them. SLM_ISA=scalar|avx2|
+ * avx512 in the environment caps the level (tests and A/B runs). Kernels are
+ * pure functions: no allocation, no global state, no threads of their own.
+ */
+#ifndef SLM_KERNELS_H
+#define SLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/types.h"
+
+/* Dot product of one weight row (type t, n elements) with one activation row
+ * already converted to traits(t)->vec_dot_type: *s = sum_i w[i] * a[i]. */
+typedef void (*slm_vec_dot_fn)(int64_t n, float *s, const void *w, const void *a);
+
+/* Convert an F32 activation row to an activation type (Q8_0, Q8_K, F16,
+ * BF16, F32 copy). n a multiple of that type's block size. Must round
+ * exactly as llama.cpp does (see ../shared/testdata/README.md section 4). */
+typedef void (*slm_act_quant_fn)(const float *x, void *y, int64_t n);
+
+typedef struct slm_kernels {
+    const char *isa;                          /* "scalar", "avx2", ... */
+    slm_vec_dot_fn vec_dot[SLM_TYPE_COUNT];   /* indexed by weight type */
+    slm_act_quant_fn quant_act[SLM_TYPE_COUNT]; /* indexed by activation type */
+    slm_to_float_fn to_float[SLM_TYPE_COUNT]; /* fast dequantization (rows) */
+} slm_kernels;
+
+/* The active table (initialised on first call, thread-safe). */
+const slm_kernels *slm_kernels_get(void);
+/* The scalar table regardless of CPU (oracle for tests). */
+const slm_kernels *slm_kernels_scalar(void);
+
+/* Registration, called by dispatch.c in ascending order. */
+void slm_kernels_init_scalar(slm_kernels *k);
+void slm_kernels_add_avx2(slm_kernels *k);
+void slm_kernels_add_avx512(slm_kernels *k);
+
+#endif
