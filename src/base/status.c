@@ -43,9 +43,13 @@ slm_status slm_fail(slm_status st, const char *fmt, ...)
 
 void slm_error_prefix(const char *prefix)
 {
-    char tmp[MSG_CAP];
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, last_msg);
-    memcpy(last_msg, tmp, sizeof tmp);
+    size_t np = strlen(prefix) + 2, nm = strlen(last_msg);
+    if (np >= MSG_CAP) return;
+    if (np + nm >= MSG_CAP) nm = MSG_CAP - 1 - np;
+    memmove(last_msg + np, last_msg, nm);
+    last_msg[np + nm] = '\0';
+    memcpy(last_msg, prefix, np - 2);
+    memcpy(last_msg + np - 2, ": ", 2);
 }
 
 void slm_set_log(slm_log_fn fn, void *user)
