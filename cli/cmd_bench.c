@@ -517,10 +517,8 @@ int cmd_bench(int argc, char **argv)
         return 1;
     }
     int n_models = 0;
-    /* argv[0] is "bench" when called from main.c's dispatcher; skip a leading
-     * subcommand name but accept being called with the options directly. */
-    int i = (argc > 0 && strcmp(argv[0], "bench") == 0) ? 1 : 0;
-    for (; i < argc; i++) {
+    /* argv[0] is the subcommand name (cli/cli.h's convention). */
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
