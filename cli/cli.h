@@ -1,0 +1,105 @@
+/* cli.h — shared pieces of the `slm` command-line tool: the subcommands and
+ * the small helpers they use (argument parsing, error reporting, timing,
+ * UTF-8-safe streaming, JSON strings). The tool sees only the public slm.h.
+ *
+ * Conventions. A subcommand is `int cmd_<name>(int argc, char **argv)` with
+ * argv[0] = the subcommand name and argv[1..argc-1] its arguments. It returns
+ * the process exit code: 0 success, 1 runtime failure (file, model, library
+ * error: the message comes from slm_last_error()), 2 usage error (unknown or
+ * missing flag, bad value). Messages go to stderr as "slm <cmd>: ...".
+ */
+#ifndef SLM_CLI_H
+#define SLM_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "slm.h"
+
+#define CLI_OK 0
+#define CLI_FAIL 1
+#define CLI_USAGE 2
+
+int cmd_run(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+int cmd_gen_model(int argc, char **argv);
+int cmd_bench(int argc, char **argv); /* cli/cmd_bench.c (engineer G) */
+
+/* ---- argument parsing ----
+ * Usage:
+ *     cli_args a; cli_args_init(&a, argc, argv);
+ *     while (cli_next(&a)) {
+ *         if (cli_is(&a, "-n", "--n-predict")) { if (cli_int(&a, -1, INT32_MAX, &n)) return 2; }
+ *         else if (cli_is_flag(&a)) return cli_unknown(&a);
+ *         else positional(a.arg);
+ *     }
+ * Options take their value from the next argument or after '=' ("--temp=0"). */
+typedef struct cli_args {
+    const char *cmd; /* subcommand name, for messages */
+    int argc;
+    char **argv;
+    int i;           /* index of the current argument */
+    const char *arg; /* the current argument */
+    const char *eq;  /* value after '=' in "--opt=value", or NULL */
+} cli_args;
+
+void cli_args_init(cli_args *a, int argc, char **argv);
+/* Advance to the next argument; 0 when none is left. */
+int cli_next(cli_args *a);
+/* 1 if the current argument is option `name` or `alt` (alt may be NULL). */
+int cli_is(cli_args *a, const char *name, const char *alt);
+/* 1 if the current argument looks like an option ("-x", "--xyz"; not "-"). */
+int cli_is_flag(const cli_args *a);
+/* The option's value, or NULL after printing "option needs a value". */
+const char *cli_value(cli_args *a);
+/* Parse the option's value into *out within [lo, hi]; 0 ok, else prints the
+ * problem and returns CLI_USAGE. */
+int cli_int(cli_args *a, long lo, long hi, int32_t *out);
+int cli_u64(cli_args *a, uint64_t *out);
+int cli_float(cli_args *a, double lo, double hi, float *out);
+/* Print "unknown option" and return CLI_USAGE. */
+int cli_unknown(const cli_args *a);
+
+/* Print "slm <cmd>: <message>" and a pointer to --help; return CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Print "slm <cmd>: <what>: <status>: <slm_last_error()>" and return CLI_FAIL. */
+int cli_fail(const char *cmd, const char *what, slm_status st);
+
+/* ---- helpers ---- */
+/* Read a whole file (NUL-terminated copy, malloc'd, caller frees).
+ * NULL on failure with errno set. */
+char *cli_read_file(const char *path, size_t *len);
+/* Parse "f16"/"f32" (any case) into a KV cache type; 0 ok, else CLI_USAGE. */
+int cli_kv_type(cli_args *a, slm_type *out);
+/* Monotonic clock in milliseconds. */
+double cli_now_ms(void);
+/* Peak resident set size of this process in MiB (getrusage). */
+double cli_peak_rss_mib(void);
+/* Load a model, reporting failures as cli_fail does (returns CLI_OK or CLI_FAIL). */
+int cli_load_model(const char *cmd, const char *path, const slm_model_params *mp, slm_model **out);
+
+/* Write s[0..n) as a JSON string literal (quotes included). */
+void cli_json_string(FILE *f, const char *s, size_t n);
+
+/* Streams token pieces to a FILE, holding back an incomplete UTF-8 sequence
+ * at the end until the next piece completes it (or cli_utf8_flush). */
+typedef struct cli_utf8_out {
+    FILE *f;
+    char pending[8]; /* at most 3 bytes of an unfinished sequence */
+    size_t n_pending;
+} cli_utf8_out;
+
+void cli_utf8_write(cli_utf8_out *o, const char *s, size_t n);
+void cli_utf8_flush(cli_utf8_out *o);
+/* Number of bytes at the end of s[0..n) that start an incomplete but so
+ * far valid UTF-8 sequence (0..3). */
+size_t cli_utf8_incomplete_tail(const char *s, size_t n);
+
+#endif

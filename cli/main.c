@@ -1,0 +1,68 @@
+/* main.c — `slm`: the command table, global --help / --version, and the
+ * dispatch to cmd_<name>(argc, argv) with argv[0] = the subcommand name.
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"run", cmd_run, "generate text from a prompt"},
+    {"info", cmd_info, "describe a model (architecture, shapes, types, memory)"},
+    {"tokenize", cmd_tokenize, "show the tokens of a text"},
+    {"logits", cmd_logits, "write the logits of a token sequence to a file"},
+    {"gen-model", cmd_gen_model, "write a random-weight model with a real model's shape"},
+    {"bench", cmd_bench, "measure prompt and generation speed"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: slm COMMAND [ARGS...]\n"
+            "       slm --help | --version\n"
+            "\n"
+            "Run llama-family GGUF models on the CPU.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'slm COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (strcmp(name, "help") == 0 && argc > 2) {
+            for (size_t i = 0; i < N_COMMANDS; i++) {
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *sub[] = {argv[2], "--help", NULL};
+                    return commands[i].fn(2, sub);
+                }
+            }
+            fprintf(stderr, "slm: unknown command '%s'\nTry 'slm --help'.\n", argv[2]);
+            return CLI_USAGE;
+        }
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("slm %s (libslm %s)\n", SLM_VERSION_STRING, slm_version());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "slm: unknown command '%s'\nTry 'slm --help'.\n", name);
+    return CLI_USAGE;
+}
