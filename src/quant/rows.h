@@ -1,0 +1,72 @@
+/* rows.h — the per-type row functions behind the traits table (internal to
+ * quant/ and to tests; everyone else goes through slm_type_traits_get).
+ *
+ * to_float: exact dequantization of n elements (n a multiple of the block
+ * size). from_float (the _ref quantizers): bit-exact with ggml's
+ * quantize_row_<type>_ref. quantize_<type>: the llama-quantize entry point
+ * (nrows x n_per_row, imatrix may be NULL) returning bytes written.
+ */
+#ifndef SLM_QUANT_ROWS_H
+#define SLM_QUANT_ROWS_H
+
+#include <math.h>
+
+#include "quant/types.h"
+
+#define SLM_ROW_FNS(t)                                             \
+    void slm_##t##_to_float(const void *src, float *dst, int64_t n); \
+    void slm_##t##_from_float(const float *src, void *dst, int64_t n);
+
+SLM_ROW_FNS(f32)
+SLM_ROW_FNS(f16)
+SLM_ROW_FNS(bf16)
+SLM_ROW_FNS(q4_0)
+SLM_ROW_FNS(q4_1)
+SLM_ROW_FNS(q5_0)
+SLM_ROW_FNS(q5_1)
+SLM_ROW_FNS(q8_0)
+SLM_ROW_FNS(q8_1)
+SLM_ROW_FNS(q2_k)
+SLM_ROW_FNS(q3_k)
+SLM_ROW_FNS(q4_k)
+SLM_ROW_FNS(q5_k)
+SLM_ROW_FNS(q6_k)
+SLM_ROW_FNS(q8_k)
+SLM_ROW_FNS(iq4_nl)
+SLM_ROW_FNS(iq4_xs)
+
+#undef SLM_ROW_FNS
+
+/* ggml's nearest_int: round to nearest, ties to even, for |v| < 2^22, by
+ * adding 1.5 * 2^23 (exactly what every k-quant quantizer uses). */
+static inline int slm_nearest_int(float v)
+{
+    float val = v + 12582912.f;
+    int32_t i;
+    memcpy(&i, &val, sizeof i);
+    return (i & 0x007fffff) - 0x00400000;
+}
+
+/* Q4_K / Q5_K: 6-bit scale and min of sub-block j from the 12 packed bytes. */
+static inline void slm_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q3_K: the 16 signed 6-bit scales (stored + 32) unpacked from 12 bytes. */
+static inline void slm_q3_k_scales(const uint8_t packed[12], int8_t out[16])
+{
+    for (int j = 0; j < 16; j++) {
+        int lo = j < 8 ? (packed[j] & 0xf) : (packed[j - 8] >> 4);
+        int hi = (packed[8 + (j % 4)] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
+
+#endif
