@@ -1,0 +1,146 @@
+/* avx2.h — private to kernels/avx2/: the AVX2+FMA+F16C kernels and the
+ * small register helpers they share.
+ *
+ * Every file in this folder is compiled with -mavx2 -mfma -mf16c -mbmi2 and
+ * nothing here may run before dispatch.c has checked the CPU. Each kernel
+ * computes exactly what its scalar/ twin computes; only the order of float
+ * additions differs (integer parts are exact). register.c fills the table.
+ */
+#ifndef SLM_KERNELS_AVX2_H
+#define SLM_KERNELS_AVX2_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+
+/* ---- dot products: *s = w . a, weight row of n elements ---- */
+void slm_vec_dot_f32_f32_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_f16_f16_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_bf16_bf16_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_iq4_nl_q8_0_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q2_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q3_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
+void slm_vec_dot_iq4_xs_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
+
+/* ---- activation quantizers: F32 row -> activation type ---- */
+void slm_quant_act_f16_avx2(const float *x, void *y, int64_t n);
+void slm_quant_act_bf16_avx2(const float *x, void *y, int64_t n);
+void slm_quant_act_q8_0_avx2(const float *x, void *y, int64_t n);
+void slm_quant_act_q8_1_avx2(const float *x, void *y, int64_t n);
+void slm_quant_act_q8_k_avx2(const float *x, void *y, int64_t n);
+
+/* ---- shared helpers ---- */
+
+static inline float slm_avx2_h2f(slm_fp16 h)
+{
+    return _cvtsh_ss(h);
+}
+
+/* Sum of the 8 floats of x. */
+static inline float slm_avx2_hsum_ps(__m256 x)
+{
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* Sum of the 8 int32 of x. */
+static inline int slm_avx2_hsum_epi32(__m256i x)
+{
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(1, 0, 3, 2)));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(r);
+}
+
+/* 16 packed nibble bytes -> 32 bytes 0..15: low nibbles first (elements
+ * 0..15), then high nibbles (16..31): the Q4_0 / IQ4_NL / IQ4_XS order. */
+static inline __m256i slm_avx2_nibbles32(const uint8_t *p)
+{
+    const __m128i lo = _mm_loadu_si128((const __m128i *)p);
+    const __m128i hi = _mm_srli_epi16(lo, 4);
+    return _mm256_and_si256(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(0x0F));
+}
+
+/* 32 bits -> 32 bytes, byte j = 0xFF if bit j is set else 0. */
+static inline __m256i slm_avx2_bits32(const uint8_t *p)
+{
+    uint32_t b;
+    memcpy(&b, p, 4);
+    /* byte j takes source byte j/8, then every bit but j%8 is forced on */
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)b),
+        _mm256_setr_epi64x(0x0000000000000000LL, 0x0101010101010101LL,
+                           0x0202020202020202LL, 0x0303030303030303LL));
+    const __m256i ones = _mm256_or_si256(spread, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfeLL));
+    return _mm256_cmpeq_epi8(ones, _mm256_set1_epi64x(-1));
+}
+
+/* Signed int8 x . signed int8 y, as 8 int32 partial sums (4 products each).
+ * maddubs wants an unsigned left operand, so move x's sign onto y. Exact as
+ * long as no x is -128 with a y of -128 (activations never hold -128). */
+static inline __m256i slm_avx2_dot_i8(__m256i x, __m256i y)
+{
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+}
+
+/* Unsigned x (0..127) . signed y, as 8 int32 partial sums. */
+static inline __m256i slm_avx2_dot_u8(__m256i x, __m256i y)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+
+/* Q4_K / Q5_K: unpack the 12 scale bytes into sc[0..7] and m[0..7] (6 bits
+ * each). Sub-blocks 0..3 keep their 6 bits in bytes 0..3 (scales) and 4..7
+ * (mins); sub-blocks 4..7 keep 4 low bits in bytes 8..11 (scale in the low
+ * nibble, min in the high) and their top 2 bits in the top of bytes 0..7. */
+static inline void slm_avx2_q4_k_scales(const uint8_t *p, uint8_t *sc, uint8_t *m)
+{
+    for (int j = 0; j < 4; j++) {
+        sc[j] = p[j] & 63;
+        m[j] = p[j + 4] & 63;
+        sc[j + 4] = (uint8_t)((p[j + 8] & 0x0F) | ((p[j] >> 6) << 4));
+        m[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
+    }
+}
+
+/* sum_j m_j * (bsums[2j] + bsums[2j+1]), j = 0..7: the 32-element sums of
+ * the activations weighted by the mins (exact: 63 * 2 * 32*127 * 8 < 2^31). */
+static inline int slm_avx2_k_mins(const uint8_t *m, const int16_t *bsums)
+{
+    const __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
+                                     _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
+    __m128i p = _mm_madd_epi16(mins, b);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(p);
+}
+
+/* sum_j sc_j * bsums[j] over the 16 groups of 16 (int8 scales; exact). */
+static inline int slm_avx2_k_scaled_bsums(const int8_t *sc, const int16_t *bsums)
+{
+    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    const __m256i b = _mm256_loadu_si256((const __m256i *)bsums);
+    return slm_avx2_hsum_epi32(_mm256_madd_epi16(s16, b));
+}
+
+/* int16 lanes 0..7 = lo, 8..15 = hi: the scales of two 16-element groups
+ * as they line up with a maddubs result over 32 elements. */
+static inline __m256i slm_avx2_scale_pair(int lo, int hi)
+{
+    return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+#endif

@@ -1,0 +1,54 @@
+/* q3_k.c — AVX2 Q3_K . Q8_K dot product.
+ *
+ * x = d (sc - 32) (q - 4), q = 2 bits of qs + 1 bit of hmask (0..7), 16
+ * 6-bit scales over groups of 16. Unsigned q goes into maddubs directly and
+ * the -4 is applied once per block as 4 sum_g sc_g bsums_g.
+ * Element 128h + 32j + l (h = 0..1, j = 0..3, l = 0..31) takes bits 2j..2j+1
+ * of qs[32h + l] and bit 4h + j of hmask[l]; its scale is 8h + 2j + (l >= 16).
+ */
+#include "kernels/avx2/avx2.h"
+
+/* The 16 scales (6 bits, minus 32): low 4 bits are the nibbles of bytes
+ * 0..7 (scale g in byte g % 8, high nibble for g >= 8), the top 2 bits are
+ * the 2-bit fields of bytes 8..11 (scale g in byte 8 + g % 4, field g / 4). */
+static inline void q3_k_scales(const uint8_t *p, int8_t *sc)
+{
+    for (int g = 0; g < 16; g++) {
+        const int lo = (p[g % 8] >> (4 * (g / 8))) & 0x0F;
+        const int hi = (p[8 + g % 4] >> (2 * (g / 4))) & 0x03;
+        sc[g] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
+
+void slm_vec_dot_q3_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void *va)
+{
+    const slm_block_q3_K *w = vw;
+    const slm_block_q8_K *a = va;
+    const int64_t nb = n / SLM_QK_K;
+    const __m256i low2 = _mm256_set1_epi8(0x03);
+    const __m256i bit = _mm256_set1_epi8(0x01);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        int8_t sc[16];
+        q3_k_scales(w[i].scales, sc);
+        const float d = a[i].d * slm_avx2_h2f(w[i].d);
+        const int offset = 4 * slm_avx2_k_scaled_bsums(sc, a[i].bsums);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)w[i].hmask);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int j = 0; j < 4; j++) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), low2);
+                const __m256i hi = _mm256_slli_epi16(
+                    _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), bit), 2);
+                const __m256i q = _mm256_or_si256(lo, hi);
+                const __m256i y = _mm256_loadu_si256((const __m256i *)(a[i].qs + 128 * h + 32 * j));
+                const int g = 8 * h + 2 * j;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, y),
+                                                                slm_avx2_scale_pair(sc[g], sc[g + 1])));
+            }
+        }
+        sum += d * (float)(slm_avx2_hsum_epi32(sumi) - offset);
+    }
+    *s = sum;
+}

@@ -1,0 +1,42 @@
+/* q4_k.c — AVX2 Q4_K . Q8_K dot product.
+ *
+ * A Q4_K block is 8 sub-blocks of 32 with 6-bit scales sc and mins m:
+ * x = d sc q - dmin m. So w . a = d d_a sum_j sc_j (q . y)_j
+ *                               - dmin d_a sum_j m_j (sum of y over j),
+ * and the sums of y come free from the Q8_K bsums (two per sub-block).
+ * qs holds 4 chunks of 32 bytes: low nibbles are sub-block 2c, high 2c+1.
+ * Integer parts are exact: |sum| <= 256*15*127*63 < 2^31.
+ */
+#include "kernels/avx2/avx2.h"
+
+void slm_vec_dot_q4_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void *va)
+{
+    const slm_block_q4_K *w = vw;
+    const slm_block_q8_K *a = va;
+    const int64_t nb = n / SLM_QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], m[8];
+        slm_avx2_q4_k_scales(w[i].scales, sc, m);
+        const float dall = a[i].d * slm_avx2_h2f(w[i].d);
+        const float dmin = a[i].d * slm_avx2_h2f(w[i].dmin);
+        summ += dmin * (float)slm_avx2_k_mins(m, a[i].bsums);
+
+        __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c));
+            const __m256i qlo = _mm256_and_si256(q4, low4);
+            const __m256i qhi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
+            const __m256i ylo = _mm256_loadu_si256((const __m256i *)(a[i].qs + 64 * c));
+            const __m256i yhi = _mm256_loadu_si256((const __m256i *)(a[i].qs + 64 * c + 32));
+            const __m256i plo = _mm256_maddubs_epi16(qlo, ylo);
+            const __m256i phi = _mm256_maddubs_epi16(qhi, yhi);
+            sumi0 = _mm256_add_epi32(sumi0, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+            sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi0, sumi1)), acc);
+    }
+    *s = slm_avx2_hsum_ps(acc) - summ;
+}

@@ -1,0 +1,46 @@
+/* q5_k.c — AVX2 Q5_K . Q8_K dot product.
+ *
+ * As Q4_K (scales, mins through bsums) with a fifth bit per element: for
+ * chunk c of 64 elements, bit 2c of qh[l] belongs to element l of the low
+ * nibbles, bit 2c+1 to element l of the high nibbles. q is 0..31.
+ */
+#include "kernels/avx2/avx2.h"
+
+void slm_vec_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void *va)
+{
+    const slm_block_q5_K *w = vw;
+    const slm_block_q8_K *a = va;
+    const int64_t nb = n / SLM_QK_K;
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    const __m256i bit = _mm256_set1_epi8(0x01);
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0.0f;
+    for (int64_t i = 0; i < nb; i++) {
+        uint8_t sc[8], m[8];
+        slm_avx2_q4_k_scales(w[i].scales, sc, m);
+        const float dall = a[i].d * slm_avx2_h2f(w[i].d);
+        const float dmin = a[i].d * slm_avx2_h2f(w[i].dmin);
+        summ += dmin * (float)slm_avx2_k_mins(m, a[i].bsums);
+
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)w[i].qh);
+        __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c));
+            /* the selected bit moved to bit 0 of each byte, then to bit 4 */
+            const __m256i hlo = _mm256_slli_epi16(
+                _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), bit), 4);
+            const __m256i hhi = _mm256_slli_epi16(
+                _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), bit), 4);
+            const __m256i qlo = _mm256_or_si256(_mm256_and_si256(q4, low4), hlo);
+            const __m256i qhi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), low4), hhi);
+            const __m256i ylo = _mm256_loadu_si256((const __m256i *)(a[i].qs + 64 * c));
+            const __m256i yhi = _mm256_loadu_si256((const __m256i *)(a[i].qs + 64 * c + 32));
+            sumi0 = _mm256_add_epi32(sumi0, _mm256_madd_epi16(_mm256_maddubs_epi16(qlo, ylo),
+                                                              _mm256_set1_epi16(sc[2 * c])));
+            sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(_mm256_maddubs_epi16(qhi, yhi),
+                                                              _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi0, sumi1)), acc);
+    }
+    *s = slm_avx2_hsum_ps(acc) - summ;
+}

@@ -1,0 +1,328 @@
+/* test_kernels.c — every ISA kernel against the scalar oracle.
+ *
+ * Loops over the type table, so a new type (or a new kernel registered in
+ * avx2/register.c) is tested with no new code: for every weight type whose
+ * AVX2 vec_dot differs from the scalar one, random rows of 1, 3 and 7 blocks
+ * (and longer odd lengths for the 1-element types) are dotted by both; the
+ * results may differ only by float summation order (1e-5 of sum |w_i a_i|).
+ * Activation quantizers must agree byte for byte, ties included.
+ * On a CPU without AVX2+FMA+F16C+BMI2 the AVX2 half is skipped (and passes).
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/cpu.h"
+#include "harness.h"
+#include "kernels/kernels.h"
+#include "quant/types.h"
+
+static slm_kernels scalar_k, avx2_k;
+static int have_avx2;
+static int n_dots, n_quants; /* comparisons made, printed at the end */
+
+/* ---- deterministic random numbers (splitmix64) ---- */
+static uint64_t rng_state = 0x5eed1234abcdULL;
+static uint64_t rng_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static float rng_unit(void) /* [-1, 1) */
+{
+    return (float)((double)(rng_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+/* n values in [-1, 1), each run of 32 scaled by 10^[-2, 2] so that block
+ * scales vary the way real activations do. */
+static void random_floats(float *x, int64_t n)
+{
+    float scale = 1.0f;
+    for (int64_t i = 0; i < n; i++) {
+        if (i % 32 == 0) scale = powf(10.0f, 2.0f * rng_unit());
+        x[i] = scale * rng_unit();
+    }
+}
+
+static int64_t block_size(slm_type t)
+{
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    return tr ? tr->block_size : 0;
+}
+
+/* Row lengths (elements) tried for a type: 1, 3 and 7 blocks, plus odd
+ * lengths that exercise the vector tails of the 1-element types. */
+static int row_lengths(slm_type t, int64_t *len)
+{
+    const int64_t bs = block_size(t);
+    int k = 0;
+    len[k++] = bs;
+    len[k++] = 3 * bs;
+    len[k++] = 7 * bs;
+    if (bs == 1) {
+        len[k++] = 37;
+        len[k++] = 259;
+        len[k++] = 4101;
+    } else {
+        len[k++] = 33 * bs;
+    }
+    return k;
+}
+
+/* Dot w (type t) with the activation row x (F32): both ISAs on the same
+ * bytes, compared within 1e-5 of sum |w_i a_i| computed from the
+ * dequantized rows. Returns 0 on mismatch (after reporting). */
+static int compare_dot(slm_type t, const void *w, const float *x, int64_t n, const char *what)
+{
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    const slm_type at = tr->vec_dot_type;
+    const slm_type_traits *atr = slm_type_traits_get(at);
+    void *a = calloc(1, slm_type_row_size(at, n) + 64);
+    float *wf = malloc((size_t)n * sizeof(float));
+    float *af = malloc((size_t)n * sizeof(float));
+    int ok = 1;
+    if (!a || !wf || !af || !atr || !scalar_k.quant_act[at]) {
+        CHECK(0, "%s: setup failed (activation type %d)", tr->name, (int)at);
+        ok = 0;
+        goto done;
+    }
+    scalar_k.quant_act[at](x, a, n); /* both kernels see the same activation bytes */
+    tr->to_float(w, wf, n);
+    atr->to_float(a, af, n);
+    double mag = 0.0;
+    for (int64_t i = 0; i < n; i++) mag += fabs((double)wf[i] * (double)af[i]);
+
+    float ref = NAN, got = NAN;
+    n_dots++;
+    scalar_k.vec_dot[t](n, &ref, w, a);
+    avx2_k.vec_dot[t](n, &got, w, a);
+    const double tol = 1e-5 * mag + 1e-30;
+    if (!(fabs((double)got - (double)ref) <= tol)) {
+        CHECK(0, "%s %s n=%lld: avx2 %.9g, scalar %.9g, |diff| %.3g > tol %.3g", tr->name, what,
+              (long long)n, got, ref, fabs((double)got - (double)ref), tol);
+        ok = 0;
+    }
+done:
+    free(a);
+    free(wf);
+    free(af);
+    return ok;
+}
+
+static void avx2_dots_match_scalar_on_quantized_rows(void)
+{
+    if (!have_avx2) return;
+    int tested = 0;
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        const slm_type_traits *tr = slm_type_traits_get((slm_type)t);
+        if (!tr || !tr->from_float_ref || !avx2_k.vec_dot[t]) continue;
+        if (avx2_k.vec_dot[t] == scalar_k.vec_dot[t]) continue;
+        int64_t len[8];
+        const int nl = row_lengths((slm_type)t, len);
+        for (int k = 0; k < nl; k++) {
+            const int64_t n = len[k];
+            float *xw = malloc((size_t)n * sizeof(float));
+            float *xa = malloc((size_t)n * sizeof(float));
+            void *w = calloc(1, slm_type_row_size((slm_type)t, n) + 64);
+            REQUIRE(xw && xa && w, "allocation");
+            random_floats(xw, n);
+            random_floats(xa, n);
+            tr->from_float_ref(xw, w, n);
+            compare_dot((slm_type)t, w, xa, n, "quantized");
+            free(xw);
+            free(xa);
+            free(w);
+        }
+        tested++;
+    }
+    CHECK(tested >= 3, "only %d types had both a reference quantizer and an AVX2 dot", tested);
+}
+
+/* Byte offsets of the fp16 scale fields of each block layout in which every
+ * other bit pattern is valid: random bytes + sane scales cover the full
+ * range of quants and sub-block scales, which reference-quantized rows
+ * rarely reach. */
+static const struct {
+    slm_type type;
+    int n_half;
+    size_t half_at[2];
+} random_layouts[] = {
+    {SLM_TYPE_Q4_0, 1, {offsetof(slm_block_q4_0, d)}},
+    {SLM_TYPE_Q4_1, 2, {offsetof(slm_block_q4_1, d), offsetof(slm_block_q4_1, m)}},
+    {SLM_TYPE_Q5_0, 1, {offsetof(slm_block_q5_0, d)}},
+    {SLM_TYPE_Q5_1, 2, {offsetof(slm_block_q5_1, d), offsetof(slm_block_q5_1, m)}},
+    {SLM_TYPE_Q8_0, 1, {offsetof(slm_block_q8_0, d)}},
+    {SLM_TYPE_Q2_K, 2, {offsetof(slm_block_q2_K, d), offsetof(slm_block_q2_K, dmin)}},
+    {SLM_TYPE_Q3_K, 1, {offsetof(slm_block_q3_K, d)}},
+    {SLM_TYPE_Q4_K, 2, {offsetof(slm_block_q4_K, d), offsetof(slm_block_q4_K, dmin)}},
+    {SLM_TYPE_Q5_K, 2, {offsetof(slm_block_q5_K, d), offsetof(slm_block_q5_K, dmin)}},
+    {SLM_TYPE_Q6_K, 1, {offsetof(slm_block_q6_K, d)}},
+    {SLM_TYPE_IQ4_NL, 1, {offsetof(slm_block_iq4_nl, d)}},
+    {SLM_TYPE_IQ4_XS, 1, {offsetof(slm_block_iq4_xs, d)}},
+};
+
+static void avx2_dots_match_scalar_on_random_block_bytes(void)
+{
+    if (!have_avx2) return;
+    for (size_t r = 0; r < sizeof random_layouts / sizeof random_layouts[0]; r++) {
+        const slm_type t = random_layouts[r].type;
+        const slm_type_traits *tr = slm_type_traits_get(t);
+        if (!tr || !avx2_k.vec_dot[t] || avx2_k.vec_dot[t] == scalar_k.vec_dot[t]) continue;
+        int64_t len[8];
+        const int nl = row_lengths(t, len);
+        for (int k = 0; k < nl; k++) {
+            const int64_t n = len[k], nb = n / tr->block_size;
+            uint8_t *w = malloc(slm_type_row_size(t, n) + 64);
+            float *xa = malloc((size_t)n * sizeof(float));
+            REQUIRE(w && xa, "allocation");
+            for (size_t b = 0; b < slm_type_row_size(t, n); b++) w[b] = (uint8_t)rng_u64();
+            for (int64_t i = 0; i < nb; i++)
+                for (int h = 0; h < random_layouts[r].n_half; h++) {
+                    /* |scale| in [1e-3, 1e-1], either sign */
+                    const float v = (rng_unit() < 0 ? -1.0f : 1.0f) * powf(10.0f, -2.0f + rng_unit());
+                    const slm_fp16 hv = slm_fp32_to_fp16(v);
+                    memcpy(w + (size_t)i * tr->type_size + random_layouts[r].half_at[h], &hv, 2);
+                }
+            random_floats(xa, n);
+            compare_dot(t, w, xa, n, "random bytes");
+            free(w);
+            free(xa);
+        }
+    }
+}
+
+/* Run the scalar and AVX2 quantizer of activation type t on x (n values)
+ * and require identical bytes; both buffers start zeroed so bytes a
+ * quantizer leaves alone compare equal. */
+static void compare_quant(slm_type t, const float *x, int64_t n, const char *what)
+{
+    const size_t size = slm_type_row_size(t, n);
+    uint8_t *ya = calloc(1, size + 1), *yb = calloc(1, size + 1);
+    if (!ya || !yb) {
+        CHECK(0, "allocation");
+    } else {
+        n_quants++;
+        scalar_k.quant_act[t](x, ya, n);
+        avx2_k.quant_act[t](x, yb, n);
+        size_t first = size;
+        for (size_t i = 0; i < size; i++)
+            if (ya[i] != yb[i]) {
+                first = i;
+                break;
+            }
+        CHECK(first == size, "%s %s n=%lld: first differing byte %zu (scalar 0x%02x, avx2 0x%02x)",
+              slm_type_traits_get(t)->name, what, (long long)n, first, first < size ? ya[first] : 0,
+              first < size ? yb[first] : 0);
+    }
+    free(ya);
+    free(yb);
+}
+
+static void avx2_act_quantizers_match_scalar_byte_for_byte(void)
+{
+    if (!have_avx2) return;
+    int tested = 0;
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        if (!slm_type_traits_get((slm_type)t) || !avx2_k.quant_act[t]) continue;
+        if (avx2_k.quant_act[t] == scalar_k.quant_act[t]) continue;
+        int64_t len[8];
+        const int nl = row_lengths((slm_type)t, len);
+        for (int k = 0; k < nl; k++) {
+            float *x = malloc((size_t)len[k] * sizeof(float));
+            REQUIRE(x, "allocation");
+            random_floats(x, len[k]);
+            compare_quant((slm_type)t, x, len[k], "random");
+            free(x);
+        }
+        tested++;
+    }
+    CHECK(tested >= 3, "only %d activation quantizers have an AVX2 version", tested);
+}
+
+/* Rows built so that the scaled values land exactly on .5 (amax 127 makes
+ * the Q8_0 factor 127/amax and the Q8_K factor -127/max exactly +-1), plus
+ * all-zero blocks, a +-amax tie (the first one sets Q8_K's sign), and for
+ * F16/BF16 rounding ties, overflow, subnormals, infinities and NaN. */
+static void avx2_act_quantizers_round_ties_like_scalar(void)
+{
+    if (!have_avx2) return;
+    enum { N = 512 };
+    static float x[N];
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        if (!slm_type_traits_get((slm_type)t) || !avx2_k.quant_act[t]) continue;
+        if (avx2_k.quant_act[t] == scalar_k.quant_act[t]) continue;
+        /* halves: -126.5 .. 126.5 with +-127 in each block of 32 */
+        for (int i = 0; i < N; i++) x[i] = (float)((i * 37) % 254 - 127) + 0.5f;
+        for (int i = 0; i < N; i += 32) x[i + 5] = (i / 32) % 2 ? 127.0f : -127.0f;
+        compare_quant((slm_type)t, x, N, "ties");
+        /* zeros, then a block whose extremes +-3 tie (positive first) */
+        memset(x, 0, sizeof x);
+        for (int i = 256; i < N; i++) x[i] = 0.01f * (float)(i % 17) - 0.08f;
+        x[300] = 3.0f;
+        x[400] = -3.0f;
+        compare_quant((slm_type)t, x, N, "zero block and sign tie");
+        x[300] = -3.0f;
+        x[400] = 3.0f;
+        compare_quant((slm_type)t, x, N, "sign tie, negative first");
+        /* float edge cases: only meaningful for the float types */
+        if (block_size((slm_type)t) == 1) {
+            for (int i = 0; i < N; i++) {
+                uint32_t u = (uint32_t)rng_u64();
+                switch (i % 8) {
+                case 0: u = (u & 0xffff0000u) | 0x8000u; break; /* bf16 tie */
+                case 1: u = (u & 0x80000000u) | 0x47800000u | (u & 0x7fffu); break; /* >= 65536 */
+                case 2: u = (u & 0x80000000u) | 0x33000000u | (u & 0x00ffffffu); break; /* fp16 subnormal */
+                case 3: u = (u & 0x80000000u) | 0x7f800000u; break; /* inf */
+                case 4: u = 0x7fc00000u | (u & 0x3fffffu); break; /* NaN */
+                case 5: u = (u & 0xffffe000u) | 0x1000u; break; /* fp16 tie */
+                default: break;
+                }
+                memcpy(&x[i], &u, 4);
+            }
+            compare_quant((slm_type)t, x, N, "float edge cases");
+        }
+    }
+}
+
+/* The kernels a real Q4_0 / Q8_0 / Q4_K / Q6_K / F16 model spends its time
+ * in must not silently fall back to scalar. */
+static void avx2_covers_the_hot_kernels(void)
+{
+    if (!have_avx2) return;
+    const slm_type dots[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_Q4_0, SLM_TYPE_Q8_0,
+                             SLM_TYPE_Q4_K, SLM_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
+        CHECK(avx2_k.vec_dot[dots[i]] && avx2_k.vec_dot[dots[i]] != scalar_k.vec_dot[dots[i]],
+              "type %d has no AVX2 vec_dot", (int)dots[i]);
+    const slm_type acts[] = {SLM_TYPE_F16, SLM_TYPE_Q8_0, SLM_TYPE_Q8_K};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        CHECK(avx2_k.quant_act[acts[i]] && avx2_k.quant_act[acts[i]] != scalar_k.quant_act[acts[i]],
+              "type %d has no AVX2 quant_act", (int)acts[i]);
+    CHECK(strcmp(avx2_k.isa, "avx2") == 0, "isa name '%s', expected 'avx2'", avx2_k.isa);
+}
+
+int main(void)
+{
+    const slm_cpu_features *f = slm_cpu_get();
+    have_avx2 = f->avx2 && f->fma && f->f16c && f->bmi2;
+    slm_kernels_init_scalar(&scalar_k);
+    avx2_k = scalar_k;
+#if SLM_HAVE_X86
+    if (have_avx2) slm_kernels_add_avx2(&avx2_k);
+#else
+    have_avx2 = 0; /* the AVX2 folder is not compiled on this architecture */
+#endif
+    if (!have_avx2)
+        printf("SKIP (AVX2 half): this CPU lacks AVX2+FMA+F16C+BMI2; only the scalar table is built\n");
+
+    RUN(avx2_covers_the_hot_kernels);
+    RUN(avx2_dots_match_scalar_on_quantized_rows);
+    RUN(avx2_dots_match_scalar_on_random_block_bytes);
+    RUN(avx2_act_quantizers_match_scalar_byte_for_byte);
+    RUN(avx2_act_quantizers_round_ties_like_scalar);
+    printf("%d dot comparisons, %d quantizer comparisons\n", n_dots, n_quants);
+    return harness_finish();
+}
