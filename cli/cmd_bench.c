@@ -22,9 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "slm.h"
-
-int cmd_bench(int argc, char **argv);
 
 /* ---- the shared token stream -------------------------------------------- */
 
@@ -514,7 +513,7 @@ int cmd_bench(int argc, char **argv)
     const char **models = malloc((size_t)(argc > 0 ? argc : 1) * sizeof *models);
     if (!models) {
         fprintf(stderr, "slm bench: out of memory\n");
-        return 1;
+        return CLI_FAIL;
     }
     int n_models = 0;
     /* argv[0] is the subcommand name (cli/cli.h's convention). */
@@ -524,7 +523,7 @@ int cmd_bench(int argc, char **argv)
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             free(models);
-            return 0;
+            return CLI_OK;
         } else if (strcmp(a, "--json") == 0) {
             o.format = FMT_JSON;
         } else if (strcmp(a, "--csv") == 0) {
@@ -574,10 +573,10 @@ int cmd_bench(int argc, char **argv)
     if (!rows) {
         fprintf(stderr, "slm bench: out of memory\n");
         free(models);
-        return 1;
+        return CLI_FAIL;
     }
     size_t n_rows = 0;
-    int status = 0;
+    int status = CLI_OK;
     if (o.format == FMT_CSV)
         print_csv_header();
 
@@ -595,7 +594,7 @@ int cmd_bench(int argc, char **argv)
         if (st != SLM_OK) {
             fprintf(stderr, "slm bench: %s: %s: %s\n", mi.path, slm_status_name(st),
                     slm_last_error());
-            status = 1;
+            status = CLI_FAIL;
             continue;
         }
         fill_info(&mi, m);
@@ -607,7 +606,7 @@ int cmd_bench(int argc, char **argv)
                         continue;
                     test_result r;
                     if (!run_test(m, &mi, &o, o.threads.v[ti], p, g, &r)) {
-                        status = 1;
+                        status = CLI_FAIL;
                         continue;
                     }
                     if (o.format == FMT_JSON)
@@ -637,5 +636,5 @@ int cmd_bench(int argc, char **argv)
 bad_args:
     usage(stderr);
     free(models);
-    return 2;
+    return CLI_USAGE;
 }
