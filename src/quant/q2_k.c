@@ -24,3 +24,55 @@ void slm_q2_k_to_float(const void *src, float *dst, int64_t n)
         }
     }
 }
+
+/* Reference quantizer (ggml's quantize_row_q2_K_ref): fit each 16-value
+ * sub-block with scale and min (|x| weights, mean absolute error), quantize
+ * the 16 scales and 16 mins to 4 bits against their maxima, then re-round
+ * every value with the stored (fp16-rounded) scales. */
+void slm_q2_k_from_float(const float *x, void *dst, int64_t n)
+{
+    slm_block_q2_K *y = dst;
+    uint8_t L[SLM_QK_K], Laux[16];
+    float weights[16], mins[SLM_QK_K / 16], scales[SLM_QK_K / 16];
+    const float q4scale = 15.f;
+
+    for (int64_t i = 0; i < n / SLM_QK_K; i++, x += SLM_QK_K) {
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < SLM_QK_K / 16; j++) {
+            for (int l = 0; l < 16; l++) weights[l] = fabsf(x[16 * j + l]);
+            scales[j] = slm_make_qkx2_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux,
+                                             -0.5f, 0.1f, 15, 1);
+            if (scales[j] > max_scale) max_scale = scales[j];
+            if (mins[j] > max_min) max_min = mins[j];
+        }
+        if (max_scale > 0) {
+            float iscale = q4scale / max_scale;
+            for (int j = 0; j < SLM_QK_K / 16; j++) y[i].scales[j] = (uint8_t)slm_nearest_int(iscale * scales[j]);
+            y[i].d = slm_fp32_to_fp16(max_scale / q4scale);
+        } else {
+            for (int j = 0; j < SLM_QK_K / 16; j++) y[i].scales[j] = 0;
+            y[i].d = slm_fp32_to_fp16(0.f);
+        }
+        if (max_min > 0) {
+            float iscale = q4scale / max_min;
+            for (int j = 0; j < SLM_QK_K / 16; j++)
+                y[i].scales[j] = (uint8_t)(y[i].scales[j] | (slm_nearest_int(iscale * mins[j]) << 4));
+            y[i].dmin = slm_fp32_to_fp16(max_min / q4scale);
+        } else {
+            y[i].dmin = slm_fp32_to_fp16(0.f);
+        }
+        for (int j = 0; j < SLM_QK_K / 16; j++) {
+            const float d = slm_fp16_to_fp32(y[i].d) * (float)(y[i].scales[j] & 0xf);
+            if (d == 0.0f) continue;
+            const float dm = slm_fp16_to_fp32(y[i].dmin) * (float)(y[i].scales[j] >> 4);
+            for (int ii = 0; ii < 16; ii++) {
+                int l = slm_nearest_int((x[16 * j + ii] + dm) / d);
+                L[16 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 3 ? 3 : l);
+            }
+        }
+        for (int j = 0; j < SLM_QK_K; j += 128)
+            for (int l = 0; l < 32; l++)
+                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+                                               (L[j + l + 96] << 6));
+    }
+}

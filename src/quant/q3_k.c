@@ -29,3 +29,65 @@ void slm_q3_k_to_float(const void *src, float *dst, int64_t n)
         }
     }
 }
+
+/* Reference quantizer (ggml's quantize_row_q3_K_ref): fit each 16-value
+ * sub-block symmetrically to [-4, 3] (x^2-weighted, refined), quantize the
+ * 16 signed scales to 6 bits against the one of largest magnitude, re-round
+ * every value with the stored scales, then split off the high bit. */
+void slm_q3_k_from_float(const float *x, void *dst, int64_t n)
+{
+    slm_block_q3_K *y = dst;
+    int8_t L[SLM_QK_K];
+    float scales[SLM_QK_K / 16];
+
+    for (int64_t i = 0; i < n / SLM_QK_K; i++, x += SLM_QK_K) {
+        float max_scale = 0, amax = 0;
+        for (int j = 0; j < SLM_QK_K / 16; j++) {
+            scales[j] = slm_make_q3_quants(16, 4, x + 16 * j, L + 16 * j, 1);
+            float scale = fabsf(scales[j]);
+            if (scale > amax) {
+                amax = scale;
+                max_scale = scales[j];
+            }
+        }
+        memset(y[i].scales, 0, 12);
+        if (max_scale != 0.0f) {
+            float iscale = -32.f / max_scale;
+            for (int j = 0; j < SLM_QK_K / 16; j++) {
+                int l = (int8_t)slm_nearest_int(iscale * scales[j]);
+                l = (l < -32 ? -32 : l > 31 ? 31 : l) + 32;
+                if (j < 8)
+                    y[i].scales[j] = (uint8_t)(l & 0xf);
+                else
+                    y[i].scales[j - 8] = (uint8_t)(y[i].scales[j - 8] | ((l & 0xf) << 4));
+                l >>= 4;
+                y[i].scales[j % 4 + 8] = (uint8_t)(y[i].scales[j % 4 + 8] | (l << (2 * (j / 4))));
+            }
+            y[i].d = slm_fp32_to_fp16(1 / iscale);
+        } else {
+            y[i].d = slm_fp32_to_fp16(0.f);
+        }
+        int8_t sc[16];
+        slm_q3_k_scales(y[i].scales, sc);
+        for (int j = 0; j < SLM_QK_K / 16; j++) {
+            const float d = slm_fp16_to_fp32(y[i].d) * (float)sc[j];
+            if (d == 0.0f) continue;
+            for (int ii = 0; ii < 16; ii++) {
+                int l = slm_nearest_int(x[16 * j + ii] / d);
+                L[16 * j + ii] = (int8_t)((l < -4 ? -4 : l > 3 ? 3 : l) + 4);
+            }
+        }
+        /* High bit of element j goes to hmask[j % 32], bit j / 32. */
+        memset(y[i].hmask, 0, SLM_QK_K / 8);
+        for (int j = 0; j < SLM_QK_K; j++) {
+            if (L[j] > 3) {
+                y[i].hmask[j % 32] = (uint8_t)(y[i].hmask[j % 32] | (1u << (j / 32)));
+                L[j] = (int8_t)(L[j] - 4);
+            }
+        }
+        for (int j = 0; j < SLM_QK_K; j += 128)
+            for (int l = 0; l < 32; l++)
+                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+                                               (L[j + l + 96] << 6));
+    }
+}

@@ -37,6 +37,21 @@ SLM_ROW_FNS(iq4_xs)
 
 #undef SLM_ROW_FNS
 
+/* imatrix-aware llama-quantize entry points (types whose quantize differs
+ * from looping the reference). */
+size_t slm_iq4_nl_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+                           const float *imatrix);
+size_t slm_iq4_xs_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row,
+                           const float *imatrix);
+
+/* Scale fitting shared by the k-quant reference quantizers (kfit.c), as
+ * ggml's make_qx_quants / make_q3_quants / make_qkx2_quants. */
+float slm_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw);
+float slm_make_q3_quants(int n, int nmax, const float *x, int8_t *L, int do_rmse);
+float slm_make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                           float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                           int use_mad);
+
 /* ggml's nearest_int: round to nearest, ties to even, for |v| < 2^22, by
  * adding 1.5 * 2^23 (exactly what every k-quant quantizer uses). */
 static inline int slm_nearest_int(float v)

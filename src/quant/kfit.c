@@ -1,0 +1,204 @@
+/* kfit.c — the scale/min fitting searches shared by the k-quant reference
+ * quantizers. They reproduce ggml's make_qx_quants, make_q3_quants and
+ * make_qkx2_quants operation for operation (same float expression order, no
+ * contraction into FMA: this file is compiled as ISO C), because the
+ * quantized bytes must be identical to llama-quantize's.
+ */
+#include "quant/rows.h"
+
+/* Smallest group maximum treated as non-zero (ggml's GROUP_MAX_EPS). */
+#define GROUP_MAX_EPS 1e-15f
+
+static int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Symmetric fit of n values to integers in [-nmax, nmax-1], stored + nmax
+ * in L. rmse_type 1 weights errors by qw (or x^2 without qw) and searches 18
+ * scales around nmax/max; returns the scale. */
+float slm_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw)
+{
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; i++) {
+        float ax = fabsf(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < GROUP_MAX_EPS) {
+        for (int i = 0; i < n; i++) L[i] = 0;
+        return 0.f;
+    }
+    float iscale = (float)-nmax / max;
+    if (rmse_type == 0) {
+        for (int i = 0; i < n; i++) L[i] = (int8_t)(nmax + clampi(slm_nearest_int(iscale * x[i]), -nmax, nmax - 1));
+        return 1 / iscale;
+    }
+    int return_early = 0;
+    if (rmse_type < 0) {
+        rmse_type = -rmse_type;
+        return_early = 1;
+    }
+#define QX_WEIGHT(i)                                                                            \
+    (qw ? qw[i] : rmse_type == 1 ? x[i] * x[i] : rmse_type == 2 ? 1 : rmse_type == 3 ? fabsf(x[i]) \
+                                                                                  : sqrtf(fabsf(x[i])))
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = clampi(slm_nearest_int(iscale * x[i]), -nmax, nmax - 1);
+        L[i] = (int8_t)(l + nmax);
+        float w = QX_WEIGHT(i);
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
+    if (return_early) return suml2 > 0 ? 0.5f * (scale + 1 / iscale) : 1 / iscale;
+    float best = scale * sumlx;
+    for (int is = -9; is <= 9; is++) {
+        if (is == 0) continue;
+        iscale = -((float)nmax + 0.1f * (float)is) / max;
+        sumlx = suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            int l = clampi(slm_nearest_int(iscale * x[i]), -nmax, nmax - 1);
+            float w = QX_WEIGHT(i);
+            sumlx += w * x[i] * (float)l;
+            suml2 += w * (float)l * (float)l;
+        }
+        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
+            for (int i = 0; i < n; i++)
+                L[i] = (int8_t)(nmax + clampi(slm_nearest_int(iscale * x[i]), -nmax, nmax - 1));
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+#undef QX_WEIGHT
+    return scale;
+}
+
+/* Q3_K's sub-block fit: as make_qx_quants with x^2 weights, then up to five
+ * rounds of moving single values to the level that most improves the
+ * weighted least-squares fit. L gets values + nmax. */
+float slm_make_q3_quants(int n, int nmax, const float *x, int8_t *L, int do_rmse)
+{
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; i++) {
+        float ax = fabsf(x[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = x[i];
+        }
+    }
+    if (amax < GROUP_MAX_EPS) {
+        for (int i = 0; i < n; i++) L[i] = 0;
+        return 0.f;
+    }
+    float iscale = (float)-nmax / max;
+    if (do_rmse) {
+        float sumlx = 0, suml2 = 0;
+        for (int i = 0; i < n; i++) {
+            int l = clampi(slm_nearest_int(iscale * x[i]), -nmax, nmax - 1);
+            L[i] = (int8_t)l;
+            float w = x[i] * x[i];
+            sumlx += w * x[i] * (float)l;
+            suml2 += w * (float)l * (float)l;
+        }
+        for (int itry = 0; itry < 5; itry++) {
+            int n_changed = 0;
+            for (int i = 0; i < n; i++) {
+                float w = x[i] * x[i];
+                float slx = sumlx - w * x[i] * (float)L[i];
+                if (slx > 0) {
+                    float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+                    int new_l = clampi(slm_nearest_int(x[i] * sl2 / slx), -nmax, nmax - 1);
+                    if (new_l != L[i]) {
+                        slx += w * x[i] * (float)new_l;
+                        sl2 += w * (float)new_l * (float)new_l;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[i] = (int8_t)new_l;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            n_changed++;
+                        }
+                    }
+                }
+            }
+            if (!n_changed) break;
+        }
+        for (int i = 0; i < n; i++) L[i] = (int8_t)(L[i] + nmax);
+        return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    }
+    for (int i = 0; i < n; i++) L[i] = (int8_t)(clampi(slm_nearest_int(iscale * x[i]), -nmax, nmax - 1) + nmax);
+    return 1 / iscale;
+}
+
+/* Asymmetric fit x ~ scale * L - the_min with L in [0, nmax] and the_min >= 0,
+ * minimising the weighted squared (or absolute, use_mad) error over nstep+1
+ * trial scales (rmin + rdelta * is + nmax) / (max - min), each refined by
+ * weighted least squares. Laux is n bytes of scratch. Returns the scale. */
+float slm_make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                           float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                           int use_mad)
+{
+    float min = x[0], max = x[0];
+    float sum_w = weights[0];
+    float sum_x = sum_w * x[0];
+    for (int i = 1; i < n; i++) {
+        if (x[i] < min) min = x[i];
+        if (x[i] > max) max = x[i];
+        float w = weights[i];
+        sum_w += w;
+        sum_x += w * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        for (int i = 0; i < n; i++) L[i] = 0;
+        *the_min = -min;
+        return 0.f;
+    }
+    float iscale = (float)nmax / (max - min);
+    float scale = 1 / iscale;
+    float best_error = 0;
+    for (int i = 0; i < n; i++) {
+        L[i] = (uint8_t)clampi(slm_nearest_int(iscale * (x[i] - min)), 0, nmax);
+        float diff = scale * (float)L[i] + min - x[i];
+        diff = use_mad ? fabsf(diff) : diff * diff;
+        best_error += weights[i] * diff;
+    }
+    if (nstep < 1) {
+        *the_min = -min;
+        return scale;
+    }
+    for (int is = 0; is <= nstep; is++) {
+        iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; i++) {
+            int l = clampi(slm_nearest_int(iscale * (x[i] - min)), 0, nmax);
+            Laux[i] = (uint8_t)l;
+            float w = weights[i];
+            sum_l += w * (float)l;
+            sum_l2 += w * (float)l * (float)l;
+            sum_xl += w * (float)l * x[i];
+        }
+        float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D > 0) {
+            float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+            float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+            if (this_min > 0) {
+                this_min = 0;
+                this_scale = sum_xl / sum_l2;
+            }
+            float cur_error = 0;
+            for (int i = 0; i < n; i++) {
+                float diff = this_scale * (float)Laux[i] + this_min - x[i];
+                diff = use_mad ? fabsf(diff) : diff * diff;
+                cur_error += weights[i] * diff;
+            }
+            if (cur_error < best_error) {
+                for (int i = 0; i < n; i++) L[i] = Laux[i];
+                best_error = cur_error;
+                scale = this_scale;
+                min = this_min;
+            }
+        }
+    }
+    *the_min = -min;
+    return scale;
+}
