@@ -91,4 +91,109 @@ const char *slm_vocab_token_text(const slm_vocab *v, int32_t id, size_t *len);
 /* Id of the piece stored exactly as text[0..len), or -1. */
 int32_t slm_vocab_find(const slm_vocab *v, const char *text, size_t len);
 
+/* ---- inside src/tok only ------------------------------------------------
+ * The layout below is shared by vocab.c (loading, special tokens,
+ * detokenization), spm.c, bpe.c and pretok.c. Nothing outside src/tok may
+ * depend on it. */
+
+/* Attribute bits (llama.cpp's llama_token_attr): a token's type plus flags
+ * the loader adds (an EOG-looking token becomes CONTROL, "unused" control
+ * tokens UNUSED, phi-3 special tokens RSTRIP). */
+enum {
+    SLM_ATTR_UNKNOWN = 1 << 0,
+    SLM_ATTR_UNUSED = 1 << 1,
+    SLM_ATTR_NORMAL = 1 << 2,
+    SLM_ATTR_CONTROL = 1 << 3,
+    SLM_ATTR_USER_DEFINED = 1 << 4,
+    SLM_ATTR_BYTE = 1 << 5,
+    SLM_ATTR_LSTRIP = 1 << 7,
+    SLM_ATTR_RSTRIP = 1 << 8,
+};
+
+typedef enum slm_vocab_kind { SLM_VOCAB_SPM, SLM_VOCAB_BPE } slm_vocab_kind;
+
+typedef struct slm_vocab_token {
+    const char *text; /* NUL-terminated piece, inside slm_vocab.pool */
+    uint32_t len;     /* bytes, excluding the NUL */
+    float score;      /* SentencePiece log-probability (0 if absent) */
+    uint8_t type;     /* SLM_TOKEN_* as stored (0 if not a known type) */
+    uint16_t attr;    /* SLM_ATTR_* bits */
+} slm_vocab_token;
+
+/* One BPE merge, keyed by the ids of its two parts. */
+typedef struct slm_vocab_merge {
+    int32_t left, right; /* token ids; left = -1 marks an empty slot */
+    int32_t rank;        /* position in tokenizer.ggml.merges (lower merges first) */
+    int32_t result;      /* id of left+right, or -1 if that is not a token */
+} slm_vocab_merge;
+
+typedef struct slm_pretok slm_pretok;
+
+#define SLM_VOCAB_MAX_EOG 16
+
+struct slm_vocab {
+    slm_vocab_kind kind;
+    char model[16];  /* "llama", "gpt2", "gemma4" */
+    char pre[32];    /* effective pre-tokenizer name */
+    int32_t n_tokens;
+    slm_vocab_token *tokens; /* [n_tokens] */
+    char *pool;              /* all piece texts, NUL-separated */
+    int32_t *hash;           /* piece -> id + 1 (0 = empty); [hash_mask + 1] */
+    uint32_t hash_mask;
+    slm_vocab_merge *merges; /* open-addressed by (left, right); [merge_mask + 1] or NULL */
+    uint32_t merge_mask;
+    int32_t n_merges;
+    int32_t bos, eos, eot, eom, unk, pad; /* -1 = none */
+    int32_t eog[SLM_VOCAB_MAX_EOG];
+    int n_eog;
+    int add_bos, add_eos, add_space_prefix;
+    int escape_whitespace; /* ' ' -> U+2581 before tokenizing (spm, gemma4) */
+    int byte_encode;       /* BPE over the GPT-2 byte alphabet (gpt2) or raw UTF-8 (gemma4) */
+    int ignore_merges;     /* a pre-token that is itself a token is emitted whole (llama3) */
+    int newline_whole;     /* gemma4: a run of newlines that is a token is emitted whole */
+    int32_t byte_token[256]; /* id of "<0xNN>" per byte, or -1 */
+    int32_t *special;        /* ids with CONTROL/USER_DEFINED/UNKNOWN, longest text first */
+    int32_t n_special;
+    slm_pretok *pretok;      /* BPE only */
+};
+
+/* A growable id list used while tokenizing. */
+typedef struct slm_idbuf {
+    int32_t *ids;
+    size_t n, cap;
+} slm_idbuf;
+slm_status slm_idbuf_push(slm_idbuf *b, int32_t id);
+
+/* Piece lookup by bytes (the hash above). */
+int32_t slm_vocab_lookup(const slm_vocab *v, const char *text, size_t len);
+/* Merge of two ids, or NULL. */
+const slm_vocab_merge *slm_vocab_merge_find(const slm_vocab *v, int32_t left, int32_t right);
+
+/* spm.c: SentencePiece BPE over text already escaped (spaces as U+2581,
+ * prefix added). Appends ids. */
+slm_status slm_spm_tokenize(const slm_vocab *v, const char *text, size_t len, slm_idbuf *out);
+
+/* bpe.c: pre-tokenize, byte-encode (if v->byte_encode) and merge by rank. */
+slm_status slm_bpe_tokenize(const slm_vocab *v, const char *text, size_t len, slm_idbuf *out);
+/* bpe.c: undo the GPT-2 byte alphabet: writes the bytes of piece to buf
+ * (at most cap), returns the full length. Code points outside the alphabet
+ * are copied as their UTF-8. */
+size_t slm_bpe_decode(const char *piece, size_t len, char *buf, size_t cap);
+
+/* pretok.c: the pre-tokenizer regexes of a tokenizer.ggml.pre name, via
+ * PCRE2 (UTF + UCP). *known = 0 if the name is not one we know (the
+ * "gpt-2" expressions are used then). Compiled patterns are read-only and
+ * shared by all threads. */
+slm_status slm_pretok_new(const char *pre, slm_pretok **out, int *known);
+void slm_pretok_free(slm_pretok *p);
+/* A piece of text: offset and length in bytes. */
+typedef struct slm_span {
+    size_t off, len;
+} slm_span;
+/* Split text into pieces: every regex in turn splits every piece into its
+ * matches and the text between them. *spans is allocated (slm_free) and
+ * holds *n pieces covering text in order. */
+slm_status slm_pretok_split(const slm_pretok *p, const char *text, size_t len, slm_span **spans,
+                            size_t *n);
+
 #endif

@@ -1,0 +1,226 @@
+/* test_conf_tokenizer.c — tokenizers against llama.cpp's test vectors.
+ *
+ * For every ../shared/testdata/tokenizer/ggml-vocab-*.gguf: each input of
+ * the .inp file (split on "\n__ggml_vocab_test__\n") must give exactly the
+ * ids of the matching .out line (no BOS/EOS, no special parsing), and
+ * detokenizing must give the input back (SentencePiece: after the one
+ * dummy space it adds). Plus the stories260K prompt and the tiny models'
+ * prompt with BOS, whose ids come from llama.cpp's reference files.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gguf/gguf.h"
+#include "harness.h"
+#include "tok/vocab.h"
+
+#define TOKDIR SLM_TESTDATA_DIR "/tokenizer"
+#define SEP "\n__ggml_vocab_test__\n"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static slm_vocab *load_vocab(const char *path, double *ms)
+{
+    slm_gguf *g = NULL;
+    slm_vocab *v = NULL;
+    if (slm_gguf_open(path, 1, &g) != SLM_OK) {
+        fprintf(stderr, "%s: %s\n", path, slm_last_error());
+        return NULL;
+    }
+    double t0 = now_ms();
+    slm_status st = slm_vocab_load(g, &v);
+    if (ms) *ms = now_ms() - t0;
+    if (st != SLM_OK) fprintf(stderr, "%s: %s\n", path, slm_last_error());
+    slm_gguf_close(g);
+    return v;
+}
+
+/* Parse up to cap decimal ids from a line; returns the count. */
+static size_t parse_ids(const char *s, const char *end, int32_t *ids, size_t cap)
+{
+    size_t n = 0;
+    while (s < end) {
+        while (s < end && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+        if (s >= end) break;
+        char *e;
+        long x = strtol(s, &e, 10);
+        if (e == s) break;
+        if (n < cap) ids[n] = (int32_t)x;
+        n++;
+        s = e;
+    }
+    return n;
+}
+
+typedef struct result {
+    char name[64];
+    int pass, total, roundtrip_pass;
+    double load_ms;
+} result;
+
+static result results[32];
+static int n_results;
+
+#define MAX_IDS 4096
+
+static void run_vocab(const char *name)
+{
+    char path[1024], inp_path[1100], out_path[1100];
+    snprintf(path, sizeof path, "%s/%s", TOKDIR, name);
+    snprintf(inp_path, sizeof inp_path, "%s.inp", path);
+    snprintf(out_path, sizeof out_path, "%s.out", path);
+    size_t inp_len = 0, out_len = 0;
+    char *inp = harness_read_file(inp_path, &inp_len);
+    char *out = harness_read_file(out_path, &out_len);
+    result *r = &results[n_results++];
+    snprintf(r->name, sizeof r->name, "%.*s", (int)(strlen(name) - 16), name + 11);
+    CHECK(inp && out, "%s: missing .inp/.out", name);
+    slm_vocab *v = load_vocab(path, &r->load_ms);
+    CHECK(v != NULL, "%s: vocabulary did not load", name);
+    if (!inp || !out || !v) goto done;
+
+    int32_t *got = malloc(MAX_IDS * sizeof *got), *want = malloc(MAX_IDS * sizeof *want);
+    char *text = malloc(1 << 16);
+    const char *ip = inp, *iend = inp + inp_len, *op = out, *oend = out + out_len;
+    int spm = v->kind == SLM_VOCAB_SPM;
+    while (ip <= iend && op < oend) {
+        const char *sep = NULL;
+        for (const char *q = ip; q + strlen(SEP) <= iend; q++)
+            if (memcmp(q, SEP, strlen(SEP)) == 0) {
+                sep = q;
+                break;
+            }
+        const char *case_end = sep ? sep : iend;
+        if (!sep && ip == iend) break; /* nothing after the last separator */
+        size_t clen = (size_t)(case_end - ip);
+        const char *nl = memchr(op, '\n', (size_t)(oend - op));
+        const char *line_end = nl ? nl : oend;
+        size_t n_want = parse_ids(op, line_end, want, MAX_IDS);
+        size_t n_got = 0;
+        slm_status st = slm_vocab_tokenize(v, ip, clen, 0, 0, got, MAX_IDS, &n_got);
+        int ok = st == SLM_OK && n_got == n_want && memcmp(got, want, n_got * sizeof *got) == 0;
+        r->total++;
+        r->pass += ok;
+        if (!ok) {
+            fprintf(stderr, "%s case %d: input '%.*s'\n  want:", r->name, r->total, (int)clen, ip);
+            for (size_t i = 0; i < n_want; i++) fprintf(stderr, " %d", want[i]);
+            fprintf(stderr, "\n  got: ");
+            for (size_t i = 0; i < n_got && i < MAX_IDS; i++) fprintf(stderr, " %d", got[i]);
+            fprintf(stderr, "\n");
+        }
+        /* Round trip through the pieces. */
+        size_t tl = 0;
+        for (size_t i = 0; i < n_got && i < MAX_IDS; i++)
+            tl += slm_vocab_token_to_piece(v, got[i], 0, text + tl, (1 << 16) - tl);
+        const char *expect = ip;
+        size_t elen = clen;
+        int rt;
+        if (spm && clen > 0) rt = tl == elen + 1 && text[0] == ' ' && memcmp(text + 1, expect, elen) == 0;
+        else rt = tl == elen && memcmp(text, expect, elen) == 0;
+        r->roundtrip_pass += rt;
+        if (!rt) fprintf(stderr, "%s case %d: round trip gave '%.*s'\n", r->name, r->total, (int)tl, text);
+        ip = sep ? sep + strlen(SEP) : iend + 1;
+        op = nl ? nl + 1 : oend;
+    }
+    CHECK(r->pass == r->total, "%s: %d of %d cases match", r->name, r->pass, r->total);
+    CHECK(r->roundtrip_pass == r->total, "%s: %d of %d cases round-trip", r->name,
+          r->roundtrip_pass, r->total);
+    CHECK(r->total >= 40, "%s: only %d cases read", r->name, r->total);
+    free(got);
+    free(want);
+    free(text);
+done:
+    slm_vocab_free(v);
+    free(inp);
+    free(out);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void tokenizer_vectors_match_llama_cpp(void)
+{
+    DIR *d = opendir(TOKDIR);
+    REQUIRE(d, "cannot open %s", TOKDIR);
+    char *names[64];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 64) {
+        size_t l = strlen(e->d_name);
+        if (l > 5 && strncmp(e->d_name, "ggml-vocab-", 11) == 0 &&
+            strcmp(e->d_name + l - 5, ".gguf") == 0)
+            names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    CHECK(n >= 9, "found %d vocabularies", n);
+    for (int i = 0; i < n; i++) {
+        run_vocab(names[i]);
+        free(names[i]);
+    }
+    printf("%-14s %6s %10s %9s\n", "vocabulary", "cases", "roundtrip", "load ms");
+    for (int i = 0; i < n_results; i++)
+        printf("%-14s %3d/%-3d %4d/%-3d %9.1f\n", results[i].name, results[i].pass, results[i].total,
+               results[i].roundtrip_pass, results[i].total, results[i].load_ms);
+}
+
+static void check_prompt(const char *gguf, const char *text, const char *ids_path)
+{
+    slm_vocab *v = load_vocab(gguf, NULL);
+    REQUIRE(v, "%s did not load", gguf);
+    size_t flen = 0;
+    char *f = harness_read_file(ids_path, &flen);
+    int32_t want[256], got[256];
+    size_t n_want = f ? parse_ids(f, f + flen, want, 256) : 0, n_got = 0;
+    CHECK(f && n_want > 0, "%s: no ids", ids_path);
+    slm_status st = slm_vocab_tokenize(v, text, strlen(text), 1, 0, got, 256, &n_got);
+    CHECK(st == SLM_OK, "tokenize: %s", slm_last_error());
+    int ok = n_got == n_want && memcmp(got, want, n_got * sizeof *got) == 0;
+    CHECK(ok, "%s: got %zu ids, want %zu", gguf, n_got, n_want);
+    if (!ok) {
+        for (size_t i = 0; i < n_got; i++) fprintf(stderr, " %d", got[i]);
+        fprintf(stderr, "\n");
+    }
+    free(f);
+    slm_vocab_free(v);
+}
+
+static void stories260k_prompt_tokenizes_like_llama_cpp(void)
+{
+    char prompt[256] = {0};
+    size_t n = 0;
+    char *p = harness_read_file(SLM_TESTDATA_DIR "/stories260K/stories260K-F32.prompt.txt", &n);
+    REQUIRE(p, "no prompt file");
+    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
+    memcpy(prompt, p, n < 255 ? n : 255);
+    free(p);
+    CHECK(strcmp(prompt, "Once upon a time") == 0, "prompt is '%s'", prompt);
+    check_prompt(SLM_TESTDATA_DIR "/stories260K/stories260K-F32.gguf", prompt,
+                 SLM_TESTDATA_DIR "/stories260K/stories260K-F32.tokens.txt");
+}
+
+static void tiny_model_prompt_tokenizes_like_llama_cpp(void)
+{
+    check_prompt(SLM_TESTDATA_DIR "/models/tiny-llama-F32.gguf",
+                 "The quick brown fox jumps over the lazy dog.",
+                 SLM_TESTDATA_DIR "/models/tiny-llama-F32.tokens.txt");
+}
+
+int main(void)
+{
+    harness_need_dir(SLM_TESTDATA_DIR);
+    RUN(tokenizer_vectors_match_llama_cpp);
+    RUN(stories260k_prompt_tokenizes_like_llama_cpp);
+    RUN(tiny_model_prompt_tokenizes_like_llama_cpp);
+    return harness_finish();
+}
