@@ -182,32 +182,15 @@ static double decode_num(slm_gguf_type t, const uint8_t *p)
 
 /* ---- tensor types ------------------------------------------------------- */
 
-/* Block size and bytes per block of a tensor type slm knows; 0 if unknown.
- * Sizes come from the block structs in quant/types.h (TODO: ask
- * slm_type_traits_get once quant/traits.c exists, so the reader accepts
- * exactly the types slm implements). */
+/* Block size and bytes per block of a tensor type slm implements (the
+ * quant/traits.c table); 0 if unknown. */
 static int type_layout(uint32_t t, int64_t *block, size_t *bytes)
 {
-    switch (t) {
-    case SLM_TYPE_F32: *block = 1; *bytes = 4; return 1;
-    case SLM_TYPE_F16: *block = 1; *bytes = 2; return 1;
-    case SLM_TYPE_BF16: *block = 1; *bytes = 2; return 1;
-    case SLM_TYPE_Q4_0: *block = SLM_QK4_0; *bytes = sizeof(slm_block_q4_0); return 1;
-    case SLM_TYPE_Q4_1: *block = SLM_QK4_1; *bytes = sizeof(slm_block_q4_1); return 1;
-    case SLM_TYPE_Q5_0: *block = SLM_QK5_0; *bytes = sizeof(slm_block_q5_0); return 1;
-    case SLM_TYPE_Q5_1: *block = SLM_QK5_1; *bytes = sizeof(slm_block_q5_1); return 1;
-    case SLM_TYPE_Q8_0: *block = SLM_QK8_0; *bytes = sizeof(slm_block_q8_0); return 1;
-    case SLM_TYPE_Q8_1: *block = SLM_QK8_1; *bytes = sizeof(slm_block_q8_1); return 1;
-    case SLM_TYPE_Q2_K: *block = SLM_QK_K; *bytes = sizeof(slm_block_q2_K); return 1;
-    case SLM_TYPE_Q3_K: *block = SLM_QK_K; *bytes = sizeof(slm_block_q3_K); return 1;
-    case SLM_TYPE_Q4_K: *block = SLM_QK_K; *bytes = sizeof(slm_block_q4_K); return 1;
-    case SLM_TYPE_Q5_K: *block = SLM_QK_K; *bytes = sizeof(slm_block_q5_K); return 1;
-    case SLM_TYPE_Q6_K: *block = SLM_QK_K; *bytes = sizeof(slm_block_q6_K); return 1;
-    case SLM_TYPE_Q8_K: *block = SLM_QK_K; *bytes = sizeof(slm_block_q8_K); return 1;
-    case SLM_TYPE_IQ4_NL: *block = SLM_QK4_NL; *bytes = sizeof(slm_block_iq4_nl); return 1;
-    case SLM_TYPE_IQ4_XS: *block = SLM_QK_K; *bytes = sizeof(slm_block_iq4_xs); return 1;
-    default: return 0;
-    }
+    const slm_type_traits *tr = t < SLM_TYPE_COUNT ? slm_type_traits_get((slm_type)t) : NULL;
+    if (!tr || tr->block_size <= 0 || tr->type_size == 0) return 0;
+    *block = tr->block_size;
+    *bytes = tr->type_size;
+    return 1;
 }
 
 /* ---- the bounds-checked cursor ------------------------------------------ */
@@ -448,8 +431,8 @@ static slm_status parse_tensor_info(cursor *c, slm_gguf_tensor *t, int64_t i, si
               "tensor '%.*s': type %u is not a type slm supports", nlen, tname, (unsigned)type);
     t->type = (slm_type)type;
     SLM_CHECK(t->ne[0] % block == 0, SLM_ERR_FORMAT,
-              "tensor '%.*s': row length ne[0] = %lld is not a multiple of the block size %lld of type %u",
-              nlen, tname, (long long)t->ne[0], (long long)block, (unsigned)type);
+              "tensor '%.*s': row length ne[0] = %lld is not a multiple of the %s block size %lld",
+              nlen, tname, (long long)t->ne[0], slm_type_name(t->type), (long long)block);
     uint64_t nbytes = (uint64_t)(t->ne[0] / block);
     for (int d = 1; d <= SLM_GGUF_MAX_DIMS; d++) {
         uint64_t f = d == 1 ? block_bytes : (uint64_t)t->ne[d - 1];
