@@ -1,0 +1,211 @@
+/* forward.c — the transformer forward pass for every supported family,
+ * composed from nn layers in the order llama.cpp's graph builders use
+ * (llama, qwen2/3, gemma2/3, phi3, MoE). One batch of tokens at a time: the
+ * matmuls run over the whole batch, attention is causal over the KV cache.
+ * All buffers are the state's; nothing here allocates or fails.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "quant/types.h"
+
+static void add_bias(float *y, int64_t ld, const float *b, int64_t n, int64_t n_tok)
+{
+    for (int64_t t = 0; t < n_tok; t++)
+        for (int64_t i = 0; i < n; i++) y[t * ld + i] += b[i];
+}
+
+static void add_into(float *x, const float *o, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) x[i] += o[i];
+}
+
+static slm_mat expert(const slm_mat *w, size_t stride, int e)
+{
+    slm_mat r = *w;
+    r.data = (const uint8_t *)w->data + (size_t)e * stride;
+    return r;
+}
+
+/* Mixture of experts on the normed rows h[n][E] -> o[n][E]: route each
+ * token, then run each expert once over the tokens routed to it, keeping
+ * each (token, rank) output so the final sum follows rank order as
+ * llama.cpp's chain of adds does. */
+static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
+{
+    const slm_hparams *hp = &s->m->hp;
+    const int64_t E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used, Fe = hp->n_ff_exp;
+    slm_nn_matmul(s->pool, &L->gate_inp, s->h, E, n, s->router, X, s->act);
+    for (uint32_t t = 0; t < n; t++)
+        slm_nn_moe_route(s->router + t * X, (int)X, (int)K, hp->moe_norm_w, s->sel + t * K,
+                         s->selw + t * K, s->probs);
+    for (int e = 0; e < X; e++) {
+        int64_t cnt = 0;
+        for (uint32_t t = 0; t < n; t++)
+            for (int64_t k = 0; k < K; k++)
+                if (s->sel[t * K + k] == e) {
+                    s->erows[cnt] = (int32_t)t;
+                    s->eslot[cnt] = (int32_t)k;
+                    memcpy(s->ex + cnt * E, s->h + (int64_t)t * E, (size_t)E * sizeof(float));
+                    cnt++;
+                }
+        if (cnt == 0) continue;
+        slm_mat g = expert(&L->gate_exps, L->gate_exp_bytes, e);
+        slm_mat u = expert(&L->up_exps, L->up_exp_bytes, e);
+        slm_mat d = expert(&L->down_exps, L->down_exp_bytes, e);
+        slm_nn_matmul(s->pool, &g, s->ex, E, cnt, s->g, Fe, s->act);
+        slm_nn_matmul(s->pool, &u, s->ex, E, cnt, s->u, Fe, s->act);
+        slm_nn_glu(s->g, s->u, cnt * Fe, SLM_ACT_SILU);
+        slm_nn_matmul(s->pool, &d, s->g, Fe, cnt, s->o, E, s->act);
+        for (int64_t c = 0; c < cnt; c++) {
+            const int64_t t = s->erows[c], k = s->eslot[c];
+            const float w = s->selw[t * K + k];
+            float *dst = s->ey + (t * K + k) * E;
+            const float *src = s->o + c * E;
+            for (int64_t i = 0; i < E; i++) dst[i] = src[i] * w;
+        }
+    }
+    for (uint32_t t = 0; t < n; t++) {
+        float *dst = s->o + (int64_t)t * E;
+        memcpy(dst, s->ey + (int64_t)t * K * E, (size_t)E * sizeof(float));
+        for (int64_t k = 1; k < K; k++) add_into(dst, s->ey + ((int64_t)t * K + k) * E, E);
+    }
+    if (L->gate_inp_shexp) {
+        /* qwen2moe shared expert, gated by sigmoid(w . h) */
+        const int64_t Fs = hp->n_ff_shexp;
+        slm_mat gi = {SLM_TYPE_F32, E, 1, (size_t)E * sizeof(float), L->gate_inp_shexp};
+        slm_nn_matmul(s->pool, &gi, s->h, E, n, s->shx, 1, s->act);
+        slm_nn_matmul(s->pool, &L->gate_shexp, s->h, E, n, s->g, Fs, s->act);
+        slm_nn_matmul(s->pool, &L->up_shexp, s->h, E, n, s->u, Fs, s->act);
+        slm_nn_glu(s->g, s->u, (int64_t)n * Fs, SLM_ACT_SILU);
+        slm_nn_matmul(s->pool, &L->down_shexp, s->g, Fs, n, s->ex, E, s->act);
+        for (uint32_t t = 0; t < n; t++) {
+            const float gate = 1.0f / (1.0f + expf(-s->shx[t]));
+            float *dst = s->o + (int64_t)t * E;
+            const float *src = s->ex + (int64_t)t * E;
+            for (int64_t i = 0; i < E; i++) dst[i] += src[i] * gate;
+        }
+    }
+}
+
+void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, uint32_t first_logit,
+                 float *logits)
+{
+    const slm_model *m = s->m;
+    const slm_hparams *hp = &m->hp;
+    const int64_t E = hp->n_embd, Hk = (int64_t)hp->n_head * hp->hd_k,
+                  Hv = (int64_t)hp->n_head * hp->hd_v, Gk = (int64_t)hp->n_head_kv * hp->hd_k,
+                  Gv = (int64_t)hp->n_head_kv * hp->hd_v, F = hp->n_ff;
+    const float eps = hp->eps;
+
+    /* token embeddings: rows dequantized exactly */
+    const slm_type_traits *et = slm_type_traits_get(m->tok_embd->type);
+    const size_t erb = slm_type_row_size(m->tok_embd->type, E);
+    for (uint32_t t = 0; t < n; t++) {
+        float *x = s->x + (int64_t)t * E;
+        et->to_float((const uint8_t *)m->tok_embd->data + (size_t)ids[t] * erb, x, E);
+        if (hp->embd_scale > 0.0f)
+            for (int64_t i = 0; i < E; i++) x[i] *= hp->embd_scale;
+    }
+
+    const float *rope_ff = m->rope_freqs;
+    if (m->rope_long && m->rope_short) rope_ff = s->n_ctx > hp->n_ctx_orig ? m->rope_long : m->rope_short;
+
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        const slm_layer *L = &m->layers[il];
+        for (uint32_t t = 0; t < n; t++)
+            slm_nn_rmsnorm(s->h + t * E, s->x + t * E, L->attn_norm, E, eps);
+
+        /* Q, K, V */
+        if (L->wqkv.data) {
+            const int64_t W = Hk + Gk + Gv;
+            slm_nn_matmul(s->pool, &L->wqkv, s->h, E, n, s->qkv, W, s->act);
+            for (uint32_t t = 0; t < n; t++) {
+                memcpy(s->q + t * Hk, s->qkv + t * W, (size_t)Hk * sizeof(float));
+                memcpy(s->kc + t * Gk, s->qkv + t * W + Hk, (size_t)Gk * sizeof(float));
+                memcpy(s->vc + t * Gv, s->qkv + t * W + Hk + Gk, (size_t)Gv * sizeof(float));
+            }
+        } else {
+            slm_nn_matmul(s->pool, &L->wq, s->h, E, n, s->q, Hk, s->act);
+            slm_nn_matmul(s->pool, &L->wk, s->h, E, n, s->kc, Gk, s->act);
+            slm_nn_matmul(s->pool, &L->wv, s->h, E, n, s->vc, Gv, s->act);
+        }
+        if (L->bq) add_bias(s->q, Hk, L->bq, Hk, n);
+        if (L->bk) add_bias(s->kc, Gk, L->bk, Gk, n);
+        if (L->bv) add_bias(s->vc, Gv, L->bv, Gv, n);
+        if (L->q_norm)
+            for (int64_t r = 0; r < (int64_t)n * hp->n_head; r++)
+                slm_nn_rmsnorm(s->q + r * hp->hd_k, s->q + r * hp->hd_k, L->q_norm, hp->hd_k, eps);
+        if (L->k_norm)
+            for (int64_t r = 0; r < (int64_t)n * hp->n_head_kv; r++)
+                slm_nn_rmsnorm(s->kc + r * hp->hd_k, s->kc + r * hp->hd_k, L->k_norm, hp->hd_k, eps);
+
+        slm_rope rp = {
+            .n_rot = (int)hp->n_rot, .neox = hp->rope_neox, .base = L->rope_base,
+            .freq_scale = (hp->arch == SLM_ARCH_GEMMA3 && L->swa) ? 1.0f : hp->rope_freq_scale,
+            .mscale = hp->rope_attn_factor, .freq_factors = rope_ff,
+        };
+        for (uint32_t t = 0; t < n; t++) {
+            slm_nn_rope(&rp, s->q + t * Hk, (int)hp->n_head, (int)hp->hd_k, (int32_t)(pos0 + t),
+                        s->rope_cache);
+            slm_nn_rope(&rp, s->kc + t * Gk, (int)hp->n_head_kv, (int)hp->hd_k,
+                        (int32_t)(pos0 + t), s->rope_cache);
+        }
+        if (hp->q_scale > 0.0f)
+            for (int64_t i = 0; i < (int64_t)n * Hk; i++) s->q[i] *= hp->q_scale;
+
+        uint8_t *kl = s->k + (size_t)il * s->n_ctx * s->k_row_bytes;
+        uint8_t *vl = s->v + (size_t)il * s->n_ctx * s->v_row_bytes;
+        slm_nn_kv_store(s->kv_type, kl + (size_t)pos0 * s->k_row_bytes, s->k_row_bytes, s->kc, Gk,
+                        Gk, n);
+        slm_nn_kv_store(s->kv_type, vl + (size_t)pos0 * s->v_row_bytes, s->v_row_bytes, s->vc, Gv,
+                        Gv, n);
+        slm_attn at = {
+            .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+            .hd_k = (int)hp->hd_k, .hd_v = (int)hp->hd_v,
+            .kq_scale = hp->q_scale > 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->hd_k),
+            .softcap = hp->attn_softcap, .n_swa = L->swa ? (int32_t)hp->n_swa : 0,
+            .kv_type = s->kv_type, .k = kl, .v = vl,
+            .k_row_bytes = s->k_row_bytes, .v_row_bytes = s->v_row_bytes, .n_ctx = s->n_ctx,
+        };
+        slm_nn_attention(s->pool, &at, s->q, n, (int32_t)pos0, s->att, s->scores);
+        slm_nn_matmul(s->pool, &L->wo, s->att, Hv, n, s->o, E, s->act);
+        for (uint32_t t = 0; t < n; t++) {
+            if (L->attn_post_norm)
+                slm_nn_rmsnorm(s->o + t * E, s->o + t * E, L->attn_post_norm, E, eps);
+            add_into(s->x + t * E, s->o + t * E, E);
+        }
+
+        /* feed-forward */
+        for (uint32_t t = 0; t < n; t++)
+            slm_nn_rmsnorm(s->h + t * E, s->x + t * E, L->ffn_norm, E, eps);
+        if (hp->n_expert > 0) {
+            moe_ffn(s, L, n);
+        } else if (!L->ffn_gate.data) {
+            /* phi3: fused up = [gate | up], 2F rows */
+            slm_nn_matmul(s->pool, &L->ffn_up, s->h, E, n, s->g, 2 * F, s->act);
+            for (uint32_t t = 0; t < n; t++)
+                slm_nn_glu(s->g + t * 2 * F, s->g + t * 2 * F + F, F, hp->act);
+            slm_nn_matmul(s->pool, &L->ffn_down, s->g, 2 * F, n, s->o, E, s->act);
+        } else {
+            slm_nn_matmul(s->pool, &L->ffn_gate, s->h, E, n, s->g, F, s->act);
+            slm_nn_matmul(s->pool, &L->ffn_up, s->h, E, n, s->u, F, s->act);
+            slm_nn_glu(s->g, s->u, (int64_t)n * F, hp->act);
+            slm_nn_matmul(s->pool, &L->ffn_down, s->g, F, n, s->o, E, s->act);
+        }
+        for (uint32_t t = 0; t < n; t++) {
+            if (L->ffn_post_norm)
+                slm_nn_rmsnorm(s->o + t * E, s->o + t * E, L->ffn_post_norm, E, eps);
+            add_into(s->x + t * E, s->o + t * E, E);
+        }
+    }
+
+    if (first_logit >= n) return;
+    const uint32_t n_out = n - first_logit;
+    for (uint32_t t = 0; t < n_out; t++)
+        slm_nn_rmsnorm(s->h + t * E, s->x + (int64_t)(first_logit + t) * E, m->output_norm, E, eps);
+    slm_nn_matmul(s->pool, &m->output, s->h, E, n_out, logits, hp->n_vocab, s->act);
+    if (hp->final_softcap > 0.0f)
+        slm_nn_softcap(logits, (int64_t)n_out * hp->n_vocab, hp->final_softcap);
+}
