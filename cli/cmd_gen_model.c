@@ -29,6 +29,13 @@ static void usage(FILE *f)
             "  -h, --help          show this help\n");
 }
 
+/* Progress and warnings from the library go to stderr. */
+static void print_log(int level, const char *msg, void *user)
+{
+    (void)user;
+    if (level <= 2) fprintf(stderr, "%s\n", msg);
+}
+
 static int parse_dims(const char *cmd, const char *s, slm_gen_params *p)
 {
     uint32_t *f[6] = {&p->n_embd, &p->n_layer, &p->n_head, &p->n_head_kv, &p->n_ff, &p->n_vocab};
@@ -98,7 +105,9 @@ int cmd_gen_model(int argc, char **argv)
         }
     }
     double t0 = cli_now_ms();
+    slm_set_log(print_log, NULL);
     slm_status st = slm_gen_model(&p, out);
+    slm_set_log(NULL, NULL);
     if (st == SLM_ERR_ARG) {
         const char *d = slm_last_error();
         fprintf(stderr, "slm gen-model: %s\nTry 'slm gen-model --help'.\n", d[0] ? d : "bad parameters");
