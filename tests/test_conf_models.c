@@ -232,21 +232,23 @@ static void check_file(const char *dir, const char *name)
         float *lh = run_prompt(m, prompt, n, 1, SLM_TYPE_F16);
         CHECK(lh != NULL, "%s: F16 KV decode failed", name);
         if (lh) {
-            double gemma_extra = strstr(name, "gemma2") ? 1e-3 : 0;
+            /* stories260K's logits are ~7.75x larger (std 6.2 vs 0.8): scale */
+            double k = strstr(name, "stories260K") ? 7.75 : 1.0;
             cmp ch = compare(lh, ref, n, nv, 7.2e-3);
             kv16_max = ch.max_abs;
-            CHECK(ch.max_abs <= 7.2e-3 + gemma_extra, "%s: F16 KV max abs %.3g", name, ch.max_abs);
-            CHECK(ch.rms <= 1.1e-3, "%s: F16 KV rms %.3g", name, ch.rms);
+            CHECK(ch.max_abs <= 7.2e-3 * k, "%s: F16 KV max abs %.3g", name, ch.max_abs);
+            CHECK(ch.rms <= 1.1e-3 * k, "%s: F16 KV rms %.3g", name, ch.rms);
+            CHECK(ch.top1_agree == n, "%s: F16 KV top-1 agrees at %d of %d", name, ch.top1_agree, n);
             free(lh);
         }
     }
     int ok = harness_failed_checks == before;
-    printf("| %-22s | %8.2e | %8.2e | %2d/%-2d | %5s | %3d/%-3d | %8s | %8.2e | %8.2e | %s\n", name,
-           c.max_abs, c.rms, c.top1_agree, n, c.first_over < 0 ? "-" : "", prefix, n_greedy,
-           c.first_over < 0 ? "none" : "", tf_max, kv16_max, ok ? "ok" : "FAIL");
-    if (c.first_over >= 0)
-        printf("|   first position with max diff > 1e-4: %d (max before it %.2e)\n", c.first_over,
-               c.max_before);
+    char flip[32] = "-", tf[32] = "-", kv16[32] = "-";
+    if (c.first_over >= 0) snprintf(flip, sizeof flip, "%d (%.1e)", c.first_over, c.max_before);
+    if (gref) snprintf(tf, sizeof tf, "%.2e", tf_max);
+    if (kv16_max >= 0) snprintf(kv16, sizeof kv16, "%.2e", kv16_max);
+    printf("| %-22s | %8.2e | %8.2e | %2d/%-2d | %-12s | %3d/%-3d | %-8s | %-8s | %s |\n", name,
+           c.max_abs, c.rms, c.top1_agree, n, flip, prefix, n_greedy, tf, kv16, ok ? "ok" : "FAIL");
     fflush(stdout);
 done:
     free(l1);
@@ -267,7 +269,8 @@ static const char *const tiny_models[] = {
 
 static void models_match_llama_cpp_reference_logits(void)
 {
-    printf("| file                   | max abs  | rms      | top-1 | flip  | greedy  |          | tf max   | kv16 max | \n");
+    printf("| file                   | max abs  | rms      | top-1 | >1e-4 from   | greedy  | tf max   | kv16 max | result |\n"
+           "|------------------------|----------|----------|-------|--------------|---------|----------|----------|--------|\n");
     const char *filter = getenv("SLM_CONF_FILTER");
     for (size_t i = 0; i < sizeof tiny_models / sizeof *tiny_models; i++) {
         if (filter && !strstr(tiny_models[i], filter)) continue;
