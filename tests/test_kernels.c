@@ -80,7 +80,7 @@ static int compare_dot(slm_type t, const void *w, const float *x, int64_t n, con
     const slm_type_traits *tr = slm_type_traits_get(t);
     const slm_type at = tr->vec_dot_type;
     const slm_type_traits *atr = slm_type_traits_get(at);
-    void *a = calloc(1, slm_type_row_size(at, n) + 64);
+    void *a = calloc(1, slm_type_row_size(at, n));
     float *wf = malloc((size_t)n * sizeof(float));
     float *af = malloc((size_t)n * sizeof(float));
     int ok = 1;
@@ -126,7 +126,7 @@ static void avx2_dots_match_scalar_on_quantized_rows(void)
             const int64_t n = len[k];
             float *xw = malloc((size_t)n * sizeof(float));
             float *xa = malloc((size_t)n * sizeof(float));
-            void *w = calloc(1, slm_type_row_size((slm_type)t, n) + 64);
+            void *w = calloc(1, slm_type_row_size((slm_type)t, n));
             REQUIRE(xw && xa && w, "allocation");
             random_floats(xw, n);
             random_floats(xa, n);
@@ -175,7 +175,7 @@ static void avx2_dots_match_scalar_on_random_block_bytes(void)
         const int nl = row_lengths(t, len);
         for (int k = 0; k < nl; k++) {
             const int64_t n = len[k], nb = n / tr->block_size;
-            uint8_t *w = malloc(slm_type_row_size(t, n) + 64);
+            uint8_t *w = malloc(slm_type_row_size(t, n));
             float *xa = malloc((size_t)n * sizeof(float));
             REQUIRE(w && xa, "allocation");
             for (size_t b = 0; b < slm_type_row_size(t, n); b++) w[b] = (uint8_t)rng_u64();

@@ -101,28 +101,34 @@ static inline __m256i slm_avx2_dot_u8(__m256i x, __m256i y)
     return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
 }
 
-/* Q4_K / Q5_K: unpack the 12 scale bytes into sc[0..7] and m[0..7] (6 bits
- * each). Sub-blocks 0..3 keep their 6 bits in bytes 0..3 (scales) and 4..7
- * (mins); sub-blocks 4..7 keep 4 low bits in bytes 8..11 (scale in the low
- * nibble, min in the high) and their top 2 bits in the top of bytes 0..7. */
-static inline void slm_avx2_q4_k_scales(const uint8_t *p, uint8_t *sc, uint8_t *m)
+/* Q4_K / Q5_K: unpack the 12 scale bytes into 16 int16: lanes 0..7 the
+ * 6-bit scales sc[0..7], lanes 8..15 the mins m[0..7]. Sub-blocks 0..3 keep
+ * their 6 bits in bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 keep
+ * 4 low bits in bytes 8..11 (scale in the low nibble, min in the high) and
+ * their top 2 bits in the top of bytes 0..3 (scales) and 4..7 (mins). */
+static inline __m256i slm_avx2_q4_k_scales(const uint8_t *p)
 {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = p[j] & 63;
-        m[j] = p[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((p[j + 8] & 0x0F) | ((p[j] >> 6) << 4));
-        m[j + 4] = (uint8_t)((p[j + 8] >> 4) | ((p[j + 4] >> 6) << 4));
-    }
+    uint32_t u[3];
+    memcpy(u, p, 12);
+    const uint32_t sc_lo = u[0] & 0x3f3f3f3fu;
+    const uint32_t m_lo = u[1] & 0x3f3f3f3fu;
+    const uint32_t sc_hi = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);
+    const uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4);
+    return _mm256_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi));
 }
 
-/* sum_j m_j * (bsums[2j] + bsums[2j+1]), j = 0..7: the 32-element sums of
- * the activations weighted by the mins (exact: 63 * 2 * 32*127 * 8 < 2^31). */
-static inline int slm_avx2_k_mins(const uint8_t *m, const int16_t *bsums)
+/* Broadcast int16 lane k (0..7) of both 128-bit halves of v to all lanes. */
+#define SLM_AVX2_LANE16(v, k) \
+    _mm256_shuffle_epi8((v), _mm256_set1_epi16((short)(0x0100 + 0x0202 * (k))))
+
+/* sum_j m_j * (bsums[2j] + bsums[2j+1]), j = 0..7, m as 8 int16: the
+ * 32-element sums of the activations weighted by the mins (exact:
+ * 63 * 2 * 32*127 * 8 < 2^31). */
+static inline int slm_avx2_k_mins(__m128i m, const int16_t *bsums)
 {
     const __m128i b = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums),
                                      _mm_loadu_si128((const __m128i *)(bsums + 8)));
-    const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)m));
-    __m128i p = _mm_madd_epi16(mins, b);
+    __m128i p = _mm_madd_epi16(m, b);
     p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
     p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm_cvtsi128_si32(p);

@@ -8,16 +8,25 @@
  */
 #include "kernels/avx2/avx2.h"
 
-/* The 16 scales (6 bits, minus 32): low 4 bits are the nibbles of bytes
- * 0..7 (scale g in byte g % 8, high nibble for g >= 8), the top 2 bits are
- * the 2-bit fields of bytes 8..11 (scale g in byte 8 + g % 4, field g / 4). */
-static inline void q3_k_scales(const uint8_t *p, int8_t *sc)
+/* The 16 scales (6 bits, minus 32) as int16: low 4 bits are the nibbles of
+ * bytes 0..7 (scale g in byte g % 8, high nibble for g >= 8), the top 2 bits
+ * are the 2-bit fields of bytes 8..11 (scale g in byte 8 + g % 4, field
+ * g / 4). Done in registers: the scalar version cost more than the dot. */
+static inline void q3_k_scales(const uint8_t *p, int16_t *sc)
 {
-    for (int g = 0; g < 16; g++) {
-        const int lo = (p[g % 8] >> (4 * (g / 8))) & 0x0F;
-        const int hi = (p[8 + g % 4] >> (2 * (g / 4))) & 0x03;
-        sc[g] = (int8_t)((lo | (hi << 4)) - 32);
-    }
+    uint64_t lo8;
+    uint32_t hi4;
+    memcpy(&lo8, p, 8);
+    memcpy(&hi4, p + 8, 4);
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    const __m128i v = _mm_cvtsi64_si128((long long)lo8);
+    const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(v, m4), _mm_and_si128(_mm_srli_epi16(v, 4), m4));
+    /* dword k holds the four bytes 8..11 shifted right by 2k: byte g % 4 of
+     * dword g / 4 is then exactly scale g's field */
+    const __m128i h = _mm_srlv_epi32(_mm_set1_epi32((int)hi4), _mm_setr_epi32(0, 2, 4, 6));
+    const __m128i hi = _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi8(0x03)), 4);
+    const __m128i s8 = _mm_sub_epi8(_mm_or_si128(lo, hi), _mm_set1_epi8(32));
+    _mm256_storeu_si256((__m256i *)sc, _mm256_cvtepi8_epi16(s8));
 }
 
 void slm_vec_dot_q3_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void *va)
@@ -29,23 +38,26 @@ void slm_vec_dot_q3_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
     const __m256i bit = _mm256_set1_epi8(0x01);
     float sum = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
-        int8_t sc[16];
+        int16_t sc[16];
         q3_k_scales(w[i].scales, sc);
         const float d = a[i].d * slm_avx2_h2f(w[i].d);
-        const int offset = 4 * slm_avx2_k_scaled_bsums(sc, a[i].bsums);
-        const __m256i hm = _mm256_loadu_si256((const __m256i *)w[i].hmask);
+        const int offset = 4 * slm_avx2_hsum_epi32(_mm256_madd_epi16(
+            _mm256_loadu_si256((const __m256i *)sc), _mm256_loadu_si256((const __m256i *)a[i].bsums)));
+        /* running shifts (by constants) walk the 2-bit fields and the hmask bits */
+        __m256i hm = _mm256_loadu_si256((const __m256i *)w[i].hmask);
         __m256i sumi = _mm256_setzero_si256();
+        const int8_t *y = a[i].qs;
+        const int16_t *g = sc;
         for (int h = 0; h < 2; h++) {
-            const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
-            for (int j = 0; j < 4; j++) {
-                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), low2);
-                const __m256i hi = _mm256_slli_epi16(
-                    _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + j), bit), 2);
-                const __m256i q = _mm256_or_si256(lo, hi);
-                const __m256i y = _mm256_loadu_si256((const __m256i *)(a[i].qs + 128 * h + 32 * j));
-                const int g = 8 * h + 2 * j;
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q, y),
-                                                                slm_avx2_scale_pair(sc[g], sc[g + 1])));
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int j = 0; j < 4; j++, y += 32, g += 2) {
+                const __m256i lo = _mm256_and_si256(qs, low2);
+                const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(hm, bit), 2);
+                const __m256i p = _mm256_maddubs_epi16(_mm256_or_si256(lo, hi),
+                                                       _mm256_loadu_si256((const __m256i *)y));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, slm_avx2_scale_pair(g[0], g[1])));
+                qs = _mm256_srli_epi16(qs, 2);
+                hm = _mm256_srli_epi16(hm, 1);
             }
         }
         sum += d * (float)(slm_avx2_hsum_epi32(sumi) - offset);

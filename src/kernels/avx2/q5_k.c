@@ -16,30 +16,36 @@ void slm_vec_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
     __m256 acc = _mm256_setzero_ps();
     float summ = 0.0f;
     for (int64_t i = 0; i < nb; i++) {
-        uint8_t sc[8], m[8];
-        slm_avx2_q4_k_scales(w[i].scales, sc, m);
+        const __m256i sm = slm_avx2_q4_k_scales(w[i].scales);
+        const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
         const float dall = a[i].d * slm_avx2_h2f(w[i].d);
         const float dmin = a[i].d * slm_avx2_h2f(w[i].dmin);
-        summ += dmin * (float)slm_avx2_k_mins(m, a[i].bsums);
+        summ += dmin * (float)slm_avx2_k_mins(_mm256_extracti128_si256(sm, 1), a[i].bsums);
 
-        const __m256i qh = _mm256_loadu_si256((const __m256i *)w[i].qh);
+        const uint8_t *q = w[i].qs;
+        const int8_t *y = a[i].qs;
+        /* qh walks right by 2 per chunk: its bits 0 and 1 are the chunk's */
+        __m256i qh = _mm256_loadu_si256((const __m256i *)w[i].qh);
         __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c));
-            /* the selected bit moved to bit 0 of each byte, then to bit 4 */
-            const __m256i hlo = _mm256_slli_epi16(
-                _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), bit), 4);
-            const __m256i hhi = _mm256_slli_epi16(
-                _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), bit), 4);
-            const __m256i qlo = _mm256_or_si256(_mm256_and_si256(q4, low4), hlo);
-            const __m256i qhi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), low4), hhi);
-            const __m256i ylo = _mm256_loadu_si256((const __m256i *)(a[i].qs + 64 * c));
-            const __m256i yhi = _mm256_loadu_si256((const __m256i *)(a[i].qs + 64 * c + 32));
-            sumi0 = _mm256_add_epi32(sumi0, _mm256_madd_epi16(_mm256_maddubs_epi16(qlo, ylo),
-                                                              _mm256_set1_epi16(sc[2 * c])));
-            sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(_mm256_maddubs_epi16(qhi, yhi),
-                                                              _mm256_set1_epi16(sc[2 * c + 1])));
-        }
+#define Q5K_CHUNK(c)                                                                              \
+        do {                                                                                      \
+            const __m256i q4 = _mm256_loadu_si256((const __m256i *)(q + 32 * (c)));              \
+            const __m256i hlo = _mm256_slli_epi16(_mm256_and_si256(qh, bit), 4);                 \
+            const __m256i hhi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), bit), 4); \
+            qh = _mm256_srli_epi16(qh, 2);                                                        \
+            const __m256i plo = _mm256_maddubs_epi16(_mm256_or_si256(_mm256_and_si256(q4, low4), hlo), \
+                _mm256_loadu_si256((const __m256i *)(y + 64 * (c))));                             \
+            const __m256i phi = _mm256_maddubs_epi16(                                             \
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), low4), hhi),           \
+                _mm256_loadu_si256((const __m256i *)(y + 64 * (c) + 32)));                        \
+            sumi0 = _mm256_add_epi32(sumi0, _mm256_madd_epi16(plo, SLM_AVX2_LANE16(sc, 2 * (c))));  \
+            sumi1 = _mm256_add_epi32(sumi1, _mm256_madd_epi16(phi, SLM_AVX2_LANE16(sc, 2 * (c) + 1))); \
+        } while (0)
+        Q5K_CHUNK(0);
+        Q5K_CHUNK(1);
+        Q5K_CHUNK(2);
+        Q5K_CHUNK(3);
+#undef Q5K_CHUNK
         acc = _mm256_fmadd_ps(_mm256_set1_ps(dall), _mm256_cvtepi32_ps(_mm256_add_epi32(sumi0, sumi1)), acc);
     }
     *s = slm_avx2_hsum_ps(acc) - summ;

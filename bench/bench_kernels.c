@@ -1,0 +1,172 @@
+/* bench_kernels.c — single-thread GEMV speed of each weight type's dot
+ * product, active ISA (B) against scalar (A), on a matrix shaped like
+ * Llama-3.2-1B's FFN up/gate projection: 8192 rows of 2048.
+ *
+ * Each type is first checked against the scalar oracle on a few rows, then
+ * A and B are timed alternately in the same process; we print the median
+ * time of one full GEMV, the weight bandwidth it implies and the ratio.
+ *
+ * Build (after building the library in build-avx2):
+ *   cmake --build build-avx2 --target slm_static
+ *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc bench/bench_kernels.c \
+ *       build-avx2/libslm.a -lpcre2-8 -lpthread -lm -o build-avx2/bench_kernels
+ * Run:  build-avx2/bench_kernels [reps=15] [TYPE ...]   e.g. Q4_0 Q4_K
+ * SLM_ISA=scalar makes B scalar too (a null run: the ratio should be ~1).
+ */
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kernels/kernels.h"
+#include "quant/types.h"
+
+enum { ROWS = 8192, COLS = 2048 };
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rng_u64(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+static float rng_unit(void)
+{
+    return (float)((double)(rng_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* fp16 scale offsets for block layouts without a reference quantizer yet:
+ * random bytes plus sane scales give realistic work (no NaN/denormal). */
+static const struct {
+    slm_type type;
+    int n_half;
+    size_t half_at[2];
+} layouts[] = {
+    {SLM_TYPE_Q2_K, 2, {offsetof(slm_block_q2_K, d), offsetof(slm_block_q2_K, dmin)}},
+    {SLM_TYPE_Q3_K, 1, {offsetof(slm_block_q3_K, d)}},
+    {SLM_TYPE_Q4_K, 2, {offsetof(slm_block_q4_K, d), offsetof(slm_block_q4_K, dmin)}},
+    {SLM_TYPE_Q5_K, 2, {offsetof(slm_block_q5_K, d), offsetof(slm_block_q5_K, dmin)}},
+    {SLM_TYPE_Q6_K, 1, {offsetof(slm_block_q6_K, d)}},
+    {SLM_TYPE_IQ4_NL, 1, {offsetof(slm_block_iq4_nl, d)}},
+    {SLM_TYPE_IQ4_XS, 1, {offsetof(slm_block_iq4_xs, d)}},
+};
+
+/* Fill a ROWS x COLS matrix of type t; 0 if we cannot make one. */
+static int make_weights(slm_type t, uint8_t *w, size_t row_bytes)
+{
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    if (tr->from_float_ref) {
+        float *x = malloc(COLS * sizeof(float));
+        if (!x) return 0;
+        for (int r = 0; r < ROWS; r++) {
+            for (int j = 0; j < COLS; j++) x[j] = 0.05f * rng_unit();
+            tr->from_float_ref(x, w + (size_t)r * row_bytes, COLS);
+        }
+        free(x);
+        return 1;
+    }
+    for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++) {
+        if (layouts[l].type != t) continue;
+        const size_t total = (size_t)ROWS * row_bytes;
+        for (size_t b = 0; b < total; b++) w[b] = (uint8_t)rng_u64();
+        for (size_t b = 0; b < total; b += tr->type_size)
+            for (int h = 0; h < layouts[l].n_half; h++) {
+                const slm_fp16 v = slm_fp32_to_fp16(0.001f + 0.01f * fabsf(rng_unit()));
+                memcpy(w + b + layouts[l].half_at[h], &v, 2);
+            }
+        return 1;
+    }
+    return 0;
+}
+
+static double gemv_seconds(slm_vec_dot_fn dot, const uint8_t *w, size_t row_bytes, const void *a,
+                           float *y)
+{
+    const double t0 = now_s();
+    for (int r = 0; r < ROWS; r++) dot(COLS, &y[r], w + (size_t)r * row_bytes, a);
+    return now_s() - t0;
+}
+
+static void bench_type(slm_type t, int reps, const slm_kernels *ka, const slm_kernels *kb)
+{
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    const slm_type at = tr->vec_dot_type;
+    const size_t row_bytes = slm_type_row_size(t, COLS);
+    uint8_t *w = malloc((size_t)ROWS * row_bytes);
+    float *x = malloc(COLS * sizeof(float));
+    void *a = malloc(slm_type_row_size(at, COLS));
+    float *ya = malloc(ROWS * sizeof(float)), *yb = malloc(ROWS * sizeof(float));
+    double *ta = malloc((size_t)reps * sizeof(double)), *tb = malloc((size_t)reps * sizeof(double));
+    if (!w || !x || !a || !ya || !yb || !ta || !tb || !make_weights(t, w, row_bytes)) {
+        printf("%-7s skipped (no way to build weights, or out of memory)\n", tr->name);
+        goto done;
+    }
+    for (int j = 0; j < COLS; j++) x[j] = rng_unit();
+    kb->quant_act[at](x, a, COLS);
+
+    /* correctness first: B within 1e-4 relative of A on every row */
+    gemv_seconds(ka->vec_dot[t], w, row_bytes, a, ya);
+    gemv_seconds(kb->vec_dot[t], w, row_bytes, a, yb);
+    int bad = 0;
+    for (int r = 0; r < ROWS; r++)
+        if (!(fabsf(ya[r] - yb[r]) <= 1e-4f * (fabsf(ya[r]) + 1.0f))) bad++;
+    if (bad) {
+        printf("%-7s MISMATCH on %d of %d rows; not timed\n", tr->name, bad, ROWS);
+        goto done;
+    }
+    for (int k = 0; k < reps; k++) {
+        ta[k] = gemv_seconds(ka->vec_dot[t], w, row_bytes, a, ya);
+        tb[k] = gemv_seconds(kb->vec_dot[t], w, row_bytes, a, yb);
+    }
+    qsort(ta, (size_t)reps, sizeof(double), cmp_double);
+    qsort(tb, (size_t)reps, sizeof(double), cmp_double);
+    const double ma = ta[reps / 2], mb = tb[reps / 2];
+    const double mbytes = (double)ROWS * (double)row_bytes / 1e6;
+    printf("%-7s %7.1f MB  %-6s %8.3f ms %6.2f GB/s   %-6s %8.3f ms %6.2f GB/s   x%.2f\n", tr->name,
+           mbytes, ka->isa, 1e3 * ma, mbytes / 1e3 / ma, kb->isa, 1e3 * mb, mbytes / 1e3 / mb, ma / mb);
+done:
+    free(w);
+    free(x);
+    free(a);
+    free(ya);
+    free(yb);
+    free(ta);
+    free(tb);
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 15;
+    if (reps < 1) reps = 1;
+    const slm_kernels *ka = slm_kernels_scalar(), *kb = slm_kernels_get();
+    printf("GEMV %d x %d, one thread, median of %d; A = %s, B = %s\n", ROWS, COLS, reps, ka->isa,
+           kb->isa);
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        const slm_type_traits *tr = slm_type_traits_get((slm_type)t);
+        if (!tr || !ka->vec_dot[t] || !kb->vec_dot[t]) continue;
+        if (argc > 2) {
+            int want = 0;
+            for (int i = 2; i < argc; i++) want |= strcmp(argv[i], tr->name) == 0;
+            if (!want) continue;
+        }
+        bench_type((slm_type)t, reps, ka, kb);
+    }
+    return 0;
+}
