@@ -6,9 +6,7 @@
  * U+2581), cut into characters, and adjacent symbols are merged lowest
  * merge rank first (ties: leftmost), until no pair is a known merge. Symbols
  * that are not tokens fall back to byte tokens. This reproduces llama.cpp's
- * llm_tokenizer_bpe_session step for step; a merge is looked up by the ids of
- * its two parts, which is the same as by their texts because pieces are
- * unique.
+ * llm_tokenizer_bpe_session step for step, merges looked up by text.
  */
 #include <string.h>
 
@@ -115,14 +113,14 @@ size_t slm_bpe_decode(const char *piece, size_t len, char *buf, size_t cap)
 typedef struct sym {
     const char *text;
     uint32_t n;     /* bytes; 0 once merged into the left neighbour */
-    int32_t id;     /* token id of text, or -1 */
     int32_t prev, next;
 } sym;
 
 typedef struct bigram {
     int32_t left, right;   /* symbol indices */
-    int32_t lid, rid;      /* their ids when queued (a later change makes it stale) */
-    int32_t rank, result;
+    uint32_t ln, rn;       /* their lengths when queued: symbols only grow to the
+                              right, so equal lengths mean equal texts */
+    int32_t rank;
 } bigram;
 
 typedef struct work {
@@ -187,11 +185,10 @@ static bigram heap_pop(work *w)
 static int add_bigram(const slm_vocab *v, work *w, int32_t left, int32_t right)
 {
     if (left < 0 || right < 0) return 1;
-    int32_t lid = w->syms[left].id, rid = w->syms[right].id;
-    if (lid < 0 || rid < 0) return 1;
-    const slm_vocab_merge *m = slm_vocab_merge_find(v, lid, rid);
-    if (!m) return 1;
-    bigram b = {left, right, lid, rid, m->rank, m->result};
+    const sym *l = &w->syms[left], *r = &w->syms[right];
+    int32_t rank = slm_vocab_merge_rank(v, l->text, l->n, r->text, r->n);
+    if (rank < 0) return 1;
+    bigram b = {left, right, l->n, r->n, rank};
     return heap_push(w, &b);
 }
 
@@ -215,15 +212,14 @@ static slm_status merge_word(const slm_vocab *v, work *w, const char *word, size
     if (!grow((void **)&w->syms, &w->cap_syms, need, sizeof *w->syms))
         return slm_fail(SLM_ERR_NOMEM, "tokenizer: out of memory for %zu symbols", need);
     if (whole) {
-        w->syms[0] = (sym){word, (uint32_t)len, slm_vocab_lookup(v, word, len), -1, -1};
+        w->syms[0] = (sym){word, (uint32_t)len, -1, -1};
         w->n_syms = 1;
     } else {
         for (size_t off = 0; off < len;) {
             size_t n = utf8_len((unsigned char)word[off]);
             if (n > len - off) n = len - off;
             int32_t i = (int32_t)w->n_syms++;
-            w->syms[i] = (sym){word + off, (uint32_t)n, slm_vocab_lookup(v, word + off, n), i - 1,
-                               off + n == len ? -1 : i + 1};
+            w->syms[i] = (sym){word + off, (uint32_t)n, i - 1, off + n == len ? -1 : i + 1};
             off += n;
         }
     }
@@ -233,9 +229,8 @@ static slm_status merge_word(const slm_vocab *v, work *w, const char *word, size
     while (w->n_heap) {
         bigram b = heap_pop(w);
         sym *l = &w->syms[b.left], *r = &w->syms[b.right];
-        if (l->n == 0 || r->n == 0 || l->id != b.lid || r->id != b.rid) continue; /* stale */
+        if (l->n == 0 || r->n == 0 || l->n != b.ln || r->n != b.rn) continue; /* stale */
         l->n += r->n;
-        l->id = b.result;
         r->n = 0;
         l->next = r->next;
         if (r->next >= 0) w->syms[r->next].prev = b.left;
@@ -245,15 +240,16 @@ static slm_status merge_word(const slm_vocab *v, work *w, const char *word, size
     for (int32_t i = w->n_syms ? 0 : -1; i != -1; i = w->syms[i].next) {
         const sym *s = &w->syms[i];
         if (s->n == 0) continue;
-        if (s->id >= 0) {
-            if (slm_idbuf_push(out, s->id) != SLM_OK) return SLM_ERR_NOMEM;
+        int32_t id = slm_vocab_lookup(v, s->text, s->n);
+        if (id >= 0) {
+            if (slm_idbuf_push(out, id) != SLM_OK) return SLM_ERR_NOMEM;
             continue;
         }
         /* Not a token: one token per byte, if the vocabulary has it. */
         for (uint32_t k = 0; k < s->n; k++) {
             unsigned char c = (unsigned char)s->text[k];
-            int32_t id = v->byte_encode ? slm_vocab_lookup(v, s->text + k, 1) : v->byte_token[c];
-            if (id >= 0 && slm_idbuf_push(out, id) != SLM_OK) return SLM_ERR_NOMEM;
+            int32_t bid = v->byte_encode ? slm_vocab_lookup(v, s->text + k, 1) : v->byte_token[c];
+            if (bid >= 0 && slm_idbuf_push(out, bid) != SLM_OK) return SLM_ERR_NOMEM;
         }
     }
     return SLM_OK;

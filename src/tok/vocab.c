@@ -22,25 +22,25 @@
 
 /* ---- hashing ------------------------------------------------------------- */
 
-static uint64_t hash_bytes(const char *s, size_t n)
+#define FNV_BASIS 1469598103934665603ull
+#define FNV_PRIME 1099511628211ull
+
+static uint64_t fnv_more(uint64_t h, const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
+        h *= FNV_PRIME;
     }
-    return h ^ (h >> 29);
+    return h;
 }
 
-static uint64_t hash_pair(int32_t a, int32_t b)
+/* Final mix so that both the low bits (slot) and high bits (tag) are good. */
+static uint64_t mix(uint64_t h)
 {
-    uint64_t x = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    x ^= x >> 33; /* murmur3 finaliser */
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
 }
 
 static uint32_t table_size(size_t n) /* power of two >= 2n, at least 16 */
@@ -52,12 +52,15 @@ static uint32_t table_size(size_t n) /* power of two >= 2n, at least 16 */
 
 int32_t slm_vocab_lookup(const slm_vocab *v, const char *text, size_t len)
 {
-    uint32_t i = (uint32_t)hash_bytes(text, len) & v->hash_mask;
+    uint64_t h = mix(fnv_more(FNV_BASIS, text, len));
+    uint32_t tag = (uint32_t)(h >> 32), i = (uint32_t)h & v->hash_mask;
     for (;;) {
-        int32_t e = v->hash[i];
-        if (e == 0) return -1;
-        const slm_vocab_token *t = &v->tokens[e - 1];
-        if (t->len == len && memcmp(t->text, text, len) == 0) return e - 1;
+        const slm_vocab_slot *e = &v->hash[i];
+        if (e->idx1 == 0) return -1;
+        if (e->tag == tag) {
+            const slm_vocab_token *t = &v->tokens[e->idx1 - 1];
+            if (t->len == len && memcmp(t->text, text, len) == 0) return e->idx1 - 1;
+        }
         i = (i + 1) & v->hash_mask;
     }
 }
@@ -67,14 +70,28 @@ int32_t slm_vocab_find(const slm_vocab *v, const char *text, size_t len)
     return v ? slm_vocab_lookup(v, text, len) : -1;
 }
 
-const slm_vocab_merge *slm_vocab_merge_find(const slm_vocab *v, int32_t left, int32_t right)
+int32_t slm_vocab_merge_rank(const slm_vocab *v, const char *left, size_t left_len,
+                             const char *right, size_t right_len)
 {
-    if (!v->merges) return NULL;
-    uint32_t i = (uint32_t)hash_pair(left, right) & v->merge_mask;
+    if (!v->merge_hash || left_len == 0) return -1;
+    /* llama.cpp splits each merge at its first space after the first byte,
+     * so a left part with a space after its first byte never matches. */
+    if (left_len > 1 && memchr(left + 1, ' ', left_len - 1)) return -1;
+    uint64_t h = fnv_more(FNV_BASIS, left, left_len);
+    h = fnv_more(h, " ", 1);
+    h = mix(fnv_more(h, right, right_len));
+    uint32_t tag = (uint32_t)(h >> 32), i = (uint32_t)h & v->merge_mask;
+    size_t len = left_len + 1 + right_len;
     for (;;) {
-        const slm_vocab_merge *m = &v->merges[i];
-        if (m->left < 0) return NULL;
-        if (m->left == left && m->right == right) return m;
+        const slm_vocab_slot *e = &v->merge_hash[i];
+        if (e->idx1 == 0) return -1;
+        if (e->tag == tag) {
+            int32_t r = e->idx1 - 1;
+            const char *m = v->merge_pool + v->merge_off[r];
+            if (v->merge_off[r + 1] - v->merge_off[r] == len && memcmp(m, left, left_len) == 0 &&
+                m[left_len] == ' ' && memcmp(m + left_len + 1, right, right_len) == 0)
+                return r;
+        }
         i = (i + 1) & v->merge_mask;
     }
 }
@@ -139,7 +156,9 @@ void slm_vocab_free(slm_vocab *v)
     slm_free(v->tokens);
     slm_free(v->pool);
     slm_free(v->hash);
-    slm_free(v->merges);
+    slm_free(v->merge_pool);
+    slm_free(v->merge_off);
+    slm_free(v->merge_hash);
     slm_free(v->special);
     slm_free(v);
 }
@@ -161,6 +180,7 @@ static uint16_t attr_of_type(int type)
 static slm_status build_tokens(slm_vocab *v, const source *s)
 {
     slm_status st = SLM_OK;
+    uint64_t *hashes = NULL;
     size_t pool_bytes = 0, bytes;
     for (int32_t i = 0; i < v->n_tokens; i++) {
         size_t len;
@@ -174,7 +194,9 @@ static slm_status build_tokens(slm_vocab *v, const source *s)
               v->n_tokens, pool_bytes);
     uint32_t cap = table_size((size_t)v->n_tokens);
     v->hash = slm_calloc(cap, sizeof *v->hash);
-    SLM_CHECK(v->hash, SLM_ERR_NOMEM, "tokenizer: out of memory for a %u-slot table", cap);
+    hashes = slm_alloc((size_t)v->n_tokens * sizeof *hashes);
+    SLM_CHECK(v->hash && hashes, SLM_ERR_NOMEM, "tokenizer: out of memory for a %u-slot table",
+              cap);
     v->hash_mask = cap - 1;
 
     char *p = v->pool;
@@ -191,16 +213,25 @@ static slm_status build_tokens(slm_vocab *v, const source *s)
         t->type = (uint8_t)(type >= 0 && type <= 6 ? type : 0);
         t->attr = attr_of_type(type);
         p += len + 1;
-        if (len == 0) continue; /* an empty piece can never be matched */
-        uint32_t h = (uint32_t)hash_bytes(text, len) & v->hash_mask;
-        while (v->hash[h] != 0) {
-            const slm_vocab_token *o = &v->tokens[v->hash[h] - 1];
-            SLM_CHECK(!(o->len == len && memcmp(o->text, text, len) == 0), SLM_ERR_FORMAT,
-                      "tokenizer.ggml.tokens: duplicate token '%.*s' at ids %d and %d",
-                      (int)(len > 64 ? 64 : len), text, v->hash[h] - 1, i);
+        hashes[i] = mix(fnv_more(FNV_BASIS, text, len));
+    }
+    /* Insert in a second pass, prefetching slots ahead: with 256k tokens the
+     * table is far larger than the caches and each insert is a miss. */
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        if (i + 16 < v->n_tokens) __builtin_prefetch(&v->hash[(uint32_t)hashes[i + 16] & v->hash_mask]);
+        const slm_vocab_token *t = &v->tokens[i];
+        if (t->len == 0) continue; /* an empty piece can never be matched */
+        uint32_t tag = (uint32_t)(hashes[i] >> 32), h = (uint32_t)hashes[i] & v->hash_mask;
+        while (v->hash[h].idx1 != 0) {
+            const slm_vocab_token *o = &v->tokens[v->hash[h].idx1 - 1];
+            SLM_CHECK(!(v->hash[h].tag == tag && o->len == t->len &&
+                        memcmp(o->text, t->text, t->len) == 0),
+                      SLM_ERR_FORMAT, "tokenizer.ggml.tokens: duplicate token '%.*s' at ids %d and %d",
+                      (int)(t->len > 64 ? 64 : t->len), t->text, v->hash[h].idx1 - 1, i);
             h = (h + 1) & v->hash_mask;
         }
-        v->hash[h] = i + 1;
+        v->hash[h].tag = tag;
+        v->hash[h].idx1 = i + 1;
     }
     for (int b = 0; b < 256; b++) {
         char name[8];
@@ -208,67 +239,65 @@ static slm_status build_tokens(slm_vocab *v, const source *s)
         v->byte_token[b] = slm_vocab_lookup(v, name, 6);
     }
 fail:
+    slm_free(hashes);
     return st;
 }
 
 static slm_status build_merges(slm_vocab *v, const source *s)
 {
     slm_status st = SLM_OK;
-    char *cat = NULL;
-    size_t cat_cap = 0;
+    uint64_t *hashes = NULL;
+    size_t pool_bytes = 0;
     SLM_CHECK(s->n_merges < (1u << 30), SLM_ERR_FORMAT,
               "tokenizer.ggml.merges: %llu merges (at most 2^30 supported)",
               (unsigned long long)s->n_merges);
-    uint32_t cap = table_size((size_t)s->n_merges);
-    v->merges = slm_alloc((size_t)cap * sizeof *v->merges);
-    SLM_CHECK(v->merges, SLM_ERR_NOMEM, "tokenizer: out of memory for %llu merges",
-              (unsigned long long)s->n_merges);
-    for (uint32_t i = 0; i < cap; i++) v->merges[i].left = -1;
-    v->merge_mask = cap - 1;
-
-    for (uint64_t r = 0; r < s->n_merges; r++) {
+    int32_t n = (int32_t)s->n_merges;
+    for (int32_t r = 0; r < n; r++) {
         size_t len;
-        const char *m = src_merge(s, r, &len);
-        /* "left right", split at the first space after the first byte (a
-         * left part may itself be a space in vocabularies without the byte
-         * alphabet). */
-        const char *sp = len > 1 ? memchr(m + 1, ' ', len - 1) : NULL;
-        if (!sp) continue; /* llama.cpp keeps it as a pair that never matches */
-        size_t ll = (size_t)(sp - m), rl = len - ll - 1;
-        int32_t a = slm_vocab_lookup(v, m, ll), b = slm_vocab_lookup(v, sp + 1, rl);
-        if (a < 0 || b < 0) continue; /* parts that are not tokens are never symbols */
-        if (ll + rl > cat_cap) {
-            size_t nc = (ll + rl) * 2;
-            char *np = slm_realloc(cat, nc);
-            SLM_CHECK(np, SLM_ERR_NOMEM, "tokenizer: out of memory");
-            cat = np;
-            cat_cap = nc;
-        }
-        memcpy(cat, m, ll);
-        memcpy(cat + ll, sp + 1, rl);
-        uint32_t h = (uint32_t)hash_pair(a, b) & v->merge_mask;
-        while (v->merges[h].left >= 0 && !(v->merges[h].left == a && v->merges[h].right == b))
+        src_merge(s, (uint64_t)r, &len);
+        SLM_CHECK(slm_size_add(pool_bytes, len, &pool_bytes), SLM_ERR_FORMAT,
+                  "tokenizer.ggml.merges: merge %d is %zu bytes long", r, len);
+    }
+    uint32_t cap = table_size((size_t)n);
+    v->merge_pool = slm_alloc(pool_bytes ? pool_bytes : 1);
+    v->merge_off = slm_alloc(((size_t)n + 1) * sizeof *v->merge_off);
+    v->merge_hash = slm_calloc(cap, sizeof *v->merge_hash);
+    hashes = slm_alloc(((size_t)n + 1) * sizeof *hashes);
+    SLM_CHECK(v->merge_pool && v->merge_off && v->merge_hash && hashes, SLM_ERR_NOMEM,
+              "tokenizer: out of memory for %d merges (%zu bytes)", n, pool_bytes);
+    v->merge_mask = cap - 1;
+    v->n_merges = n;
+
+    uint64_t off = 0;
+    for (int32_t r = 0; r < n; r++) {
+        size_t len;
+        const char *m = src_merge(s, (uint64_t)r, &len);
+        memcpy(v->merge_pool + off, m, len);
+        v->merge_off[r] = off;
+        off += len;
+        hashes[r] = mix(fnv_more(FNV_BASIS, m, len));
+    }
+    v->merge_off[n] = off;
+    for (int32_t r = 0; r < n; r++) {
+        if (r + 16 < n) __builtin_prefetch(&v->merge_hash[(uint32_t)hashes[r + 16] & v->merge_mask]);
+        const char *m = v->merge_pool + v->merge_off[r];
+        size_t len = v->merge_off[r + 1] - v->merge_off[r];
+        uint32_t tag = (uint32_t)(hashes[r] >> 32), h = (uint32_t)hashes[r] & v->merge_mask;
+        int dup = 0;
+        while (v->merge_hash[h].idx1 != 0 && !dup) {
+            const slm_vocab_slot *e = &v->merge_hash[h];
+            int32_t o = e->idx1 - 1;
+            dup = e->tag == tag && v->merge_off[o + 1] - v->merge_off[o] == len &&
+                  memcmp(v->merge_pool + v->merge_off[o], m, len) == 0;
             h = (h + 1) & v->merge_mask;
-        if (v->merges[h].left >= 0) continue; /* first occurrence keeps its rank */
-        v->merges[h] = (slm_vocab_merge){a, b, (int32_t)r, slm_vocab_lookup(v, cat, ll + rl)};
-        v->n_merges++;
+        }
+        if (dup) continue; /* the first occurrence keeps its rank */
+        v->merge_hash[h].tag = tag;
+        v->merge_hash[h].idx1 = r + 1;
     }
 fail:
-    slm_free(cat);
+    slm_free(hashes);
     return st;
-}
-
-static int text_is(const slm_vocab_token *t, const char *s)
-{
-    size_t n = strlen(s);
-    return t->len == n && memcmp(t->text, s, n) == 0;
-}
-
-static int text_in(const slm_vocab_token *t, const char *const *list)
-{
-    for (; *list; list++)
-        if (text_is(t, *list)) return 1;
-    return 0;
 }
 
 static void eog_add(slm_vocab *v, int32_t id)
@@ -330,32 +359,34 @@ static slm_status build_special(slm_vocab *v, const char *name)
 {
     slm_status st = SLM_OK;
     int32_t *tmp = NULL;
-    int has_tool_response = 0;
-    int32_t s_id = -1, end_id = -1, has_return = 0, has_call = 0, has_flush = 0;
+    int32_t id;
+    for (const char *const *t = eog_texts; *t; t++)
+        if ((id = slm_vocab_lookup(v, *t, strlen(*t))) >= 0) {
+            eog_add(v, id);
+            v->tokens[id].attr |= SLM_ATTR_CONTROL;
+        }
+    for (const char *const *t = fim_texts; *t; t++)
+        if ((id = slm_vocab_lookup(v, *t, strlen(*t))) >= 0) v->tokens[id].attr |= SLM_ATTR_CONTROL;
+    for (const char *const *t = fim_eog_texts; *t; t++)
+        if ((id = slm_vocab_lookup(v, *t, strlen(*t))) >= 0) {
+            eog_add(v, id);
+            v->tokens[id].attr |= SLM_ATTR_CONTROL;
+        }
     for (int32_t i = 0; i < v->n_tokens; i++) {
         slm_vocab_token *t = &v->tokens[i];
-        if (t->len == 0) continue;
-        if (text_in(t, eog_texts)) {
-            eog_add(v, i);
-            t->attr |= SLM_ATTR_CONTROL;
-        }
-        if (text_in(t, fim_texts)) t->attr |= SLM_ATTR_CONTROL;
-        if (text_in(t, fim_eog_texts)) {
-            eog_add(v, i);
-            t->attr |= SLM_ATTR_CONTROL;
-        }
         if ((t->attr & SLM_ATTR_CONTROL) && strstr(t->text, "unused")) t->attr |= SLM_ATTR_UNUSED;
-        /* gpt-oss: these are always rendered. */
-        if (text_is(t, "<|channel|>") || text_is(t, "<|message|>") || text_is(t, "<|start|>") ||
-            text_is(t, "<|constrain|>"))
-            t->attr = SLM_ATTR_USER_DEFINED;
-        if (text_is(t, "<|tool_response>")) has_tool_response = 1;
-        if (text_is(t, "</s>")) s_id = i;
-        if (text_is(t, "<|return|>")) has_return = 1;
-        if (text_is(t, "<|call|>") || text_is(t, "<|calls|>")) has_call = 1;
-        if (text_is(t, "<|flush|>")) has_flush = 1;
-        if (text_is(t, "<|end|>")) end_id = i;
     }
+    /* gpt-oss: these are always rendered. */
+    static const char *const rendered[] = {"<|channel|>", "<|message|>", "<|start|>",
+                                           "<|constrain|>", NULL};
+    for (const char *const *t = rendered; *t; t++)
+        if ((id = slm_vocab_lookup(v, *t, strlen(*t))) >= 0)
+            v->tokens[id].attr = SLM_ATTR_USER_DEFINED;
+#define HAS(s) (slm_vocab_lookup(v, s, strlen(s)) >= 0)
+    int has_tool_response = HAS("<|tool_response>"), has_return = HAS("<|return|>");
+    int has_call = HAS("<|call|>") || HAS("<|calls|>"), has_flush = HAS("<|flush|>");
+#undef HAS
+    int32_t s_id = slm_vocab_lookup(v, "</s>", 4), end_id = slm_vocab_lookup(v, "<|end|>", 7);
     eog_add(v, v->eos);
     eog_add(v, v->eot);
     eog_add(v, v->eom);

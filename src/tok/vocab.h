@@ -120,12 +120,12 @@ typedef struct slm_vocab_token {
     uint16_t attr;    /* SLM_ATTR_* bits */
 } slm_vocab_token;
 
-/* One BPE merge, keyed by the ids of its two parts. */
-typedef struct slm_vocab_merge {
-    int32_t left, right; /* token ids; left = -1 marks an empty slot */
-    int32_t rank;        /* position in tokenizer.ggml.merges (lower merges first) */
-    int32_t result;      /* id of left+right, or -1 if that is not a token */
-} slm_vocab_merge;
+/* Hash-table slot: the high 32 bits of the key's hash (so most probes need
+ * no string comparison) and the entry's index + 1 (0 = empty). */
+typedef struct slm_vocab_slot {
+    uint32_t tag;
+    int32_t idx1;
+} slm_vocab_slot;
 
 typedef struct slm_pretok slm_pretok;
 
@@ -138,9 +138,13 @@ struct slm_vocab {
     int32_t n_tokens;
     slm_vocab_token *tokens; /* [n_tokens] */
     char *pool;              /* all piece texts, NUL-separated */
-    int32_t *hash;           /* piece -> id + 1 (0 = empty); [hash_mask + 1] */
+    slm_vocab_slot *hash;    /* piece -> id; [hash_mask + 1] */
     uint32_t hash_mask;
-    slm_vocab_merge *merges; /* open-addressed by (left, right); [merge_mask + 1] or NULL */
+    /* BPE merges, kept as the strings "left right" (rank = index), so a pair
+     * is found by its texts exactly as llama.cpp's bpe_ranks map does. */
+    char *merge_pool;        /* all merge strings back to back */
+    uint64_t *merge_off;     /* [n_merges + 1] start of each string in merge_pool */
+    slm_vocab_slot *merge_hash; /* "left right" -> rank; [merge_mask + 1] or NULL */
     uint32_t merge_mask;
     int32_t n_merges;
     int32_t bos, eos, eot, eom, unk, pad; /* -1 = none */
@@ -166,8 +170,9 @@ slm_status slm_idbuf_push(slm_idbuf *b, int32_t id);
 
 /* Piece lookup by bytes (the hash above). */
 int32_t slm_vocab_lookup(const slm_vocab *v, const char *text, size_t len);
-/* Merge of two ids, or NULL. */
-const slm_vocab_merge *slm_vocab_merge_find(const slm_vocab *v, int32_t left, int32_t right);
+/* Rank of the merge (left, right), or -1. */
+int32_t slm_vocab_merge_rank(const slm_vocab *v, const char *left, size_t left_len,
+                             const char *right, size_t right_len);
 
 /* spm.c: SentencePiece BPE over text already escaped (spaces as U+2581,
  * prefix added). Appends ids. */
