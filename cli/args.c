@@ -17,6 +17,7 @@ void cli_args_init(cli_args *a, int argc, char **argv)
     a->i = 0;
     a->arg = NULL;
     a->eq = NULL;
+    a->opt = NULL;
 }
 
 int cli_next(cli_args *a)
@@ -35,11 +36,13 @@ static int matches(cli_args *a, const char *name)
     if (strncmp(a->arg, name, n) != 0) return 0;
     if (a->arg[n] == '\0') {
         a->eq = NULL;
+        a->opt = name;
         return 1;
     }
     /* "--name=value" (long options only, so "-n5" stays unknown) */
     if (a->arg[n] == '=' && name[0] == '-' && name[1] == '-') {
         a->eq = a->arg + n + 1;
+        a->opt = name;
         return 1;
     }
     return 0;
@@ -59,7 +62,7 @@ const char *cli_value(cli_args *a)
 {
     if (a->eq) return a->eq;
     if (a->i + 1 >= a->argc) {
-        cli_usage_error(a->cmd, "option '%s' needs a value", a->arg);
+        cli_usage_error(a->cmd, "option '%s' needs a value", a->opt ? a->opt : a->arg);
         return NULL;
     }
     a->i++;
@@ -68,7 +71,7 @@ const char *cli_value(cli_args *a)
 
 int cli_int(cli_args *a, long lo, long hi, int32_t *out)
 {
-    const char *opt = a->arg, *v = cli_value(a);
+    const char *opt = a->opt ? a->opt : a->arg, *v = cli_value(a);
     if (!v) return CLI_USAGE;
     char *end;
     errno = 0;
@@ -84,7 +87,7 @@ int cli_int(cli_args *a, long lo, long hi, int32_t *out)
 
 int cli_u64(cli_args *a, uint64_t *out)
 {
-    const char *opt = a->arg, *v = cli_value(a);
+    const char *opt = a->opt ? a->opt : a->arg, *v = cli_value(a);
     if (!v) return CLI_USAGE;
     char *end;
     errno = 0;
@@ -98,7 +101,7 @@ int cli_u64(cli_args *a, uint64_t *out)
 
 int cli_float(cli_args *a, double lo, double hi, float *out)
 {
-    const char *opt = a->arg, *v = cli_value(a);
+    const char *opt = a->opt ? a->opt : a->arg, *v = cli_value(a);
     if (!v) return CLI_USAGE;
     char *end;
     errno = 0;
@@ -114,7 +117,7 @@ int cli_float(cli_args *a, double lo, double hi, float *out)
 
 int cli_kv_type(cli_args *a, slm_type *out)
 {
-    const char *opt = a->arg, *v = cli_value(a);
+    const char *opt = a->opt ? a->opt : a->arg, *v = cli_value(a);
     if (!v) return CLI_USAGE;
     if (strcmp(v, "f16") == 0 || strcmp(v, "F16") == 0) {
         *out = SLM_TYPE_F16;

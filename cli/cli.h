@@ -44,6 +44,7 @@ typedef struct cli_args {
     int i;           /* index of the current argument */
     const char *arg; /* the current argument */
     const char *eq;  /* value after '=' in "--opt=value", or NULL */
+    const char *opt; /* the option name last matched by cli_is (for messages) */
 } cli_args;
 
 void cli_args_init(cli_args *a, int argc, char **argv);
