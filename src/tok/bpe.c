@@ -19,54 +19,41 @@
  * for themselves; the other 68 bytes, in increasing order, become U+0100,
  * U+0101, ... so that no piece contains whitespace or control characters. */
 
-static uint16_t byte_cp(unsigned b)
+static int printable(unsigned b)
 {
-    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE) return (uint16_t)b;
-    unsigned k = 0;
-    for (unsigned c = 0; c < b; c++)
-        if (!((c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE)) k++;
-    return (uint16_t)(0x100 + k);
+    return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
 }
 
-/* Code point (< 0x144) back to its byte, or -1. */
+/* The 68 others, in order: 0x00..0x20 -> U+0100..U+0120, 0x7F..0xA0 ->
+ * U+0121..U+0142, 0xAD -> U+0143. */
+static uint32_t byte_cp(unsigned b)
+{
+    if (printable(b)) return b;
+    if (b <= 0x20) return 0x100 + b;
+    if (b <= 0xA0) return 0x121 + (b - 0x7F);
+    return 0x143;
+}
+
 static int cp_byte(uint32_t cp)
 {
-    if (cp < 0x100) {
-        if ((cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || cp >= 0xAE) return (int)cp;
-        return -1;
-    }
-    unsigned k = cp - 0x100, seen = 0;
-    for (unsigned c = 0; c < 256; c++) {
-        if ((c >= 0x21 && c <= 0x7E) || (c >= 0xA1 && c <= 0xAC) || c >= 0xAE) continue;
-        if (seen++ == k) return (int)c;
-    }
+    if (cp < 0x100) return printable(cp) ? (int)cp : -1;
+    if (cp <= 0x120) return (int)(cp - 0x100);
+    if (cp <= 0x142) return (int)(cp - 0x121 + 0x7F);
+    if (cp == 0x143) return 0xAD;
     return -1;
 }
 
-/* Encoded form of each byte (1 or 2 bytes of UTF-8), built once. The table
- * is a pure function of the byte, so a racing first initialisation by two
- * threads writes the same values. */
-static struct {
-    char utf8[256][2];
-    uint8_t n[256];
-    int ready;
-} enc;
-
-static void enc_init(void)
+/* Append the encoded form of byte c (1 or 2 bytes of UTF-8); returns bytes. */
+static size_t encode_byte(unsigned char c, char *dst)
 {
-    if (enc.ready) return;
-    for (unsigned b = 0; b < 256; b++) {
-        uint16_t cp = byte_cp(b);
-        if (cp < 0x80) {
-            enc.utf8[b][0] = (char)cp;
-            enc.n[b] = 1;
-        } else {
-            enc.utf8[b][0] = (char)(0xC0 | (cp >> 6));
-            enc.utf8[b][1] = (char)(0x80 | (cp & 0x3F));
-            enc.n[b] = 2;
-        }
+    uint32_t cp = byte_cp(c);
+    if (cp < 0x80) {
+        dst[0] = (char)cp;
+        return 1;
     }
-    enc.ready = 1;
+    dst[0] = (char)(0xC0 | (cp >> 6));
+    dst[1] = (char)(0x80 | (cp & 0x3F));
+    return 2;
 }
 
 static size_t utf8_len(unsigned char c)
@@ -263,7 +250,6 @@ slm_status slm_bpe_tokenize(const slm_vocab *v, const char *text, size_t len, sl
     slm_span *spans = NULL;
     size_t n_spans = 0;
     work w = {0};
-    enc_init();
     SLM_TRY(slm_pretok_split(v->pretok, text, len, &spans, &n_spans));
     for (size_t s = 0; s < n_spans; s++) {
         const char *word = text + spans[s].off;
@@ -274,11 +260,7 @@ slm_status slm_bpe_tokenize(const slm_vocab *v, const char *text, size_t len, sl
                           grow((void **)&w.enc, &w.cap_enc, need ? need : 1, 1),
                       SLM_ERR_NOMEM, "tokenizer: out of memory for a %zu-byte piece", wlen);
             size_t o = 0;
-            for (size_t i = 0; i < wlen; i++) {
-                unsigned char c = (unsigned char)word[i];
-                memcpy(w.enc + o, enc.utf8[c], enc.n[c]);
-                o += enc.n[c];
-            }
+            for (size_t i = 0; i < wlen; i++) o += encode_byte((unsigned char)word[i], w.enc + o);
             word = w.enc;
             wlen = o;
         }

@@ -186,7 +186,7 @@ slm_status slm_pretok_new(const char *pre, slm_pretok **out, int *known)
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(err, msg, sizeof msg);
             pcre2_compile_context_free(cctx);
-            st = slm_fail(SLM_ERR_UNSUPPORTED, "pre-tokenizer '%s': expression %d: %s at %zu", pre,
+            st = slm_fail(err == PCRE2_ERROR_HEAP_FAILED ? SLM_ERR_NOMEM : SLM_ERR_UNSUPPORTED, "pre-tokenizer '%s': expression %d: %s at %zu", pre,
                           i, (const char *)msg, (size_t)at);
             goto fail;
         }
@@ -252,6 +252,7 @@ slm_status slm_pretok_split(const slm_pretok *p, const char *text, size_t len, s
             while (pos < plen) {
                 int rc = pcre2_match(p->code[r], (PCRE2_SPTR)piece, plen, pos, 0, md, NULL);
                 if (rc == PCRE2_ERROR_NOMATCH) break;
+                SLM_CHECK(rc != PCRE2_ERROR_NOMEMORY, SLM_ERR_NOMEM, "pre-tokenizer: out of memory");
                 SLM_CHECK(rc >= 0, SLM_ERR_FORMAT, "pre-tokenizer: regex match failed (%d)", rc);
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
                 size_t m0 = ov[0], m1 = ov[1];
