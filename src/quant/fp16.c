@@ -28,7 +28,8 @@ float slm_fp16_to_fp32(slm_fp16 h)
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (mant << 13));
+    if (exp == 0x1f) /* inf, or NaN made quiet as vcvtph2ps does */
+        return bits_f32(sign | 0x7f800000u | (mant ? 0x400000u | (mant << 13) : 0));
     if (exp != 0) return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
     if (mant == 0) return bits_f32(sign);
     /* Denormal: mant * 2^-24, exact in float. */

@@ -56,14 +56,15 @@ static int best_index(int n, const int8_t *val, float x)
  * a weighted least-squares scale (searched over 2*ntry+1 starting points when
  * ntry > 0), then for super-blocks (IQ4_XS) 6-bit block scales against the
  * largest and a final re-rounding. qw: importance of each value or NULL
- * (then x^2). The IQ4_NL reference uses ntry = -1 (no search). */
+ * (then x^2). The IQ4_NL reference uses ntry = -1 (no search). L (indices,
+ * super_block_size bytes) is the caller's and persists across calls. */
 static void iq4_impl(int super_block_size, const float *x, slm_fp16 *dh, uint8_t *q4,
-                     uint16_t *scales_h, uint8_t *scales_l, float *scales, const float *qw, int ntry)
+                     uint16_t *scales_h, uint8_t *scales_l, float *scales, uint8_t *L,
+                     const float *qw, int ntry)
 {
     const int block_size = 32;
     const int8_t *values = slm_kvalues_iq4nl;
     float weight[32];
-    uint8_t L[SLM_QK_K];
 
     float sigma2 = 0;
     for (int j = 0; j < super_block_size; j++) sigma2 += x[j] * x[j];
@@ -91,8 +92,10 @@ static void iq4_impl(int super_block_size, const float *x, slm_fp16 *dh, uint8_t
             }
         }
         if (amax < 1e-15f) { /* ggml's GROUP_MAX_EPS */
+            /* L is left as it is, as llama.cpp v0.5.0 does: an all-zero
+             * IQ4_NL block stores the previous block's indices (d = 0, so
+             * they decode to zeros). */
             scales[ib] = 0;
-            memset(Lb, 0, (size_t)block_size);
             continue;
         }
         float d = ntry > 0 ? -max / values[0] : max / values[0];
@@ -166,8 +169,9 @@ void slm_iq4_nl_from_float(const float *x, void *dst, int64_t n)
     slm_block_iq4_nl *y = dst;
     float scale;
     uint16_t unused_h;
+    uint8_t L[SLM_QK4_NL] = { 0 };
     for (int64_t i = 0; i < n / SLM_QK4_NL; i++)
-        iq4_impl(SLM_QK4_NL, x + i * SLM_QK4_NL, &y[i].d, y[i].qs, &unused_h, NULL, &scale, NULL, -1);
+        iq4_impl(SLM_QK4_NL, x + i * SLM_QK4_NL, &y[i].d, y[i].qs, &unused_h, NULL, &scale, L, NULL, -1);
 }
 
 /* llama-quantize's IQ4_NL: unlike the reference it searches (ntry = 7). */
@@ -178,9 +182,10 @@ size_t slm_iq4_nl_quantize(const float *src, void *dst, int64_t nrows, int64_t n
     const int64_t nb = n_per_row / SLM_QK4_NL;
     float scale;
     uint16_t unused_h;
+    uint8_t L[SLM_QK4_NL] = { 0 };
     for (int64_t r = 0; r < nrows; r++, src += n_per_row, y += nb)
         for (int64_t i = 0; i < nb; i++)
-            iq4_impl(SLM_QK4_NL, src + i * SLM_QK4_NL, &y[i].d, y[i].qs, &unused_h, NULL, &scale,
+            iq4_impl(SLM_QK4_NL, src + i * SLM_QK4_NL, &y[i].d, y[i].qs, &unused_h, NULL, &scale, L,
                      imatrix ? imatrix + i * SLM_QK4_NL : NULL, 7);
     return (size_t)(nrows * nb) * sizeof(slm_block_iq4_nl);
 }
@@ -191,9 +196,10 @@ size_t slm_iq4_xs_quantize(const float *src, void *dst, int64_t nrows, int64_t n
     slm_block_iq4_xs *y = dst;
     const int64_t nb = n_per_row / SLM_QK_K;
     float scales[SLM_QK_K / 32];
+    uint8_t L[SLM_QK_K] = { 0 };
     for (int64_t r = 0; r < nrows; r++, src += n_per_row, y += nb)
         for (int64_t i = 0; i < nb; i++)
-            iq4_impl(SLM_QK_K, src + i * SLM_QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, scales,
+            iq4_impl(SLM_QK_K, src + i * SLM_QK_K, &y[i].d, y[i].qs, &y[i].scales_h, y[i].scales_l, scales, L,
                      imatrix ? imatrix + i * SLM_QK_K : NULL, 7);
     return (size_t)(nrows * nb) * sizeof(slm_block_iq4_xs);
 }
