@@ -43,6 +43,21 @@ static slm_vocab *load_vocab(const char *path, double *ms)
     return v;
 }
 
+/* A whole file, NUL-terminated (so strtol cannot run off its end). */
+static char *read_text(const char *path, size_t *len)
+{
+    size_t n = 0;
+    char *p = harness_read_file(path, &n);
+    char *q = p ? realloc(p, n + 1) : NULL;
+    if (!q) {
+        free(p);
+        return NULL;
+    }
+    q[n] = '\0';
+    if (len) *len = n;
+    return q;
+}
+
 /* Parse up to cap decimal ids from a line; returns the count. */
 static size_t parse_ids(const char *s, const char *end, int32_t *ids, size_t cap)
 {
@@ -78,8 +93,8 @@ static void run_vocab(const char *name)
     snprintf(inp_path, sizeof inp_path, "%s.inp", path);
     snprintf(out_path, sizeof out_path, "%s.out", path);
     size_t inp_len = 0, out_len = 0;
-    char *inp = harness_read_file(inp_path, &inp_len);
-    char *out = harness_read_file(out_path, &out_len);
+    char *inp = read_text(inp_path, &inp_len);
+    char *out = read_text(out_path, &out_len);
     result *r = &results[n_results++];
     snprintf(r->name, sizeof r->name, "%.*s", (int)(strlen(name) - 16), name + 11);
     CHECK(inp && out, "%s: missing .inp/.out", name);
@@ -179,7 +194,7 @@ static void check_prompt(const char *gguf, const char *text, const char *ids_pat
     slm_vocab *v = load_vocab(gguf, NULL);
     REQUIRE(v, "%s did not load", gguf);
     size_t flen = 0;
-    char *f = harness_read_file(ids_path, &flen);
+    char *f = read_text(ids_path, &flen);
     int32_t want[256], got[256];
     size_t n_want = f ? parse_ids(f, f + flen, want, 256) : 0, n_got = 0;
     CHECK(f && n_want > 0, "%s: no ids", ids_path);
@@ -199,7 +214,7 @@ static void stories260k_prompt_tokenizes_like_llama_cpp(void)
 {
     char prompt[256] = {0};
     size_t n = 0;
-    char *p = harness_read_file(SLM_TESTDATA_DIR "/stories260K/stories260K-F32.prompt.txt", &n);
+    char *p = read_text(SLM_TESTDATA_DIR "/stories260K/stories260K-F32.prompt.txt", &n);
     REQUIRE(p, "no prompt file");
     while (n && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
     memcpy(prompt, p, n < 255 ? n : 255);

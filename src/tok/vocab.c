@@ -864,7 +864,7 @@ slm_status slm_vocab_tokenize(const slm_vocab *v, const char *text, size_t len, 
     if (add_special && v->add_eos) SLM_TRY(slm_idbuf_push(&out, v->eos));
 
     *n_out = out.n;
-    if (out.n) memcpy(ids, out.ids, (out.n < cap ? out.n : cap) * sizeof *ids);
+    if (out.n && cap) memcpy(ids, out.ids, (out.n < cap ? out.n : cap) * sizeof *ids);
     if (out.n > cap)
         st = slm_fail(SLM_ERR_FULL, "tokenize: %zu tokens do not fit in %zu", out.n, cap);
 fail:
