@@ -231,11 +231,110 @@ static void tiny_model_prompt_tokenizes_like_llama_cpp(void)
                  SLM_TESTDATA_DIR "/models/tiny-llama-F32.tokens.txt");
 }
 
+/* A key of the vocabulary file read directly, or -1. */
+static int64_t file_key(const char *path, const char *key)
+{
+    slm_gguf *g = NULL;
+    int64_t x = -1;
+    if (slm_gguf_open(path, 1, &g) != SLM_OK) return -1;
+    if (slm_gguf_get_i64(g, key, &x) != SLM_OK) x = -1;
+    slm_gguf_close(g);
+    return x;
+}
+
+static void special_tokens_in_text_are_single_ids_with_parse_special(void)
+{
+    const char *path = TOKDIR "/ggml-vocab-llama-bpe.gguf";
+    slm_vocab *v = load_vocab(path, NULL);
+    REQUIRE(v, "llama-bpe");
+    int64_t bos = file_key(path, "tokenizer.ggml.bos_token_id");
+    int32_t a[64], b[64];
+    size_t na = 0, nb = 0;
+    const char *t = "<|begin_of_text|>Hello world";
+    CHECK(slm_vocab_tokenize(v, t, strlen(t), 0, 1, a, 64, &na) == SLM_OK, "tokenize");
+    CHECK(slm_vocab_tokenize(v, "Hello world", 11, 1, 0, b, 64, &nb) == SLM_OK, "tokenize");
+    CHECK(bos >= 0 && na >= 2 && a[0] == bos, "parsed <|begin_of_text|> is BOS %lld", (long long)bos);
+    CHECK(na == nb && memcmp(a, b, na * sizeof *a) == 0, "same as add_special (llama3 adds BOS)");
+    CHECK(slm_vocab_tokenize(v, t, strlen(t), 0, 0, a, 64, &na) == SLM_OK && na > 5 && a[0] != bos,
+          "without parse_special the marker is text");
+    int32_t eot = slm_vocab_find(v, "<|eot_id|>", 10);
+    CHECK(eot >= 0 && slm_vocab_is_eog(v, eot), "<|eot_id|> ends generation");
+    CHECK(slm_vocab_is_eog(v, (int32_t)file_key(path, "tokenizer.ggml.eos_token_id")), "EOS is EOG");
+    char piece[32];
+    CHECK(slm_vocab_token_to_piece(v, (int32_t)bos, 0, piece, sizeof piece) == 0 &&
+              slm_vocab_token_to_piece(v, (int32_t)bos, 1, piece, sizeof piece) == 17,
+          "BOS renders only on request");
+    slm_vocab_free(v);
+
+    path = TOKDIR "/ggml-vocab-qwen2.gguf";
+    v = load_vocab(path, NULL);
+    REQUIRE(v, "qwen2");
+    t = "<|im_start|>user\nHi<|im_end|>";
+    CHECK(slm_vocab_tokenize(v, t, strlen(t), 1, 1, a, 64, &na) == SLM_OK, "tokenize");
+    int32_t ims = slm_vocab_find(v, "<|im_start|>", 12), ime = slm_vocab_find(v, "<|im_end|>", 10);
+    CHECK(na >= 3 && a[0] == ims && a[na - 1] == ime, "chat markers are single ids");
+    CHECK(slm_vocab_is_eog(v, ime) && !slm_vocab_is_eog(v, ims), "<|im_end|> ends generation");
+    slm_vocab_free(v);
+
+    path = TOKDIR "/ggml-vocab-gemma-4.gguf";
+    v = load_vocab(path, NULL);
+    REQUIRE(v, "gemma-4");
+    CHECK(slm_vocab_tokenize(v, "Hi", 2, 1, 0, a, 64, &na) == SLM_OK && na >= 2 &&
+              a[0] == file_key(path, "tokenizer.ggml.bos_token_id"),
+          "Gemma 4 always adds BOS");
+    int32_t turn = slm_vocab_find(v, "<turn|>", 7);
+    CHECK(turn >= 0 && slm_vocab_is_eog(v, turn), "<turn|> ends generation");
+    slm_vocab_free(v);
+
+    path = TOKDIR "/ggml-vocab-llama-spm.gguf";
+    v = load_vocab(path, NULL);
+    REQUIRE(v, "llama-spm");
+    t = "<s>Hi";
+    CHECK(slm_vocab_tokenize(v, t, strlen(t), 0, 1, a, 64, &na) == SLM_OK && na >= 2 &&
+              a[0] == file_key(path, "tokenizer.ggml.bos_token_id"),
+          "<s> parsed as BOS");
+    slm_vocab_free(v);
+}
+
+/* Throughput on a long text (the llama-bpe inputs repeated): a measurement,
+ * printed; the check only guards against pathological slowness. */
+static void tokenizer_throughput_is_reported(void)
+{
+    static const char *names[] = {"llama-bpe", "llama-spm", "gemma-4"};
+    size_t in_len = 0;
+    char *in = read_text(TOKDIR "/ggml-vocab-llama-bpe.gguf.inp", &in_len);
+    REQUIRE(in, "inputs");
+    size_t reps = 200, len = in_len * reps;
+    char *text = malloc(len);
+    for (size_t r = 0; r < reps; r++) memcpy(text + r * in_len, in, in_len);
+    int32_t *ids = malloc(len * sizeof *ids);
+    for (int i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", TOKDIR, names[i]);
+        slm_vocab *v = load_vocab(path, NULL);
+        if (!v) continue;
+        size_t n = 0;
+        double t0 = now_ms();
+        slm_status st = slm_vocab_tokenize(v, text, len, 0, 0, ids, len, &n);
+        double dt = now_ms() - t0;
+        CHECK(st == SLM_OK, "%s: %s", names[i], slm_last_error());
+        printf("%-10s %zu bytes -> %zu tokens in %.1f ms (%.2f MB/s)\n", names[i], len, n, dt,
+               len / dt / 1e3);
+        CHECK(dt < 5000, "%s: %.0f ms", names[i], dt);
+        slm_vocab_free(v);
+    }
+    free(ids);
+    free(text);
+    free(in);
+}
+
 int main(void)
 {
     harness_need_dir(SLM_TESTDATA_DIR);
     RUN(tokenizer_vectors_match_llama_cpp);
     RUN(stories260k_prompt_tokenizes_like_llama_cpp);
     RUN(tiny_model_prompt_tokenizes_like_llama_cpp);
+    RUN(special_tokens_in_text_are_single_ids_with_parse_special);
+    RUN(tokenizer_throughput_is_reported);
     return harness_finish();
 }
