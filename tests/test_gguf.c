@@ -6,6 +6,7 @@
  * (every tensor inside the buffer, every failure a clean status).
  */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -770,7 +771,12 @@ static void gguf_writer_fails_cleanly_and_atomically(void)
     FILE *f = fopen(path, "wb");
     fputs("old", f);
     fclose(f);
+    mode_t old_mask = umask(022);
     REQUIRE(slm_gguf_writer_write(w, path) == SLM_OK, "write: %s", slm_last_error());
+    umask(old_mask);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644, "mode %o, expected 644 (umask 022)",
+          (unsigned)(sb.st_mode & 0777));
     slm_gguf *g;
     CHECK(slm_gguf_open(path, 1, &g) == SLM_OK, "replaced file opens");
     if (g) slm_gguf_close(g);

@@ -4,11 +4,12 @@
  * Each value is kept serialized exactly as it will appear in the file (the
  * bytes after its type field), so copy_kv copies any type, arrays included,
  * byte for byte. Tensor data is borrowed from the caller until
- * slm_gguf_writer_write returns. The file is written to "<path>.tmp.XXXXXX"
+ * slm_gguf_writer_write returns. The file is written to "<path>.tmp.<pid>.<n>"
  * and renamed over path only when complete, so a failure never leaves a
  * truncated file under the final name.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,9 +387,11 @@ static slm_status write_all(const slm_gguf_writer *w, out_file *o, uint32_t alig
         SLM_CHECK(slm_u64_add(offset, padded, &offset), SLM_ERR_ARG,
                   "%s: tensor data exceeds 2^64 bytes", o->path);
     }
-    SLM_TRY(out_pad(o, align));
     /* Every tensor, the last included, is padded to the alignment, as
-     * llama.cpp's writer does. */
+     * llama.cpp's writer does; a file without tensors ends unpadded after
+     * its metadata, as gguf-py writes vocab-only files (so copies of both
+     * come back byte for byte). */
+    if (w->n_t > 0) SLM_TRY(out_pad(o, align));
     for (size_t i = 0; i < w->n_t; i++) {
         SLM_TRY(out_bytes(o, w->t[i].data, (size_t)w->t[i].nbytes));
         SLM_TRY(out_pad(o, align));
@@ -398,6 +401,9 @@ static slm_status write_all(const slm_gguf_writer *w, out_file *o, uint32_t alig
 fail:
     return st;
 }
+
+/* Distinguishes temporary names of concurrent writes in one process. */
+static _Atomic unsigned tmp_counter;
 
 slm_status slm_gguf_writer_write(slm_gguf_writer *w, const char *path)
 {
@@ -409,13 +415,17 @@ slm_status slm_gguf_writer_write(slm_gguf_writer *w, const char *path)
     SLM_CHECK(w && path, SLM_ERR_ARG, "gguf writer: NULL writer or path");
     SLM_TRY(writer_alignment(w, &align));
 
-    size_t n = strlen(path) + sizeof ".tmp.XXXXXX";
+    /* open(O_EXCL) rather than mkstemp: mkstemp creates mode 0600, and the
+     * finished file should get the usual 0666 & ~umask. */
+    size_t n = strlen(path) + 64;
     tmp = slm_alloc(n);
     SLM_CHECK(tmp != NULL, SLM_ERR_NOMEM, "%s: cannot allocate the temporary name", path);
-    snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-    fd = mkstemp(tmp);
-    SLM_CHECK(fd >= 0, SLM_ERR_IO, "%s: cannot create temporary file %s: %s", path, tmp,
-              strerror(errno));
+    for (unsigned attempt = 0; fd < 0; attempt++) {
+        snprintf(tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(), tmp_counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        SLM_CHECK(fd >= 0 || (errno == EEXIST && attempt < 100), SLM_ERR_IO,
+                  "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
+    }
     created = 1;
     o.f = fdopen(fd, "wb");
     SLM_CHECK(o.f != NULL, SLM_ERR_IO, "%s: fdopen failed: %s", tmp, strerror(errno));
