@@ -304,7 +304,7 @@ static void tokenizer_throughput_is_reported(void)
     size_t in_len = 0;
     char *in = read_text(TOKDIR "/ggml-vocab-llama-bpe.gguf.inp", &in_len);
     REQUIRE(in, "inputs");
-    size_t reps = 200, len = in_len * reps;
+    size_t reps = 60, len = in_len * reps;
     char *text = malloc(len);
     for (size_t r = 0; r < reps; r++) memcpy(text + r * in_len, in, in_len);
     int32_t *ids = malloc(len * sizeof *ids);
