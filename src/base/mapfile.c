@@ -39,7 +39,9 @@ slm_status slm_mapfile_open(const char *path, int use_mmap, slm_mapfile *out)
     slm_status st = SLM_OK;
     unsigned char *buf = NULL;
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
+    /* O_NONBLOCK: a FIFO given as a model path must not hang the open (it
+     * is then refused as not a regular file); no effect on regular files. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     SLM_CHECK(fd >= 0, SLM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     SLM_CHECK(fstat(fd, &sb) == 0, SLM_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));

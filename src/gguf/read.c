@@ -615,8 +615,10 @@ fail:
 slm_status slm_gguf_open(const char *path, int use_mmap, slm_gguf **out)
 {
     slm_mapfile map;
+    if (!out) return slm_fail(SLM_ERR_ARG, "slm_gguf_open: NULL out");
     *out = NULL;
     slm_error_clear();
+    if (!path) return slm_fail(SLM_ERR_ARG, "slm_gguf_open: NULL path");
     slm_status st = slm_mapfile_open(path, use_mmap, &map);
     if (st != SLM_OK) return st;
     st = open_bytes(map.data, map.size, &map, path, out);
@@ -626,6 +628,7 @@ slm_status slm_gguf_open(const char *path, int use_mmap, slm_gguf **out)
 
 slm_status slm_gguf_open_buffer(const void *data, size_t size, slm_gguf **out)
 {
+    if (!out) return slm_fail(SLM_ERR_ARG, "slm_gguf_open_buffer: NULL out");
     *out = NULL;
     slm_error_clear();
     if (!data && size) return slm_fail(SLM_ERR_ARG, "slm_gguf_open_buffer: NULL data, size %zu", size);
