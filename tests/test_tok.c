@@ -4,6 +4,7 @@
  * naive oracle written here (repeatedly scan every adjacent pair, merge the
  * best one) that shares no code with src/tok. Needs nothing from ../shared.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,6 +416,70 @@ static void pretokenizers_split_like_their_regexes(void)
     slm_pretok_free(p);
 }
 
+static void bpe_round_trips_random_bytes(void)
+{
+    slm_vocab *v = bpe_vocab("llama-bpe");
+    REQUIRE(v, "vocab");
+    int bad = 0;
+    for (int t = 0; t < 500; t++) {
+        char text[64], back[256];
+        int32_t ids[256];
+        size_t len = rnd(64), n = 0, blen = 0;
+        for (size_t i = 0; i < len; i++) {
+            unsigned c = rnd(3) ? (unsigned char)"ab c\n1'\xc3\xa9"[rnd(9)] : rnd(256);
+            text[i] = (char)c;
+        }
+        if (slm_vocab_tokenize(v, text, len, 0, rnd(2), ids, 256, &n) != SLM_OK) {
+            bad++;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) blen += slm_vocab_token_to_piece(v, ids[i], 1, back + blen, 256 - blen);
+        bad += blen != len || memcmp(back, text, len) != 0;
+    }
+    CHECK(bad == 0, "%d of 500 random byte strings did not round-trip", bad);
+    slm_vocab_free(v);
+}
+
+/* Two threads tokenizing with one vocabulary get what one thread gets. */
+typedef struct job {
+    const slm_vocab *v;
+    int mismatches;
+} job;
+
+static const char *thread_texts[] = {"abc ab abcc", "I'm 12345 ok\n\n x", "b c a", "ccc abab",
+                                     "\xc3\xa9t\xc3\xa9 ab"};
+
+static void *tokenize_many(void *arg)
+{
+    job *j = arg;
+    for (int r = 0; r < 300; r++)
+        for (int k = 0; k < 5; k++) {
+            int32_t a[64], b[64];
+            size_t na = 0, nb = 0;
+            slm_vocab_tokenize(j->v, thread_texts[k], strlen(thread_texts[k]), 1, 1, a, 64, &na);
+            slm_vocab_tokenize(j->v, thread_texts[(k + 1) % 5], strlen(thread_texts[(k + 1) % 5]), 0, 0,
+                               b, 64, &nb);
+            int32_t c[64];
+            size_t nc = 0;
+            slm_vocab_tokenize(j->v, thread_texts[k], strlen(thread_texts[k]), 1, 1, c, 64, &nc);
+            j->mismatches += na != nc || memcmp(a, c, na * sizeof *a) != 0;
+        }
+    return NULL;
+}
+
+static void one_vocabulary_serves_two_threads(void)
+{
+    slm_vocab *v = bpe_vocab("llama-bpe");
+    REQUIRE(v, "vocab");
+    job jobs[2] = {{v, 0}, {v, 0}};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, tokenize_many, &jobs[0]) == 0, "thread");
+    tokenize_many(&jobs[1]);
+    pthread_join(th, NULL);
+    CHECK(jobs[0].mismatches == 0 && jobs[1].mismatches == 0, "results differ between calls");
+    slm_vocab_free(v);
+}
+
 /* ---- loading from GGUF and failure paths ---------------------------------- */
 
 static void vocab_loads_from_gguf_like_the_spec(void)
@@ -541,6 +606,8 @@ int main(void)
     RUN(bpe_special_tokens_need_parse_special);
     RUN(unknown_pre_tokenizer_falls_back_to_gpt2_with_a_warning);
     RUN(pretokenizers_split_like_their_regexes);
+    RUN(bpe_round_trips_random_bytes);
+    RUN(one_vocabulary_serves_two_threads);
     RUN(vocab_loads_from_gguf_like_the_spec);
     RUN(vocab_rejects_malformed_metadata);
     RUN(allocation_failures_are_reported_and_leak_nothing);

@@ -452,6 +452,8 @@ static slm_status configure(slm_vocab *v, const char *model, size_t model_len, c
         pre_name[pre_len] = '\0';
     } else {
         strcpy(pre_name, "default");
+        if (strcmp(v->model, "gpt2") == 0)
+            slm_log(1, "tokenizer: tokenizer.ggml.pre is missing; using the 'default' pre-tokenizer");
     }
 
     v->bos = v->eos = v->eot = v->eom = v->unk = v->pad = -1;

@@ -129,7 +129,7 @@ typedef struct slm_vocab_slot {
 
 typedef struct slm_pretok slm_pretok;
 
-#define SLM_VOCAB_MAX_EOG 16
+#define SLM_VOCAB_MAX_EOG 64
 
 struct slm_vocab {
     slm_vocab_kind kind;
