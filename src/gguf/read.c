@@ -45,6 +45,7 @@
 #include "base/mapfile.h"
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "gguf/keys.h"
 #include "quant/types.h"
 
 #define MIN_KV_BYTES 13     /* str len 8 + type 4 + 1-byte value */
@@ -372,7 +373,7 @@ fail:
 /* general.alignment, if present: a nonzero power of two stored as UINT32. */
 static slm_status find_alignment(slm_gguf *g)
 {
-    static const char name[] = "general.alignment";
+    static const char name[] = SLM_KEY_ALIGNMENT;
     g->alignment = SLM_GGUF_DEFAULT_ALIGNMENT;
     for (int64_t i = 0; i < g->n_kv; i++) {
         const kv_entry *e = &g->kv[i];

@@ -18,6 +18,7 @@
 #include "base/alloc.h"
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "gguf/keys.h"
 #include "quant/types.h"
 
 /* Defined in read.c, kept out of gguf.h because only the writer needs it:
@@ -348,7 +349,7 @@ static slm_status writer_alignment(const slm_gguf_writer *w, uint32_t *align)
 {
     *align = SLM_GGUF_DEFAULT_ALIGNMENT;
     for (size_t i = 0; i < w->n_kv; i++) {
-        if (strcmp(w->kv[i].key, "general.alignment") != 0) continue;
+        if (strcmp(w->kv[i].key, SLM_KEY_ALIGNMENT) != 0) continue;
         if (w->kv[i].type != SLM_GGUF_UINT32 || w->kv[i].val_len != 4)
             return slm_fail(SLM_ERR_ARG, "gguf writer: general.alignment must be UINT32");
         const uint8_t *v = w->kv[i].val;
