@@ -416,6 +416,58 @@ static void pretokenizers_split_like_their_regexes(void)
     slm_pretok_free(p);
 }
 
+/* Pieces of text under pre-tokenizer pre, joined with '|'. */
+static void split_joined(const char *pre, const char *text, char *out, size_t cap)
+{
+    slm_pretok *p = NULL;
+    int known = 0;
+    slm_span *sp = NULL;
+    size_t n = 0, o = 0;
+    out[0] = '\0';
+    if (slm_pretok_new(pre, &p, &known) != SLM_OK || !known) {
+        snprintf(out, cap, "<%s: %s>", pre, slm_last_error());
+        slm_pretok_free(p);
+        return;
+    }
+    if (slm_pretok_split(p, text, strlen(text), &sp, &n) == SLM_OK)
+        for (size_t i = 0; i < n; i++)
+            o += (size_t)snprintf(out + o, cap - o, "%s%.*s", i ? "|" : "", (int)sp[i].len,
+                                  text + sp[i].off);
+    slm_free(sp);
+    slm_pretok_free(p);
+}
+
+static void every_supported_pre_tokenizer_compiles_and_splits(void)
+{
+    static const char *names[] = {"gpt-2", "llama-bpe", "llama3", "qwen2", "qwen35", "starcoder",
+                                  "smollm", "command-r", "refact", "deepseek-llm", "deepseek-coder",
+                                  "deepseek-v3", "falcon", "tekken", "gpt-4o", "seed-coder",
+                                  "bailingmoe", "poro-chat", "gemma4", "default", "olmo", "mpt",
+                                  "dbrx", "chatglm-bpe", "stablelm2", "exaone", "phi-2"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char out[256];
+        split_joined(names[i], "Hello world 123 don't\n", out, sizeof out);
+        CHECK(out[0] != '<', "%s", out);
+    }
+    /* Expected pieces worked out from each expression by hand. */
+    static const char *cases[][3] = {
+        {"tekken", "HelloWorld", "Hello|World"},
+        {"gpt-4o", "don't stop", "don't| stop"},
+        {"llama-bpe", "don't stop", "don|'t| stop"},
+        {"deepseek-coder", "foo123 bar", "foo|1|2|3| bar"},
+        {"starcoder", "a123 b", "a|1|2|3| b"},
+        {"falcon", "x+y=3", "x|+|y|=|3"},
+        {"gemma4", "a\xe2\x96\x81" "b\n\nc", "a\xe2\x96\x81" "b|\n\n|c"},
+        {"gpt-2", "a  b", "a| | b"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char out[256];
+        split_joined(cases[i][0], cases[i][1], out, sizeof out);
+        CHECK(strcmp(out, cases[i][2]) == 0, "%s: '%s' -> '%s', want '%s'", cases[i][0], cases[i][1],
+              out, cases[i][2]);
+    }
+}
+
 static void bpe_round_trips_random_bytes(void)
 {
     slm_vocab *v = bpe_vocab("llama-bpe");
@@ -606,6 +658,7 @@ int main(void)
     RUN(bpe_special_tokens_need_parse_special);
     RUN(unknown_pre_tokenizer_falls_back_to_gpt2_with_a_warning);
     RUN(pretokenizers_split_like_their_regexes);
+    RUN(every_supported_pre_tokenizer_compiles_and_splits);
     RUN(bpe_round_trips_random_bytes);
     RUN(one_vocabulary_serves_two_threads);
     RUN(vocab_loads_from_gguf_like_the_spec);

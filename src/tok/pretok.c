@@ -30,12 +30,13 @@
 #define RE_QWEN2                                                                       \
     RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*" \
                     "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define RE_CASED_WORDS(digits)                                                          \
+/* Words split at lower-to-upper case changes (tekken, gpt-4o); suffix is an
+ * optional contraction or nothing. */
+#define RE_CASED_WORDS(suffix, digits)                                                  \
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+" \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"                                                        \
-    "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*" \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"                                                        \
-    "|" digits "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+    suffix "|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*" \
+    suffix "|" digits "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define RE_OPT_CONTRACTION "(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
 
 /* DeepSeek LLM's letter class (from its tokenizer.json), in UTF-8. */
 #define RE_DSLLM_LETTERS                                                                     \
@@ -98,8 +99,8 @@ static const pretok_def defs[] = {
      {"[\\p{P}\\$\\+<=>\\^~\\|`]+",
       "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
       "[0-9][0-9][0-9]"}},
-    {"tekken", {RE_CASED_WORDS("\\p{N}")}},
-    {"gpt-4o|llama4|kanana2|talkie|minimax-m2", {RE_CASED_WORDS("\\p{N}{1,3}")}},
+    {"tekken", {RE_CASED_WORDS("", "\\p{N}")}},
+    {"gpt-4o|llama4|kanana2|talkie|minimax-m2", {RE_CASED_WORDS(RE_OPT_CONTRACTION, "\\p{N}{1,3}")}},
     {"seed-coder",
      {RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1}| ?[^\\s\\p{L}\\p{N}\\r\\n]+"
                       "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
