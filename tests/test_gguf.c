@@ -679,6 +679,8 @@ static void check_round_trip(const char *path, const slm_gguf *typed, const uint
         if (j == 0) data_start = (uint64_t)((const uint8_t *)t->data - base);
         CHECK(data_start % align == 0, "data section at %llu", (unsigned long long)data_start);
         CHECK((uint64_t)((const uint8_t *)t->data - base) == data_start + t->offset, "pointer");
+        CHECK((uintptr_t)t->data % align == 0, "%s: data at %p not %u-aligned in memory (mmap=%d)",
+              t->name, t->data, align, use_mmap);
         off += sizes[j];
     }
     const slm_gguf_tensor *t = slm_gguf_find_tensor(g, "t.f16");

@@ -59,7 +59,9 @@ slm_status slm_mapfile_open(const char *path, int use_mmap, slm_mapfile *out)
         out->data = p;
         out->is_mmap = 1;
     } else {
-        buf = slm_alloc(size);
+        /* Page-aligned like a mapping, so tensor data (aligned within the
+         * file) is as aligned in memory as with mmap. */
+        buf = slm_alloc_aligned(size, 4096);
         SLM_CHECK(buf != NULL, SLM_ERR_NOMEM, "%s: cannot allocate %zu bytes to read the file",
                   path, size);
         SLM_TRY(read_all(fd, path, buf, size));
@@ -71,7 +73,7 @@ slm_status slm_mapfile_open(const char *path, int use_mmap, slm_mapfile *out)
     return SLM_OK;
 
 fail:
-    slm_free(buf);
+    slm_free_aligned(buf);
     if (fd >= 0) close(fd);
     memset(out, 0, sizeof *out);
     return st;
@@ -83,6 +85,6 @@ void slm_mapfile_close(slm_mapfile *m)
     if (m->is_mmap)
         munmap((void *)m->data, m->size);
     else if (m->data != empty_file)
-        slm_free((void *)m->data);
+        slm_free_aligned((void *)m->data);
     memset(m, 0, sizeof *m);
 }

@@ -15,7 +15,8 @@
 typedef struct slm_mapfile {
     const void *data; /* first byte of the file; never NULL after a successful open */
     size_t size;      /* bytes in the file */
-    int is_mmap;      /* 1: data is a mapping (munmap), 0: slm_alloc'd copy (or the empty file) */
+    int is_mmap;      /* 1: data is a mapping (munmap), 0: a page-aligned slm_alloc_aligned
+                         copy (or the empty file) */
 } slm_mapfile;
 
 /* Map (or read) path. Errors: SLM_ERR_IO with the path and strerror, for a
