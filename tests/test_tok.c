@@ -608,6 +608,32 @@ static void vocab_rejects_malformed_metadata(void)
     slm_gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
     slm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", spm_tokens, SPM_N);
     CHECK(load_from(w, &v) == SLM_ERR_FORMAT && !v, "no merges: %s", slm_last_error());
+    /* token list of numbers */
+    slm_gguf_writer_new(&w);
+    slm_gguf_set_str(w, "tokenizer.ggml.model", "llama");
+    slm_gguf_set_arr_i32(w, "tokenizer.ggml.tokens", spm_types, SPM_N);
+    CHECK(load_from(w, &v) == SLM_ERR_FORMAT && !v, "numeric tokens: %s", slm_last_error());
+    /* scores as strings */
+    slm_gguf_writer_new(&w);
+    slm_gguf_set_str(w, "tokenizer.ggml.model", "llama");
+    slm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", spm_tokens, SPM_N);
+    slm_gguf_set_arr_str(w, "tokenizer.ggml.scores", spm_tokens, SPM_N);
+    CHECK(load_from(w, &v) == SLM_ERR_FORMAT && !v, "string scores: %s", slm_last_error());
+    CHECK(strstr(slm_last_error(), "tokenizer.ggml.scores"), "message names the key");
+    /* BOS id of the wrong type */
+    slm_gguf_writer_new(&w);
+    slm_gguf_set_str(w, "tokenizer.ggml.model", "llama");
+    slm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", spm_tokens, SPM_N);
+    slm_gguf_set_str(w, "tokenizer.ggml.bos_token_id", "1");
+    CHECK(load_from(w, &v) == SLM_ERR_FORMAT && !v, "string BOS id: %s", slm_last_error());
+    /* an out-of-range BOS id is ignored (llama.cpp warns and keeps the default) */
+    slm_gguf_writer_new(&w);
+    slm_gguf_set_str(w, "tokenizer.ggml.model", "llama");
+    slm_gguf_set_arr_str(w, "tokenizer.ggml.tokens", spm_tokens, SPM_N);
+    slm_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 999999);
+    CHECK(load_from(w, &v) == SLM_OK && v && slm_vocab_bos(v) == 1, "BOS default kept");
+    slm_vocab_free(v);
+    v = NULL;
     /* duplicate pieces */
     const char *dup[] = {"x", "y", "x"};
     slm_vocab_spec spec = {.model = "llama", .tokens = dup, .n_tokens = 3, .bos = -1, .eos = -1,

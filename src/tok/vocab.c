@@ -121,7 +121,10 @@ typedef struct source {
 
 static const char *src_token(const source *s, int32_t i, size_t *len)
 {
-    if (s->g) return slm_gguf_arr_str(s->g, s->kv_tokens, (uint64_t)i, len);
+    if (s->g) {
+        const char *t = slm_gguf_arr_str(s->g, s->kv_tokens, (uint64_t)i, len);
+        return t ? t : (*len = 0, "");
+    }
     *len = strlen(s->spec->tokens[i]);
     return s->spec->tokens[i];
 }
@@ -142,7 +145,10 @@ static int src_type(const source *s, int32_t i)
 
 static const char *src_merge(const source *s, uint64_t i, size_t *len)
 {
-    if (s->g) return slm_gguf_arr_str(s->g, s->kv_merges, i, len);
+    if (s->g) {
+        const char *m = slm_gguf_arr_str(s->g, s->kv_merges, i, len);
+        return m ? m : (*len = 0, "");
+    }
     *len = strlen(s->spec->merges[i]);
     return s->spec->merges[i];
 }
@@ -546,6 +552,8 @@ slm_status slm_vocab_build(const slm_vocab_spec *spec, slm_vocab **out)
     *out = NULL;
     SLM_CHECK(spec && spec->model && spec->tokens && spec->n_tokens > 0, SLM_ERR_ARG,
               "vocab spec: model and at least one token are required");
+    SLM_CHECK(spec->n_tokens < (1 << 30) && spec->n_merges >= 0, SLM_ERR_ARG,
+              "vocab spec: %d tokens, %d merges", spec->n_tokens, spec->n_merges);
     SLM_CHECK(spec->n_merges == 0 || spec->merges, SLM_ERR_ARG,
               "vocab spec: %d merges but no merge array", spec->n_merges);
     v = slm_calloc(1, sizeof *v);
@@ -802,10 +810,10 @@ nomem:
 /* Copy text with every ' ' written as U+2581, optionally after one more. */
 static char *escape_spaces(const char *text, size_t len, int prefix, size_t *out_len)
 {
-    size_t spaces = prefix ? 1 : 0;
+    size_t spaces = prefix ? 1 : 0, n, extra;
     for (size_t i = 0; i < len; i++) spaces += text[i] == ' ';
-    size_t n = len + (prefix ? 1 : 0) + 2 * spaces;
-    if (n < len) return NULL;
+    if (!slm_size_mul(spaces, 3, &extra) || !slm_size_add(len - (spaces - (prefix ? 1 : 0)), extra, &n))
+        return NULL;
     char *buf = slm_alloc(n ? n : 1);
     if (!buf) return NULL;
     size_t o = 0;
