@@ -76,3 +76,56 @@ void slm_q2_k_from_float(const float *x, void *dst, int64_t n)
                                                (L[j + l + 96] << 6));
     }
 }
+
+/* One row with an importance matrix (ggml's quantize_row_q2_K_impl): per
+ * sub-block a weighted asymmetric fit, then the 16 scales and mins
+ * quantized by a weighted fit of their own (make_qp_quants). */
+static void q2_k_row_imatrix(const float *x, slm_block_q2_K *y, int64_t n_per_row, const float *qw_row)
+{
+    uint8_t L[SLM_QK_K], Laux[16], Ls[SLM_QK_K / 16], Lm[SLM_QK_K / 16];
+    float mins[SLM_QK_K / 16], scales[SLM_QK_K / 16], sw[SLM_QK_K / 16], weight[16];
+    for (int64_t i = 0; i < n_per_row / SLM_QK_K; i++, x += SLM_QK_K) {
+        memset(sw, 0, sizeof sw);
+        float sumx2 = 0;
+        for (int j = 0; j < SLM_QK_K; j++) sumx2 += x[j] * x[j];
+        const float sigma2 = sumx2 / SLM_QK_K;
+        for (int j = 0; j < SLM_QK_K / 16; j++) {
+            const float *qw = qw_row + SLM_QK_K * i + 16 * j;
+            for (int l = 0; l < 16; l++) weight[l] = qw[l] * sqrtf(sigma2 + x[16 * j + l] * x[16 * j + l]);
+            for (int l = 0; l < 16; l++) sw[j] += weight[l];
+            scales[j] = slm_make_qkx3_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f, 0.05f, 36, 0);
+        }
+        float dm = slm_make_qp_quants(SLM_QK_K / 16, 15, scales, Ls, sw);
+        float mm = slm_make_qp_quants(SLM_QK_K / 16, 15, mins, Lm, sw);
+        y[i].d = slm_fp32_to_fp16(dm);
+        y[i].dmin = slm_fp32_to_fp16(mm);
+        dm = slm_fp16_to_fp32(y[i].d);
+        mm = slm_fp16_to_fp32(y[i].dmin);
+        for (int j = 0; j < SLM_QK_K / 16; j++) y[i].scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+        for (int j = 0; j < SLM_QK_K / 16; j++) {
+            const float d = dm * (float)(y[i].scales[j] & 0xf);
+            if (d == 0.0f) continue;
+            const float m = mm * (float)(y[i].scales[j] >> 4);
+            for (int ii = 0; ii < 16; ii++) {
+                int l = slm_nearest_int((x[16 * j + ii] + m) / d);
+                L[16 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 3 ? 3 : l);
+            }
+        }
+        for (int j = 0; j < SLM_QK_K; j += 128)
+            for (int l = 0; l < 32; l++)
+                y[i].qs[j / 4 + l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) |
+                                               (L[j + l + 96] << 6));
+    }
+}
+
+size_t slm_q2_k_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix)
+{
+    const size_t row_size = (size_t)(n_per_row / SLM_QK_K) * sizeof(slm_block_q2_K);
+    if (!imatrix) {
+        slm_q2_k_from_float(src, dst, nrows * n_per_row);
+        return (size_t)nrows * row_size;
+    }
+    for (int64_t r = 0; r < nrows; r++)
+        q2_k_row_imatrix(src + r * n_per_row, (slm_block_q2_K *)((uint8_t *)dst + (size_t)r * row_size), n_per_row, imatrix);
+    return (size_t)nrows * row_size;
+}

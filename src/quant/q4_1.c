@@ -39,3 +39,31 @@ void slm_q4_1_from_float(const float *x, void *dst, int64_t n)
         }
     }
 }
+
+/* With an importance matrix: per block, a weighted asymmetric fit
+ * (make_qkx3_quants), weights imatrix * sqrt(sigma2 + x^2). */
+size_t slm_q4_1_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix)
+{
+    const size_t row_size = (size_t)(n_per_row / SLM_QK4_1) * sizeof(slm_block_q4_1);
+    if (!imatrix) {
+        slm_q4_1_from_float(src, dst, nrows * n_per_row);
+        return (size_t)nrows * row_size;
+    }
+    for (int64_t r = 0; r < nrows; r++, src += n_per_row) {
+        slm_block_q4_1 *y = (slm_block_q4_1 *)((uint8_t *)dst + (size_t)r * row_size);
+        float sum_x2 = 0, weight[SLM_QK4_1];
+        uint8_t L[SLM_QK4_1], Laux[SLM_QK4_1];
+        for (int64_t j = 0; j < n_per_row; j++) sum_x2 += src[j] * src[j];
+        const float sigma2 = sum_x2 / (float)n_per_row;
+        for (int64_t ib = 0; ib < n_per_row / SLM_QK4_1; ib++) {
+            const float *xb = src + SLM_QK4_1 * ib, *qw = imatrix + SLM_QK4_1 * ib;
+            for (int j = 0; j < SLM_QK4_1; j++) weight[j] = qw[j] * sqrtf(sigma2 + xb[j] * xb[j]);
+            float min;
+            float d = slm_make_qkx3_quants(SLM_QK4_1, 15, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, 0);
+            y[ib].d = slm_fp32_to_fp16(d);
+            y[ib].m = slm_fp32_to_fp16(-min);
+            for (int j = 0; j < 16; j++) y[ib].qs[j] = (uint8_t)(L[j] | (L[j + 16] << 4));
+        }
+    }
+    return (size_t)nrows * row_size;
+}

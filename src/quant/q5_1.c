@@ -45,3 +45,36 @@ void slm_q5_1_from_float(const float *x, void *dst, int64_t n)
         memcpy(b[i].qh, &qh, sizeof qh);
     }
 }
+
+/* With an importance matrix: as Q4_1's, 5-bit. */
+size_t slm_q5_1_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix)
+{
+    const size_t row_size = (size_t)(n_per_row / SLM_QK5_1) * sizeof(slm_block_q5_1);
+    if (!imatrix) {
+        slm_q5_1_from_float(src, dst, nrows * n_per_row);
+        return (size_t)nrows * row_size;
+    }
+    for (int64_t r = 0; r < nrows; r++, src += n_per_row) {
+        slm_block_q5_1 *y = (slm_block_q5_1 *)((uint8_t *)dst + (size_t)r * row_size);
+        float sum_x2 = 0, weight[SLM_QK5_1];
+        uint8_t L[SLM_QK5_1], Laux[SLM_QK5_1];
+        for (int64_t j = 0; j < n_per_row; j++) sum_x2 += src[j] * src[j];
+        const float sigma2 = sum_x2 / (float)n_per_row;
+        for (int64_t ib = 0; ib < n_per_row / SLM_QK5_1; ib++) {
+            const float *xb = src + SLM_QK5_1 * ib, *qw = imatrix + SLM_QK5_1 * ib;
+            for (int j = 0; j < SLM_QK5_1; j++) weight[j] = qw[j] * sqrtf(sigma2 + xb[j] * xb[j]);
+            float min;
+            float d = slm_make_qkx3_quants(SLM_QK5_1, 31, xb, weight, L, &min, Laux, -0.9f, 0.05f, 36, 0);
+            y[ib].d = slm_fp32_to_fp16(d);
+            y[ib].m = slm_fp32_to_fp16(-min);
+            uint32_t qh = 0;
+            for (int j = 0; j < 16; j++) {
+                y[ib].qs[j] = (uint8_t)((L[j] & 0xf) | ((L[j + 16] & 0xf) << 4));
+                qh |= (uint32_t)((L[j] >> 4) & 1) << j;
+                qh |= (uint32_t)((L[j + 16] >> 4) & 1) << (j + 16);
+            }
+            memcpy(y[ib].qh, &qh, sizeof qh);
+        }
+    }
+    return (size_t)nrows * row_size;
+}

@@ -37,8 +37,18 @@ SLM_ROW_FNS(iq4_xs)
 
 #undef SLM_ROW_FNS
 
-/* imatrix-aware llama-quantize entry points (types whose quantize differs
- * from looping the reference). */
+/* llama-quantize's entry points (ggml's quantize_<type>): without an
+ * importance matrix they are the reference quantizer over all rows (except
+ * IQ4_NL, which searches); with one, the weighted fits. */
+size_t slm_q4_0_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q4_1_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q5_0_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q5_1_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q2_k_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q3_k_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q4_k_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q5_k_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
+size_t slm_q6_k_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row, const float *imatrix);
 size_t slm_iq4_nl_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row,
                            const float *imatrix);
 size_t slm_iq4_xs_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row,
@@ -51,6 +61,10 @@ float slm_make_q3_quants(int n, int nmax, const float *x, int8_t *L, int do_rmse
 float slm_make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
                            float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
                            int use_mad);
+float slm_make_qkx3_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
+                           float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
+                           int use_mad);
+float slm_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
 
 /* ggml's nearest_int: round to nearest, ties to even, for |v| < 2^22, by
  * adding 1.5 * 2^23 (exactly what every k-quant quantizer uses). */
