@@ -156,18 +156,17 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
             for (int64_t i = 0; i < (int64_t)n * Hk; i++) s->q[i] *= hp->q_scale;
 
         uint8_t *kl = s->k + (size_t)il * s->n_ctx * s->k_row_bytes;
-        uint8_t *vl = s->v + (size_t)il * s->n_ctx * s->v_row_bytes;
+        uint8_t *vl = s->v + (size_t)il * Gv * s->vt_row_bytes;
         slm_nn_kv_store(s->kv_type, kl + (size_t)pos0 * s->k_row_bytes, s->k_row_bytes, s->kc, Gk,
                         Gk, n);
-        slm_nn_kv_store(s->kv_type, vl + (size_t)pos0 * s->v_row_bytes, s->v_row_bytes, s->vc, Gv,
-                        Gv, n);
+        slm_nn_kv_store_t(s->kv_type, vl, s->vt_row_bytes, (int32_t)pos0, s->vc, Gv, Gv, n);
         slm_attn at = {
             .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
             .hd_k = (int)hp->hd_k, .hd_v = (int)hp->hd_v,
             .kq_scale = hp->q_scale > 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->hd_k),
             .softcap = hp->attn_softcap, .n_swa = L->swa ? (int32_t)hp->n_swa : 0,
-            .kv_type = s->kv_type, .k = kl, .v = vl,
-            .k_row_bytes = s->k_row_bytes, .v_row_bytes = s->v_row_bytes, .n_ctx = s->n_ctx,
+            .kv_type = s->kv_type, .k = kl, .vt = vl,
+            .k_row_bytes = s->k_row_bytes, .vt_row_bytes = s->vt_row_bytes, .n_ctx = s->n_ctx,
         };
         slm_nn_attention(s->pool, &at, s->q, n, (int32_t)pos0, s->att, s->scores);
         slm_nn_matmul(s->pool, &L->wo, s->att, Hv, n, s->o, E, s->act);

@@ -45,7 +45,7 @@ static void scratch_table(const slm_model *m, uint32_t n_ctx, uint32_t n_batch, 
     B(8, "ffn_gate", g, T * F * f);
     B(9, "ffn_up", u, T * F * f);
     B(10, "act", act, slm_nn_act_bytes((int64_t)max_in, (int64_t)T));
-    B(11, "scores", scores, (size_t)nth * n_ctx * f);
+    B(11, "attention", scores, (size_t)nth * slm_nn_attn_scratch_floats(n_ctx) * f);
     B(12, "rope_cache", rope_cache, SLM_MAX_HEAD_DIM * f);
     B(13, "router", router, moe ? T * X * f : 0);
     B(14, "probs", probs, moe ? X * f : 0);
@@ -95,10 +95,10 @@ slm_status slm_state_new(const slm_model *m, uint32_t n_ctx, uint32_t n_batch, s
     const int nth = slm_pool_n_threads(s->pool);
 
     s->k_row_bytes = kv_row_bytes(kv_type, (uint64_t)hp->n_head_kv * hp->hd_k);
-    s->v_row_bytes = kv_row_bytes(kv_type, (uint64_t)hp->n_head_kv * hp->hd_v);
+    s->vt_row_bytes = kv_row_bytes(kv_type, n_ctx);
     uint64_t kb, vb, total;
     SLM_CHECK(slm_u64_mul(s->k_row_bytes, (uint64_t)n_ctx * hp->n_layer, &kb) &&
-                  slm_u64_mul(s->v_row_bytes, (uint64_t)n_ctx * hp->n_layer, &vb) &&
+                  slm_u64_mul(s->vt_row_bytes, (uint64_t)hp->n_head_kv * hp->hd_v * hp->n_layer, &vb) &&
                   slm_u64_add(kb, vb, &total) && total <= SIZE_MAX,
               SLM_ERR_NOMEM, "session: KV cache for n_ctx %u overflows", n_ctx);
     s->kv = slm_alloc_aligned((size_t)total, BUF_ALIGN);

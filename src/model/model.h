@@ -33,7 +33,7 @@ typedef enum slm_arch {
 } slm_arch;
 
 #define SLM_MAX_LAYERS 512
-#define SLM_MAX_HEAD_DIM 512
+#define SLM_MAX_HEAD_DIM SLM_NN_MAX_HEAD_DIM
 #define SLM_MAX_EXPERTS 256
 
 typedef struct slm_hparams {
@@ -124,9 +124,10 @@ typedef struct slm_state {
     slm_pool *pool;
     uint32_t n_ctx, n_batch;
     slm_type kv_type;
-    size_t k_row_bytes, v_row_bytes; /* one position, all KV heads */
+    size_t k_row_bytes;          /* K: one position, all KV heads */
+    size_t vt_row_bytes;         /* V (transposed): one dim of one KV head, all n_ctx positions */
     uint8_t *kv;                 /* K of all layers, then V of all layers */
-    uint8_t *k, *v;              /* layer il: k + il*n_ctx*k_row_bytes */
+    uint8_t *k, *v;              /* layer il: k + il*n_ctx*k_row_bytes, v + il*Gv*vt_row_bytes */
     uint64_t kv_bytes, scratch_bytes;
     uint8_t *scratch;            /* one block carved into the buffers below */
     /* activations, T = n_batch rows: */
@@ -141,7 +142,7 @@ typedef struct slm_state {
     float *g;      /* [T][max(F, Fe, Fs, 2F)] */
     float *u;      /* [T][max(F, Fe, Fs)] */
     void *act;     /* activation conversion workspace */
-    float *scores; /* [nth][n_ctx] */
+    float *scores; /* [nth][slm_nn_attn_scratch_floats(n_ctx)] */
     float *rope_cache; /* [SLM_MAX_HEAD_DIM] */
     float *router; /* [T][n_expert] */
     float *probs;  /* [n_expert] */

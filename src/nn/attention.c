@@ -1,15 +1,22 @@
 /* attention.c — causal multi-head attention (GQA/MQA) over the KV cache,
- * the non-flash path of llama.cpp: scores = K q (F32, or F16 with q rounded
- * to F16), optional soft-cap c*tanh(s/c), softmax(scale * s) with the
- * exponent sum in double, then out = V^T p (p rounded to F16 for an F16
- * cache). Work is split across threads by (token, head) pairs; each thread
- * uses its own n_ctx slice of `scores`.
+ * the non-flash path of llama.cpp, through the kernel table:
+ *   scores = K q          (vec_dot of the cache type; q converted to it)
+ *   scores = c*tanh(s/c)  (optional soft-cap)
+ *   p = softmax(scale*s)  (exponent sum in double)
+ *   out = V^T p           (V stored transposed, so each output element is
+ *                          one vec_dot over positions; p converted to the
+ *                          cache type first, as ggml's mul_mat does)
+ * Work is split across threads by (token, head) pairs; each chunk uses its
+ * own slice of the scratch.
  */
 #include <math.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "nn/nn.h"
 #include "quant/types.h"
+
+size_t slm_nn_attn_scratch_floats(uint32_t n_ctx) { return 2 * (size_t)n_ctx + SLM_NN_MAX_HEAD_DIM + 16; }
 
 typedef struct attn_job {
     const slm_attn *a;
@@ -17,35 +24,30 @@ typedef struct attn_job {
     int64_t n_tok;
     int32_t pos0;
     float *out;
-    float *scores;
+    float *scratch;
+    const slm_kernels *k;
 } attn_job;
 
-static void attn_one(const slm_attn *a, const float *q, int32_t pos, int h, float *out, float *s)
+static void attn_one(const attn_job *jb, const float *q, int32_t pos, int h, float *out, float *s)
 {
+    const slm_attn *a = jb->a;
+    const slm_kernels *kt = jb->k;
+    const slm_type kvt = a->kv_type;
     const int group = a->n_head / a->n_head_kv;
     const int kvh = h / group;
     const int32_t j0 = a->n_swa > 0 && pos - a->n_swa + 1 > 0 ? pos - a->n_swa + 1 : 0;
     const int32_t n = pos + 1 - j0;
-    const uint8_t *kb = a->k, *vb = a->v;
-    const int f16 = a->kv_type == SLM_TYPE_F16;
-    float qh[512];
-    const float *qv = q;
-    if (f16) {
-        for (int d = 0; d < a->hd_k; d++) qh[d] = slm_fp16_to_fp32(slm_fp32_to_fp16(q[d]));
-        qv = qh;
+    const size_t esz = kvt == SLM_TYPE_F16 ? 2 : 4;
+    void *pc = s + a->n_ctx;                   /* converted probabilities */
+    void *qc = s + 2 * (size_t)a->n_ctx;       /* converted query */
+    slm_vec_dot_fn dot = kt->vec_dot[kvt];
+    const void *qv = q;
+    if (kvt != SLM_TYPE_F32) {
+        kt->quant_act[kvt](q, qc, a->hd_k);
+        qv = qc;
     }
-    for (int32_t j = 0; j < n; j++) {
-        const uint8_t *row = kb + (size_t)(j0 + j) * a->k_row_bytes;
-        float sum = 0.0f;
-        if (f16) {
-            const slm_fp16 *kr = (const slm_fp16 *)row + (size_t)kvh * a->hd_k;
-            for (int d = 0; d < a->hd_k; d++) sum += qv[d] * slm_fp16_to_fp32(kr[d]);
-        } else {
-            const float *kr = (const float *)row + (size_t)kvh * a->hd_k;
-            for (int d = 0; d < a->hd_k; d++) sum += qv[d] * kr[d];
-        }
-        s[j] = sum;
-    }
+    const uint8_t *kb = (const uint8_t *)a->k + (size_t)kvh * a->hd_k * esz;
+    for (int32_t j = 0; j < n; j++) dot(a->hd_k, &s[j], kb + (size_t)(j0 + j) * a->k_row_bytes, qv);
     if (a->softcap > 0.0f) slm_nn_softcap(s, n, a->softcap);
     float max = -INFINITY;
     for (int32_t j = 0; j < n; j++) {
@@ -58,56 +60,59 @@ static void attn_one(const slm_attn *a, const float *q, int32_t pos, int h, floa
         sum += (double)s[j];
     }
     const float inv = (float)(1.0 / sum);
-    for (int32_t j = 0; j < n; j++) {
-        s[j] *= inv;
-        if (f16) s[j] = slm_fp16_to_fp32(slm_fp32_to_fp16(s[j]));
+    for (int32_t j = 0; j < n; j++) s[j] *= inv;
+    const void *pv = s;
+    if (kvt != SLM_TYPE_F32) {
+        kt->quant_act[kvt](s, pc, n);
+        pv = pc;
     }
-    for (int d = 0; d < a->hd_v; d++) out[d] = 0.0f;
-    for (int32_t j = 0; j < n; j++) {
-        const uint8_t *row = vb + (size_t)(j0 + j) * a->v_row_bytes;
-        const float p = s[j];
-        if (f16) {
-            const slm_fp16 *vr = (const slm_fp16 *)row + (size_t)kvh * a->hd_v;
-            for (int d = 0; d < a->hd_v; d++) out[d] += p * slm_fp16_to_fp32(vr[d]);
-        } else {
-            const float *vr = (const float *)row + (size_t)kvh * a->hd_v;
-            for (int d = 0; d < a->hd_v; d++) out[d] += p * vr[d];
-        }
-    }
+    const uint8_t *vb = (const uint8_t *)a->vt + (size_t)kvh * a->hd_v * a->vt_row_bytes + (size_t)j0 * esz;
+    for (int d = 0; d < a->hd_v; d++) dot(n, &out[d], vb + (size_t)d * a->vt_row_bytes, pv);
 }
 
 static void attn_run(void *ctx, int ith, int nth)
 {
     attn_job *j = ctx;
     const slm_attn *a = j->a;
-    float *s = j->scores + (size_t)ith * a->n_ctx;
+    float *s = j->scratch + (size_t)ith * slm_nn_attn_scratch_floats(a->n_ctx);
     const int64_t n_items = j->n_tok * a->n_head;
-    for (int64_t it = ith; it < n_items; it += nth) {
+    const int64_t i0 = n_items * ith / nth, i1 = n_items * (ith + 1) / nth;
+    for (int64_t it = i0; it < i1; it++) {
         const int64_t t = it / a->n_head;
         const int h = (int)(it % a->n_head);
-        attn_one(a, j->q + (t * a->n_head + h) * a->hd_k, j->pos0 + (int32_t)t, h,
+        attn_one(j, j->q + (t * a->n_head + h) * a->hd_k, j->pos0 + (int32_t)t, h,
                  j->out + (t * a->n_head + h) * a->hd_v, s);
     }
 }
 
 void slm_nn_attention(slm_pool *pool, const slm_attn *a, const float *q, int64_t n_tok,
-                      int32_t pos0, float *out, float *scores)
+                      int32_t pos0, float *out, float *scratch)
 {
-    attn_job j = {a, q, n_tok, pos0, out, scores};
+    attn_job j = {a, q, n_tok, pos0, out, scratch, slm_kernels_get()};
     slm_pool_run(pool, attn_run, &j);
 }
 
 void slm_nn_kv_store(slm_type kv_type, void *dst, size_t row_bytes, const float *src,
                      int64_t ld, int64_t n, int64_t n_tok)
 {
+    const slm_kernels *k = slm_kernels_get();
     uint8_t *d = dst;
     for (int64_t t = 0; t < n_tok; t++) {
-        const float *x = src + t * ld;
-        if (kv_type == SLM_TYPE_F16) {
-            slm_fp16 *o = (slm_fp16 *)(d + (size_t)t * row_bytes);
-            for (int64_t i = 0; i < n; i++) o[i] = slm_fp32_to_fp16(x[i]);
-        } else {
-            memcpy(d + (size_t)t * row_bytes, x, (size_t)n * sizeof(float));
+        if (kv_type == SLM_TYPE_F16) k->quant_act[SLM_TYPE_F16](src + t * ld, d + (size_t)t * row_bytes, n);
+        else memcpy(d + (size_t)t * row_bytes, src + t * ld, (size_t)n * sizeof(float));
+    }
+}
+
+void slm_nn_kv_store_t(slm_type kv_type, void *dst, size_t row_bytes, int32_t pos,
+                       const float *src, int64_t ld, int64_t n, int64_t n_tok)
+{
+    uint8_t *d = dst;
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t *row = d + (size_t)i * row_bytes;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float x = src[t * ld + i];
+            if (kv_type == SLM_TYPE_F16) ((slm_fp16 *)row)[pos + t] = slm_fp32_to_fp16(x);
+            else ((float *)row)[pos + t] = x;
         }
     }
 }

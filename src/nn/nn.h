@@ -63,10 +63,13 @@ void slm_nn_rope(const slm_rope *r, float *x, int n_head, int head_dim, int32_t 
 
 /* Causal attention of n_tok queries at positions pos0.. over the cache rows
  * 0..pos0+n_tok-1 (already holding this batch's K and V).
- * q: [n_tok][n_head*hd_k]; out: [n_tok][n_head*hd_v];
- * k cache: row p at k + p*k_row_bytes, kv head j at offset j*hd_k elements;
- * likewise v. kv_type F32, or F16 (then q and the probabilities are rounded
- * to F16 as llama.cpp's non-flash path does). scores: nth * n_ctx floats. */
+ * q: [n_tok][n_head*hd_k]; out: [n_tok][n_head*hd_v].
+ * K cache: position p's row at k + p*k_row_bytes, KV head j at element
+ * j*hd_k. V cache transposed: row (j*hd_v + d) at vt + row*vt_row_bytes
+ * holds dim d of KV head j for every position. kv_type F32, or F16 (then
+ * q and the probabilities are rounded to F16, as llama.cpp's non-flash
+ * path does). scratch: nth * slm_nn_attn_scratch_floats(n_ctx) floats. */
+#define SLM_NN_MAX_HEAD_DIM 512
 typedef struct slm_attn {
     int n_head, n_head_kv, hd_k, hd_v;
     float kq_scale;  /* multiplies scores inside the softmax */
@@ -74,17 +77,21 @@ typedef struct slm_attn {
     int32_t n_swa;   /* > 0: key j visible to query i only if i - j < n_swa */
     slm_type kv_type;
     const void *k;
-    const void *v;
-    size_t k_row_bytes, v_row_bytes;
+    const void *vt;
+    size_t k_row_bytes, vt_row_bytes;
     uint32_t n_ctx;
 } slm_attn;
+size_t slm_nn_attn_scratch_floats(uint32_t n_ctx);
 void slm_nn_attention(slm_pool *pool, const slm_attn *a, const float *q, int64_t n_tok,
-                      int32_t pos0, float *out, float *scores);
+                      int32_t pos0, float *out, float *scratch);
 
-/* Store n_tok rows of n floats into a cache of kv_type at row stride
- * row_bytes (F16: rounded to nearest even). */
+/* Store n_tok rows of n floats (row stride ld) into a cache of kv_type:
+ * kv_store at row stride row_bytes (row t = position), kv_store_t
+ * transposed (element i of token t at row i, column pos + t). */
 void slm_nn_kv_store(slm_type kv_type, void *dst, size_t row_bytes, const float *src,
                      int64_t ld, int64_t n, int64_t n_tok);
+void slm_nn_kv_store_t(slm_type kv_type, void *dst, size_t row_bytes, int32_t pos,
+                       const float *src, int64_t ld, int64_t n, int64_t n_tok);
 
 /* ggml's SiLU x / (1 + exp(-x)) and its fp16-table GELU (tanh form; input
  * and output rounded to fp16, x <= -10 -> 0, x >= 10 -> x). */
