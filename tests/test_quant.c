@@ -609,6 +609,56 @@ static void legacy_reference_quantizers_round_as_ggml(void)
           "Q8_0 ref codes %d %d %d %d %d, expected 127 3 -3 4 0", b8.qs[0], b8.qs[1], b8.qs[2], b8.qs[3], b8.qs[4]);
 }
 
+/* ---- quantize (the llama-quantize entry point) ---- */
+
+static void quantize_without_imatrix_is_the_reference_per_row(void)
+{
+    static float x[MAX_N];
+    static uint8_t q1[MAX_BYTES], q2[MAX_BYTES];
+    slm_type all[SLM_TYPE_COUNT];
+    int n = all_types(all);
+    for (int i = 0; i < n; i++) {
+        const slm_type_traits *tt = slm_type_traits_get(all[i]);
+        if (!tt->quantize) continue;
+        /* llama.cpp's IQ4_NL quantize searches 15 scales; its _ref does not. */
+        if (all[i] == SLM_TYPE_IQ4_NL) continue;
+        const int64_t per_row = tt->block_size == 1 ? 256 : 2 * tt->block_size, rows = 3;
+        for (int64_t j = 0; j < rows * per_row; j++) x[j] = rng_gauss() * (j < per_row ? 0.01f : 1.0f);
+        size_t row = slm_type_row_size(all[i], per_row);
+        for (int64_t r = 0; r < rows; r++) tt->from_float_ref(x + r * per_row, q1 + r * row, per_row);
+        size_t got = tt->quantize(x, q2, rows, per_row, NULL);
+        CHECK(got == rows * row, "%s: quantize returned %zu bytes, expected %zu", tt->name, got, rows * row);
+        CHECK(memcmp(q1, q2, rows * row) == 0, "%s: quantize(imatrix NULL) differs from the reference", tt->name);
+    }
+}
+
+static void imatrix_lowers_the_error_where_it_weighs(void)
+{
+    /* An importance matrix of 100 on every 4th column and 1 elsewhere must
+     * lower the error on the important columns relative to no imatrix:
+     * that is what the weighted fits are for. Averaged over 8 rows. */
+    static float x[MAX_N], y[MAX_N], imat[1024];
+    static uint8_t q[MAX_BYTES];
+    slm_type all[SLM_TYPE_COUNT];
+    int n = all_types(all);
+    for (int i = 0; i < n; i++) {
+        const slm_type_traits *tt = slm_type_traits_get(all[i]);
+        if (!tt->quantize || !tt->is_quantized || all[i] == SLM_TYPE_Q8_0) continue; /* Q8_0 ignores it */
+        const int64_t per_row = 512, rows = 8;
+        for (int64_t j = 0; j < per_row; j++) imat[j] = j % 4 == 0 ? 100.0f : 1.0f;
+        for (int64_t j = 0; j < rows * per_row; j++) x[j] = rng_gauss();
+        double err[2] = { 0, 0 };
+        for (int with = 0; with < 2; with++) {
+            size_t bytes = tt->quantize(x, q, rows, per_row, with ? imat : NULL);
+            CHECK(bytes == (size_t)rows * slm_type_row_size(all[i], per_row), "%s: %zu bytes", tt->name, bytes);
+            tt->to_float(q, y, rows * per_row);
+            for (int64_t j = 0; j < rows * per_row; j += 4) err[with] += ((double)x[j] - y[j]) * ((double)x[j] - y[j]);
+        }
+        CHECK(err[1] < err[0], "%s: important columns' squared error %.4g with imatrix, %.4g without", tt->name,
+              err[1], err[0]);
+    }
+}
+
 /* ---- activation quantizers ---- */
 
 static void q8_0_activations_round_half_to_even(void)
@@ -808,6 +858,8 @@ int main(int argc, char **argv)
     RUN(every_type_round_trips_within_its_error_bound);
     RUN(reference_quantizers_handle_zero_and_constant_blocks);
     RUN(legacy_reference_quantizers_round_as_ggml);
+    RUN(quantize_without_imatrix_is_the_reference_per_row);
+    RUN(imatrix_lowers_the_error_where_it_weighs);
     RUN(q8_0_activations_round_half_to_even);
     RUN(q8_k_activations_scale_by_the_signed_extreme);
     RUN(scalar_dots_match_double_dot_of_dequantized_rows);
