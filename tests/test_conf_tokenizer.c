@@ -302,6 +302,72 @@ static void special_tokens_in_text_are_single_ids_with_parse_special(void)
     slm_vocab_free(v);
 }
 
+/* Random bytes (valid and invalid UTF-8, chat markers, spaces) through every
+ * vocabulary: ids stay in range, and the BPE ones give back exactly the
+ * input when special tokens are rendered. Raw bytes stay below 0xC0: some
+ * vocabularies have no token for bytes that never occur in UTF-8 (StarCoder
+ * lacks C0, C1, F5..FF; DeepSeek has them as user-defined "À"... tokens), and
+ * a U+2581 formed by chance comes back from Gemma 4 as a space; llama.cpp
+ * does the same in both cases. */
+static void random_bytes_tokenize_safely_and_round_trip(void)
+{
+    static const char *names[] = {"gpt-2", "llama-bpe", "qwen2", "starcoder", "deepseek-llm",
+                                  "command-r", "gemma-4", "llama-spm", "phi-3"};
+    static const char *bits[] = {" ", "  ", "\n", "a", "The", "\xc3\xa9", "\xe2\x96", "\xf0\x9f\x98\x80",
+                                 "<|im_end|>", "<s>", "123", "'s", "\t", "<|endoftext|>", "<0x41>"};
+    uint64_t state = 99;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/ggml-vocab-%s.gguf", TOKDIR, names[k]);
+        slm_vocab *v = load_vocab(path, NULL);
+        if (!v) {
+            CHECK(0, "%s did not load", names[k]);
+            continue;
+        }
+        int byte_level = v->kind == SLM_VOCAB_BPE, bad_range = 0, bad_trip = 0;
+        for (int t = 0; t < 200; t++) {
+            char text[256], back[2048];
+            size_t len = 0;
+            for (int p = 0; p < 12; p++) {
+                state = state * 6364136223846793005ull + 1442695040888963407ull;
+                unsigned r = (unsigned)(state >> 33);
+                if (r % 4 == 0) {
+                    text[len++] = (char)((r >> 8) % 0xC0);
+                } else {
+                    const char *b = bits[(r >> 8) % (sizeof bits / sizeof *bits)];
+                    memcpy(text + len, b, strlen(b));
+                    len += strlen(b);
+                }
+            }
+            int32_t ids[512];
+            size_t n = 0, blen = 0;
+            int parse = (int)(state >> 62) & 1;
+            if (slm_vocab_tokenize(v, text, len, 0, parse, ids, 512, &n) != SLM_OK) {
+                bad_range++;
+                continue;
+            }
+            for (size_t i = 0; i < n; i++) {
+                bad_range += ids[i] < 0 || ids[i] >= slm_vocab_n_tokens(v);
+                blen += slm_vocab_token_to_piece(v, ids[i], 1, back + blen, sizeof back - blen);
+            }
+            int has_sp = 0;
+            for (size_t i = 0; i + 3 <= len; i++) has_sp |= memcmp(text + i, "\xe2\x96\x81", 3) == 0;
+            if (byte_level && !(has_sp && v->escape_whitespace) && (blen != len || memcmp(back, text, len) != 0)) {
+                if (!bad_trip++) {
+                    fprintf(stderr, "%s: '", names[k]);
+                    for (size_t i = 0; i < len; i++) fprintf(stderr, "\\x%02x", (unsigned char)text[i]);
+                    fprintf(stderr, "' came back as '");
+                    for (size_t i = 0; i < blen; i++) fprintf(stderr, "\\x%02x", (unsigned char)back[i]);
+                    fprintf(stderr, "'\n");
+                }
+            }
+        }
+        CHECK(bad_range == 0, "%s: %d bad tokenizations", names[k], bad_range);
+        CHECK(bad_trip == 0, "%s: %d of 200 random texts did not round-trip", names[k], bad_trip);
+        slm_vocab_free(v);
+    }
+}
+
 /* Throughput on a long text (the llama-bpe inputs repeated): a measurement,
  * printed; the check only guards against pathological slowness. */
 static void tokenizer_throughput_is_reported(void)
@@ -341,6 +407,7 @@ int main(void)
     RUN(stories260k_prompt_tokenizes_like_llama_cpp);
     RUN(tiny_model_prompt_tokenizes_like_llama_cpp);
     RUN(special_tokens_in_text_are_single_ids_with_parse_special);
+    RUN(random_bytes_tokenize_safely_and_round_trip);
     RUN(tokenizer_throughput_is_reported);
     return harness_finish();
 }
