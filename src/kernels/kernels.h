@@ -23,11 +23,20 @@ typedef void (*slm_vec_dot_fn)(int64_t n, float *s, const void *w, const void *a
  * exactly as llama.cpp does (see ../shared/testdata/README.md section 4). */
 typedef void (*slm_act_quant_fn)(const float *x, void *y, int64_t n);
 
+/* Optional, for batches of activation rows (prompt processing): one weight
+ * row w against n_act (1..4) activation rows, the c-th at a + c * a_stride
+ * bytes: s[c * s_stride] = w . a_c. Same result as vec_dot on each row up to
+ * float summation order; each weight block is decoded once for all rows.
+ * A NULL entry means: call vec_dot once per activation row. */
+typedef void (*slm_vec_dot_x4_fn)(int64_t n, float *s, size_t s_stride, const void *w,
+                                  const void *a, size_t a_stride, int n_act);
+
 typedef struct slm_kernels {
     const char *isa;                          /* "scalar", "avx2", ... */
     slm_vec_dot_fn vec_dot[SLM_TYPE_COUNT];   /* indexed by weight type */
     slm_act_quant_fn quant_act[SLM_TYPE_COUNT]; /* indexed by activation type */
     slm_to_float_fn to_float[SLM_TYPE_COUNT]; /* fast dequantization (rows) */
+    slm_vec_dot_x4_fn vec_dot_x4[SLM_TYPE_COUNT]; /* optional (NULL: vec_dot per row) */
 } slm_kernels;
 
 /* The active table (initialised on first call, thread-safe). */
