@@ -24,7 +24,10 @@
 #include "kernels/kernels.h"
 #include "quant/types.h"
 
-enum { ROWS = 8192, COLS = 2048 };
+/* SLM_BENCH_ROWS overrides the row count (e.g. 32768 for a matrix that
+ * does not fit in L3: then the dot runs at DRAM speed). */
+static int ROWS = 8192;
+enum { COLS = 2048 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t rng_u64(void)
@@ -112,7 +115,7 @@ static void bench_type(slm_type t, int reps, const slm_kernels *ka, const slm_ke
     uint8_t *w = malloc((size_t)ROWS * row_bytes);
     float *x = malloc(COLS * sizeof(float));
     void *a = malloc(slm_type_row_size(at, COLS));
-    float *ya = malloc(ROWS * sizeof(float)), *yb = malloc(ROWS * sizeof(float));
+    float *ya = malloc((size_t)ROWS * sizeof(float)), *yb = malloc((size_t)ROWS * sizeof(float));
     double *ta = malloc((size_t)reps * sizeof(double)), *tb = malloc((size_t)reps * sizeof(double));
     if (!w || !x || !a || !ya || !yb || !ta || !tb || !make_weights(t, w, row_bytes)) {
         printf("%-7s skipped (no way to build weights, or out of memory)\n", tr->name);
@@ -154,6 +157,8 @@ done:
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 15;
+    const char *rows_env = getenv("SLM_BENCH_ROWS");
+    if (rows_env && atoi(rows_env) > 0) ROWS = atoi(rows_env);
     if (reps < 1) reps = 1;
     const slm_kernels *ka = slm_kernels_scalar(), *kb = slm_kernels_get();
     printf("GEMV %d x %d, one thread, median of %d; A = %s, B = %s\n", ROWS, COLS, reps, ka->isa,

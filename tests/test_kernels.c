@@ -194,6 +194,96 @@ static void avx2_dots_match_scalar_on_random_block_bytes(void)
     }
 }
 
+/* Fill a weight row of type t: reference-quantized random floats when the
+ * type has a reference quantizer, else random bytes with sane scales (the
+ * layouts of random_layouts). Returns 0 if neither applies. */
+static int make_row(slm_type t, void *w, int64_t n)
+{
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    if (tr->from_float_ref) {
+        float *x = malloc((size_t)n * sizeof(float));
+        if (!x) return 0;
+        random_floats(x, n);
+        tr->from_float_ref(x, w, n);
+        free(x);
+        return 1;
+    }
+    for (size_t r = 0; r < sizeof random_layouts / sizeof random_layouts[0]; r++) {
+        if (random_layouts[r].type != t) continue;
+        uint8_t *b = w;
+        for (size_t i = 0; i < slm_type_row_size(t, n); i++) b[i] = (uint8_t)rng_u64();
+        for (int64_t i = 0; i < n / tr->block_size; i++)
+            for (int h = 0; h < random_layouts[r].n_half; h++) {
+                const float v = (rng_unit() < 0 ? -1.0f : 1.0f) * powf(10.0f, -2.0f + rng_unit());
+                const slm_fp16 hv = slm_fp32_to_fp16(v);
+                memcpy(b + (size_t)i * tr->type_size + random_layouts[r].half_at[h], &hv, 2);
+            }
+        return 1;
+    }
+    return 0;
+}
+
+/* vec_dot_x4: one weight row against 1..4 activation rows (stride larger
+ * than a row, results strided): each result within tolerance of the scalar
+ * vec_dot on that row, and no write outside s[c * s_stride], c < n_act. */
+static void avx2_x4_dots_match_scalar_per_activation_row(void)
+{
+    if (!have_avx2) return;
+    int tested = 0;
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        const slm_type_traits *tr = slm_type_traits_get((slm_type)t);
+        if (!tr || !avx2_k.vec_dot_x4[t]) continue;
+        const slm_type at = tr->vec_dot_type;
+        int64_t len[8];
+        const int nl = row_lengths((slm_type)t, len);
+        for (int k = 0; k < nl; k++) {
+            const int64_t n = len[k];
+            const size_t a_row = slm_type_row_size(at, n), a_stride = a_row + 40;
+            void *w = malloc(slm_type_row_size((slm_type)t, n));
+            uint8_t *a = calloc(4, a_stride);
+            float *x = malloc((size_t)n * sizeof(float));
+            float *wf = malloc((size_t)n * sizeof(float)), *af = malloc((size_t)n * sizeof(float));
+            REQUIRE(w && a && x && wf && af, "allocation");
+            REQUIRE(make_row((slm_type)t, w, n), "%s: no way to build a weight row", tr->name);
+            tr->to_float(w, wf, n);
+            float ref[4];
+            double mag[4];
+            for (int c = 0; c < 4; c++) {
+                random_floats(x, n);
+                scalar_k.quant_act[at](x, a + c * a_stride, n);
+                scalar_k.vec_dot[t](n, &ref[c], w, a + c * a_stride);
+                slm_type_traits_get(at)->to_float(a + c * a_stride, af, n);
+                mag[c] = 0.0;
+                for (int64_t i = 0; i < n; i++) mag[c] += fabs((double)wf[i] * (double)af[i]);
+            }
+            for (int na = 1; na <= 4; na++) {
+                enum { SS = 3 };
+                float s[4 * SS];
+                for (int i = 0; i < 4 * SS; i++) s[i] = -12345.0f;
+                avx2_k.vec_dot_x4[t](n, s, SS, w, a, a_stride, na);
+                n_dots += na;
+                for (int c = 0; c < 4; c++) {
+                    if (c < na)
+                        CHECK(fabs((double)s[c * SS] - ref[c]) <= 1e-5 * mag[c] + 1e-30,
+                              "%s n=%lld n_act=%d row %d: x4 %.9g, scalar %.9g", tr->name,
+                              (long long)n, na, c, s[c * SS], ref[c]);
+                    else
+                        CHECK(s[c * SS] == -12345.0f, "%s n_act=%d wrote result %d", tr->name, na, c);
+                    CHECK(s[c * SS + 1] == -12345.0f && s[c * SS + 2] == -12345.0f,
+                          "%s n_act=%d wrote between strided results", tr->name, na);
+                }
+            }
+            free(w);
+            free(a);
+            free(x);
+            free(wf);
+            free(af);
+        }
+        tested++;
+    }
+    CHECK(tested >= 4, "only %d types have an AVX2 vec_dot_x4", tested);
+}
+
 /* Run the scalar and AVX2 quantizer of activation type t on x (n values)
  * and require identical bytes; both buffers start zeroed so bytes a
  * quantizer leaves alone compare equal. */
@@ -321,6 +411,7 @@ int main(void)
     RUN(avx2_covers_the_hot_kernels);
     RUN(avx2_dots_match_scalar_on_quantized_rows);
     RUN(avx2_dots_match_scalar_on_random_block_bytes);
+    RUN(avx2_x4_dots_match_scalar_per_activation_row);
     RUN(avx2_act_quantizers_match_scalar_byte_for_byte);
     RUN(avx2_act_quantizers_round_ties_like_scalar);
     printf("%d dot comparisons, %d quantizer comparisons\n", n_dots, n_quants);

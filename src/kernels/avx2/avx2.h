@@ -31,6 +31,14 @@ void slm_vec_dot_q5_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *
 void slm_vec_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
 void slm_vec_dot_iq4_xs_q8_k_avx2(int64_t n, float *s, const void *w, const void *a);
 
+/* ---- one weight row . up to 4 activation rows (kernels.h vec_dot_x4) ---- */
+void slm_vec_dot_x4_f32_f32_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_f16_f16_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+
 /* ---- activation quantizers: F32 row -> activation type ---- */
 void slm_quant_act_f16_avx2(const float *x, void *y, int64_t n);
 void slm_quant_act_bf16_avx2(const float *x, void *y, int64_t n);
@@ -61,6 +69,14 @@ static inline int slm_avx2_hsum_epi32(__m256i x)
     r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(1, 0, 3, 2)));
     r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm_cvtsi128_si32(r);
+}
+
+/* The x4 kernels always run 4 activation rows (fixed trip counts keep the
+ * accumulators in registers); rows past n_act alias row 0 and their results
+ * are dropped, so nothing past the caller's rows is read. */
+static inline void slm_avx2_rows4(const void *a, size_t stride, int n_act, const uint8_t *r[4])
+{
+    for (int k = 0; k < 4; k++) r[k] = (const uint8_t *)a + (k < n_act ? (size_t)k * stride : 0);
 }
 
 /* 16 packed nibble bytes -> 32 bytes 0..15: low nibbles first (elements

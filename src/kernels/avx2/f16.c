@@ -58,3 +58,59 @@ void slm_quant_act_f16_avx2(const float *x, void *vy, int64_t n)
                          _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
     for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
+
+void slm_vec_dot_x4_f32_f32_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                 size_t as, int na)
+{
+    const float *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const float *a0 = (const float *)r[0], *a1 = (const float *)r[1];
+    const float *a2 = (const float *)r[2], *a3 = (const float *)r[3];
+    __m256 acc[4][2];
+    for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 wv = _mm256_loadu_ps(w + i + 8 * h);
+            acc[0][h] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a0 + i + 8 * h), acc[0][h]);
+            acc[1][h] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a1 + i + 8 * h), acc[1][h]);
+            acc[2][h] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a2 + i + 8 * h), acc[2][h]);
+            acc[3][h] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a3 + i + 8 * h), acc[3][h]);
+        }
+    }
+    const float *a[4] = {a0, a1, a2, a3};
+    for (int k = 0; k < na; k++) {
+        float sum = slm_avx2_hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
+        for (int64_t j = i; j < n; j++) sum += w[j] * a[k][j];
+        s[(size_t)k * ss] = sum;
+    }
+}
+
+void slm_vec_dot_x4_f16_f16_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                 size_t as, int na)
+{
+    const slm_fp16 *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const slm_fp16 *a0 = (const slm_fp16 *)r[0], *a1 = (const slm_fp16 *)r[1];
+    const slm_fp16 *a2 = (const slm_fp16 *)r[2], *a3 = (const slm_fp16 *)r[3];
+    __m256 acc[4][2];
+    for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int h = 0; h < 2; h++) {
+            const __m256 wv = load_f16(w + i + 8 * h);
+            acc[0][h] = _mm256_fmadd_ps(wv, load_f16(a0 + i + 8 * h), acc[0][h]);
+            acc[1][h] = _mm256_fmadd_ps(wv, load_f16(a1 + i + 8 * h), acc[1][h]);
+            acc[2][h] = _mm256_fmadd_ps(wv, load_f16(a2 + i + 8 * h), acc[2][h]);
+            acc[3][h] = _mm256_fmadd_ps(wv, load_f16(a3 + i + 8 * h), acc[3][h]);
+        }
+    }
+    const slm_fp16 *a[4] = {a0, a1, a2, a3};
+    for (int k = 0; k < na; k++) {
+        float sum = slm_avx2_hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
+        for (int64_t j = i; j < n; j++) sum += slm_avx2_h2f(w[j]) * slm_avx2_h2f(a[k][j]);
+        s[(size_t)k * ss] = sum;
+    }
+}

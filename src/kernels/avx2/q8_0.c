@@ -89,3 +89,27 @@ void slm_quant_act_q8_1_avx2(const float *x, void *vy, int64_t n)
         _mm256_storeu_si256((__m256i *)y[i].qs, q);
     }
 }
+
+void slm_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                   size_t as, int na)
+{
+    const slm_block_q8_0 *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const slm_block_q8_0 *a[4] = {(const slm_block_q8_0 *)r[0], (const slm_block_q8_0 *)r[1],
+                                  (const slm_block_q8_0 *)r[2], (const slm_block_q8_0 *)r[3]};
+    const int64_t nb = n / SLM_QK8_0;
+    __m256 acc[4];
+    for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)w[i].qs);
+        const __m256i ax = _mm256_sign_epi8(x, x);
+        const float dw = slm_avx2_h2f(w[i].d);
+        for (int k = 0; k < 4; k++) {
+            const __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[k][i].qs), x);
+            const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * slm_avx2_h2f(a[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
+        }
+    }
+    for (int k = 0; k < na; k++) s[(size_t)k * ss] = slm_avx2_hsum_ps(acc[k]);
+}
