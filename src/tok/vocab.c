@@ -345,7 +345,7 @@ static int cmp_special(const void *pa, const void *pb, const slm_vocab *v)
     return a < b ? -1 : a > b;
 }
 
-/* Insertion-free merge sort keeps this independent of qsort_r's availability. */
+/* Stable merge sort: C11 qsort takes no context for the token lengths. */
 static void sort_special(slm_vocab *v, int32_t *a, int32_t *tmp, int32_t n)
 {
     if (n < 2) return;

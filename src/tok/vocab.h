@@ -40,7 +40,9 @@ void slm_vocab_free(slm_vocab *v); /* NULL is a no-op */
 
 /* A vocabulary described in memory (tests, synthetic models). Arrays are
  * copied; scores/types/merges may be NULL (scores 0, types NORMAL, no
- * merges). Ids < 0 mean "none". Same validation and errors as slm_vocab_load. */
+ * merges). Special ids: -1 = none, below -1 = the model type's default
+ * (llama: bos 1, eos 2, unk 0). Flags: negative = the default. Same
+ * validation and errors as slm_vocab_load. */
 typedef struct slm_vocab_spec {
     const char *model;          /* "llama", "gpt2", "gemma4" */
     const char *pre;            /* tokenizer.ggml.pre, NULL = "default" */
@@ -50,9 +52,9 @@ typedef struct slm_vocab_spec {
     int32_t n_tokens;
     const char *const *merges;  /* "left right", rank = index; or NULL */
     int32_t n_merges;
-    int32_t bos, eos, unk, pad; /* -1 = none */
-    int add_bos, add_eos;       /* -1 = the model type's default */
-    int add_space_prefix;       /* -1 = the model type's default */
+    int32_t bos, eos, unk, pad; /* -1 = none, < -1 = default */
+    int add_bos, add_eos;       /* < 0 = the model type's default */
+    int add_space_prefix;       /* < 0 = the model type's default */
 } slm_vocab_spec;
 slm_status slm_vocab_build(const slm_vocab_spec *spec, slm_vocab **out);
 
