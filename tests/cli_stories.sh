@@ -40,6 +40,10 @@ case "$want" in "$got"*) ;; *) fail "-n 60 is not a prefix of the reference: $go
 got=$("$SLM" run "$M" -p "Once upon a time" -n 120 --temp 0 -t 1 --no-display-prompt 2>/dev/null)
 [ " Once upon a time$got" = "$want" ] || fail "--no-display-prompt: '$got'"
 
+# Multi-byte characters split over byte tokens come out whole and unchanged.
+got=$("$SLM" run "$M" -p "Zoë said ünïcode 😀" -n 2 --temp 0 -t 1 2>/dev/null)
+case "$got" in " Zoë said ünïcode 😀"*) ;; *) fail "UTF-8 prompt echoed as '$got'" ;; esac
+
 # Prompt from a file.
 printf 'Once upon a time' > "$W/prompt.txt"
 got=$("$SLM" run "$M" -f "$W/prompt.txt" -n 120 --temp 0 -t 1 2>/dev/null)
