@@ -553,8 +553,15 @@ static void decode_one_by_one_equals_batched(void)
         CHECK(slm_session_decode(b, &prompt[t], 1, &lb) == SLM_OK, "%s", slm_last_error());
         const float *la = slm_session_logits(a, (size_t)t), *lc = slm_session_logits(c, (size_t)t);
         REQUIRE(la && lb && lc, "logits row %d", t);
-        CHECK(memcmp(la, lb, 64 * sizeof(float)) == 0, "position %d: batched != one by one", t);
-        CHECK(memcmp(la, lc, 64 * sizeof(float)) == 0, "position %d: n_batch 5 x 3 threads differs", t);
+        /* batched matmuls may use the 4-row kernels, which sum F32 in
+         * another order: equal up to float rounding, not bit for bit */
+        double dab = 0, dac = 0;
+        for (int i = 0; i < 64; i++) {
+            dab = fmax(dab, fabs(la[i] - lb[i]));
+            dac = fmax(dac, fabs(la[i] - lc[i]));
+        }
+        CHECK(dab < 2e-5, "position %d: batched vs one by one differ by %.3g", t, dab);
+        CHECK(dac < 2e-5, "position %d: n_batch 5 x 3 threads differs by %.3g", t, dac);
     }
     CHECK(slm_session_n_past(a) == 12 && slm_session_n_past(b) == 12, "n_past");
     CHECK(slm_session_logits(b, 0) == NULL, "logits_all off gives no rows");

@@ -58,14 +58,20 @@ static void mm_rows(void *ctx, int ith, int nth)
     const int64_t b0 = n_blk * ith / nth, b1 = n_blk * (ith + 1) / nth;
     const int64_t r0 = b0 * blk, r1 = b1 * blk < w->n_out ? b1 * blk : w->n_out;
     slm_vec_dot_fn dot = j->k->vec_dot[w->type];
+    slm_vec_dot_x4_fn dot4 = j->k->vec_dot_x4[w->type];
     const uint8_t *base = w->data;
+    /* activation row t at a0 + t * as bytes */
+    const uint8_t *a0 = j->act ? j->act : (const uint8_t *)j->x;
+    const size_t as = j->act ? j->act_stride : (size_t)j->ldx * sizeof(float);
     for (int64_t r = r0; r < r1; r++) {
         const void *row = base + (size_t)r * w->row_bytes;
-        for (int64_t t = 0; t < j->n_tok; t++) {
-            const void *a = j->vdt == SLM_TYPE_F32 && !j->act ? (const void *)(j->x + t * j->ldx)
-                                                             : j->act + (size_t)t * j->act_stride;
-            dot(w->n_in, &j->y[t * j->ldy + r], row, a);
-        }
+        int64_t t = 0;
+        if (dot4)
+            for (; t + 1 < j->n_tok; t += 4) {
+                const int na = j->n_tok - t < 4 ? (int)(j->n_tok - t) : 4;
+                dot4(w->n_in, &j->y[t * j->ldy + r], (size_t)j->ldy, row, a0 + (size_t)t * as, as, na);
+            }
+        for (; t < j->n_tok; t++) dot(w->n_in, &j->y[t * j->ldy + r], row, a0 + (size_t)t * as);
     }
 }
 
