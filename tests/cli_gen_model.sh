@@ -29,6 +29,16 @@ case "$got" in *qwen2*Q4_K*Q6_K*) ;; *) fail "info of the Q4_K_M qwen2 model: $g
 "$SLM" gen-model --shape tiny --type q8_0 -o "$W/q8.gguf" 2>/dev/null || fail "gen-model q8_0 failed"
 case "$("$SLM" info "$W/q8.gguf" 2>&1)" in *Q8_0*) ;; *) fail "info of the Q8_0 model" ;; esac
 
+# Every weight type and mix generates, loads and runs, and `info` shows its base type.
+for t in F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K IQ4_NL IQ4_XS \
+         Q3_K_M Q3_K_L Q4_K_S Q4_K_M Q5_K_S Q5_K_M; do
+    "$SLM" gen-model --shape tiny --type "$t" -t 1 -o "$W/t.gguf" 2>/dev/null || { fail "gen-model --type $t failed"; continue; }
+    out=$("$SLM" run "$W/t.gguf" -p "hello" -n 3 -t 1 2>&1) || fail "run on $t failed: $out"
+    base=${t%_[MSL]}
+    case "$t" in Q?_K_[MSL]) ;; *) base=$t ;; esac
+    case "$("$SLM" info "$W/t.gguf" 2>&1)" in *"$base "*) ;; *) fail "info of the $t model lacks $base" ;; esac
+done
+
 # The file runs: generation stops at -n, the prompt comes back first.
 got=$("$SLM" run "$W/a.gguf" -p "Once upon a time" -n 8 --seed 1 -t 1 --json 2>/dev/null) || fail "run failed"
 python3 - "$got" <<'PY' || fail "run on the generated model: $got"

@@ -80,6 +80,13 @@ first=$(printf '%s\n' "$got" | head -1)
 [ "$first" = "$(printf "1\t'<s>'")" ] || fail "tokenize listing starts with '$first'"
 [ "$(printf '%s\n' "$got" | wc -l)" -eq 5 ] || fail "tokenize listing: $got"
 
+# A vocabulary-only GGUF tokenizes (example from testdata/README.md).
+V="$TD/tokenizer/ggml-vocab-llama-spm.gguf"
+if [ -f "$V" ]; then
+    got=$("$SLM" tokenize "$V" --text "ied 4 ½ months" --no-bos --ids 2>&1)
+    [ "$got" = "474 287 29871 29946 29871 30226 7378" ] || fail "tokenize on vocab-only llama-spm: '$got'"
+fi
+
 # Logits of the prompt, against llama.cpp's, within 1e-4.
 "$SLM" logits "$M" --tokens "$(cat "$D/stories260K-F32.tokens.txt")" --out "$W/logits.f32" -t 1 2>"$W/err" \
     || fail "logits failed: $(cat "$W/err")"
