@@ -423,7 +423,7 @@ slm_status slm_gguf_writer_write(slm_gguf_writer *w, const char *path)
     SLM_CHECK(tmp != NULL, SLM_ERR_NOMEM, "%s: cannot allocate the temporary name", path);
     for (unsigned attempt = 0; fd < 0; attempt++) {
         snprintf(tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(), tmp_counter++);
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         SLM_CHECK(fd >= 0 || (errno == EEXIST && attempt < 100), SLM_ERR_IO,
                   "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
     }
