@@ -31,10 +31,13 @@ enum {
 
 /* Read tokenizer.ggml.{model,pre,tokens,scores,token_type,merges,
  * bos_token_id,eos_token_id,...,add_bos_token,add_eos_token,add_space_prefix}.
- * Errors: SLM_ERR_FORMAT (missing tokens, wrong types, ids out of range,
- * array length mismatch, malformed merge), SLM_ERR_UNSUPPORTED (a model type
- * other than llama/gpt2/gemma4), SLM_ERR_NOMEM. On failure *out is NULL.
- * An unknown tokenizer.ggml.pre falls back to "gpt-2" with a log warning. */
+ * Errors: SLM_ERR_FORMAT (tokens, scores, types or merges missing where
+ * required, of the wrong type, or shorter than the token list; duplicate
+ * pieces; an id key that is not an integer), SLM_ERR_UNSUPPORTED (a model
+ * type other than llama/gpt2/gemma4), SLM_ERR_NOMEM. On failure *out is NULL.
+ * Like llama.cpp, a special id outside the vocabulary is ignored (default
+ * kept) and an unknown tokenizer.ggml.pre falls back to "gpt-2", each with a
+ * log warning. Loading 256k tokens and 500k merges takes about 60 ms. */
 slm_status slm_vocab_load(const slm_gguf *g, slm_vocab **out);
 void slm_vocab_free(slm_vocab *v); /* NULL is a no-op */
 
@@ -76,8 +79,10 @@ int slm_vocab_token_type(const slm_vocab *v, int32_t id);
 /* Tokenize len bytes of text (semantics of slm_tokenize in slm.h): writes at
  * most cap ids, *n_out is always the full count, SLM_ERR_FULL when it
  * exceeds cap. add_special adds BOS/EOS as the vocab's flags say;
- * parse_special matches control/user-defined token texts first. Invalid
- * UTF-8 is handled byte by byte (never an error). SLM_ERR_NOMEM possible. */
+ * parse_special makes control-token texts (e.g. "<|im_start|>") single ids;
+ * user-defined tokens are split out of the text either way (as llama.cpp and
+ * Hugging Face do). Invalid UTF-8 is handled byte by byte (never an error).
+ * SLM_ERR_NOMEM possible. Thread safe. */
 slm_status slm_vocab_tokenize(const slm_vocab *v, const char *text, size_t len, int add_special,
                               int parse_special, int32_t *ids, size_t cap, size_t *n_out);
 
@@ -96,7 +101,7 @@ int32_t slm_vocab_find(const slm_vocab *v, const char *text, size_t len);
 /* ---- inside src/tok only ------------------------------------------------
  * The layout below is shared by vocab.c (loading, special tokens,
  * detokenization), spm.c, bpe.c and pretok.c. Nothing outside src/tok may
- * depend on it. */
+ * depend on it (tests may read it). */
 
 /* Attribute bits (llama.cpp's llama_token_attr): a token's type plus flags
  * the loader adds (an EOG-looking token becomes CONTROL, "unused" control
