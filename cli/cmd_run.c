@@ -34,7 +34,8 @@ static void usage(FILE *f)
             "      --top-k K             keep the K most likely tokens (default 40; 0 = off)\n"
             "      --top-p P             nucleus sampling (default 0.95; 1 = off)\n"
             "      --min-p P             drop tokens below P x the best (default 0.05; 0 = off)\n"
-            "      --repeat-penalty R    penalise the last 64 tokens (default 1.0 = off)\n"
+            "      --repeat-penalty R    divide/multiply the logits of recent tokens (default 1.0 = off)\n"
+            "      --repeat-last-n N     tokens the penalties look back over (default 64; 0 = off)\n"
             "      --frequency-penalty F subtract F x count (default 0)\n"
             "      --presence-penalty P  subtract P once per seen token (default 0)\n"
             "      --seed S              random seed (default 0xC0FFEE)\n"
@@ -107,6 +108,8 @@ static int parse(int argc, char **argv, run_opts *o)
             rc = cli_float(&a, 0.0, 1.0, &o->sp.min_p);
         } else if (cli_is(&a, "--repeat-penalty", NULL)) {
             rc = cli_float(&a, 1e-6, 1e6, &o->sp.repeat_penalty);
+        } else if (cli_is(&a, "--repeat-last-n", NULL)) {
+            rc = cli_int(&a, 0, 1 << 20, &o->sp.penalty_last_n);
         } else if (cli_is(&a, "--frequency-penalty", NULL)) {
             rc = cli_float(&a, -1e6, 1e6, &o->sp.frequency_penalty);
         } else if (cli_is(&a, "--presence-penalty", NULL)) {

@@ -27,7 +27,7 @@ expect 2 "unknown command 'frobnicate'" "$SLM" frobnicate
 expect 2 "usage" "$SLM"
 
 # Each subcommand's help mentions its flags.
-for f in -p -f -n -t -c --temp --top-k --top-p --min-p --repeat-penalty --frequency-penalty \
+for f in -p -f -n -t -c --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --frequency-penalty \
          --presence-penalty --seed --no-mmap --mlock --kv-type --ignore-eos --no-display-prompt --json; do
     expect 0 "$f" "$SLM" run --help
 done
