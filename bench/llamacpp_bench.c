@@ -18,6 +18,11 @@
  * ttft_ms is the prompt decode up to the moment the last prompt token's
  * logits are readable (the first generated token could be sampled then).
  * peak_rss_bytes is VmHWM from /proc/self/status after the repetition.
+ *
+ * With --logits-out FILE --tokens "ID ...", it instead evaluates those tokens
+ * as one batch (positions 0..n-1) and writes every position's logits to FILE
+ * as n x n_vocab little-endian float32 — the format of `slm logits`, so that
+ * bench/compare can check both engines compute the same function.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -240,6 +245,94 @@ done:
     return status;
 }
 
+/* ---- logits dump ----------------------------------------------------------- */
+
+static int dump_logits(const char *path, int n_threads, const llama_token *ids, int n,
+                       const char *out_path)
+{
+    struct llama_model_params mp = llama_model_default_params();
+    struct llama_model *model = llama_model_load_from_file(path, mp);
+    if (!model) {
+        fprintf(stderr, "llamacpp_bench: %s: llama_model_load_from_file failed\n", path);
+        return 1;
+    }
+    int32_t n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+    struct llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = (uint32_t)n;
+    cp.n_batch = (uint32_t)n;
+    cp.n_ubatch = (uint32_t)n;
+    cp.n_threads = n_threads;
+    cp.n_threads_batch = n_threads;
+    struct llama_context *ctx = llama_init_from_model(model, cp);
+    int status = 1;
+    FILE *out = NULL;
+    struct llama_batch b = llama_batch_init(n, 0, 1);
+    if (!ctx) {
+        fprintf(stderr, "llamacpp_bench: %s: llama_init_from_model failed\n", path);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= n_vocab) {
+            fprintf(stderr, "llamacpp_bench: token %d out of range (n_vocab %d)\n", ids[i],
+                    n_vocab);
+            goto done;
+        }
+        b.token[i] = ids[i];
+        b.pos[i] = i;
+        b.n_seq_id[i] = 1;
+        b.seq_id[i][0] = 0;
+        b.logits[i] = 1;
+    }
+    b.n_tokens = n;
+    int rc = llama_decode(ctx, b);
+    if (rc != 0) {
+        fprintf(stderr, "llamacpp_bench: %s: llama_decode returned %d\n", path, rc);
+        goto done;
+    }
+    out = fopen(out_path, "wb");
+    if (!out) {
+        fprintf(stderr, "llamacpp_bench: %s: cannot open for writing\n", out_path);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        const float *row = llama_get_logits_ith(ctx, i);
+        if (!row || fwrite(row, sizeof *row, (size_t)n_vocab, out) != (size_t)n_vocab) {
+            fprintf(stderr, "llamacpp_bench: %s: writing row %d failed\n", out_path, i);
+            goto done;
+        }
+    }
+    status = 0;
+done:
+    if (out && fclose(out) != 0 && status == 0) {
+        fprintf(stderr, "llamacpp_bench: %s: write failed\n", out_path);
+        status = 1;
+    }
+    llama_batch_free(b);
+    llama_free(ctx);
+    llama_model_free(model);
+    return status;
+}
+
+/* Parse "1 2 3" or "1,2,3" into ids (at most cap); returns the count, -1 on error. */
+static int parse_tokens(const char *s, llama_token *ids, int cap)
+{
+    int n = 0;
+    while (*s) {
+        if (*s == ' ' || *s == ',') {
+            s++;
+            continue;
+        }
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || v < 0 || v > INT32_MAX || n == cap)
+            return -1;
+        ids[n++] = (llama_token)v;
+        s = end;
+    }
+    return n;
+}
+
 /* ---- command line -------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -247,6 +340,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: llamacpp_bench -m MODEL [-m MODEL...] [-p N_PROMPT] [-n N_GEN] [-t THREADS]\n"
             "                      [-r REPS] [--backend-dir DIR] [--no-warmup] [-v]\n"
+            "       llamacpp_bench -m MODEL --tokens \"ID ...\" --logits-out FILE [-t THREADS]\n"
             "  -p  prompt tokens decoded in one batch (default 128)\n"
             "  -n  tokens generated one at a time after the prompt (default 32)\n"
             "  -t  threads (default 1)\n"
@@ -274,6 +368,8 @@ int main(int argc, char **argv)
     const char *models[64];
     int n_models = 0;
     const char *backend_dir = NULL;
+    const char *tokens = NULL;
+    const char *logits_out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
@@ -290,6 +386,10 @@ int main(int argc, char **argv)
                 return 2;
             }
             models[n_models++] = argv[++i];
+        } else if (strcmp(a, "--tokens") == 0 && has_val) {
+            tokens = argv[++i];
+        } else if (strcmp(a, "--logits-out") == 0 && has_val) {
+            logits_out = argv[++i];
         } else if (strcmp(a, "--backend-dir") == 0 && has_val) {
             backend_dir = argv[++i];
         } else if (strcmp(a, "-p") == 0 && has_val) {
@@ -325,6 +425,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "llamacpp_bench: %s\n", llama_print_system_info());
 
     int status = 0;
+    if (logits_out || tokens) {
+        llama_token ids[4096];
+        int n = tokens ? parse_tokens(tokens, ids, 4096) : -1;
+        if (!logits_out || n <= 0 || n_models != 1) {
+            fprintf(stderr, "llamacpp_bench: --logits-out needs one -m MODEL and --tokens with "
+                            "1..4096 ids\n");
+            status = 2;
+        } else {
+            status = dump_logits(models[0], o.n_threads, ids, n, logits_out);
+        }
+        llama_backend_free();
+        return status;
+    }
     for (int i = 0; i < n_models; i++)
         status |= bench_model(models[i], &o);
     llama_backend_free();
