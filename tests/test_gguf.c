@@ -449,6 +449,33 @@ static void gguf_open_fails_cleanly_on_every_allocation_failure(void)
     free(file);
 }
 
+/* A tensor with a zero dimension holds no bytes and may sit at the end of
+ * the data section (llama.cpp accepts ne = 0 too). */
+static void gguf_accepts_zero_sized_tensor(void)
+{
+    bb b = {0};
+    bb_bytes(&b, "GGUF", 4);
+    bb_u32(&b, 3);
+    bb_u64(&b, 1);
+    bb_u64(&b, 0);
+    bb_str(&b, "empty");
+    bb_u32(&b, 2);
+    bb_u64(&b, 256);
+    bb_u64(&b, 0);
+    bb_u32(&b, SLM_TYPE_Q4_K);
+    bb_u64(&b, 0);
+    bb_pad(&b, 32);
+    uint8_t *copy;
+    slm_gguf *g;
+    slm_status st = open_exact(b.p, b.n, &copy, &g);
+    REQUIRE(st == SLM_OK, "open: %s", slm_last_error());
+    const slm_gguf_tensor *t = slm_gguf_find_tensor(g, "empty");
+    CHECK(t && t->nbytes == 0 && t->ne[0] == 256 && t->ne[1] == 0, "zero-sized tensor");
+    slm_gguf_close(g);
+    free(copy);
+    free(b.p);
+}
+
 /* ---- typed getters ------------------------------------------------------ */
 
 /* A file with one key of each scalar type and numeric arrays of several. */
@@ -935,6 +962,7 @@ int main(void)
     RUN(gguf_rejects_every_truncation);
     RUN(gguf_survives_byte_corruption);
     RUN(gguf_open_fails_cleanly_on_every_allocation_failure);
+    RUN(gguf_accepts_zero_sized_tensor);
     RUN(gguf_getters_convert_as_documented);
     RUN(gguf_writer_round_trips_every_type);
     RUN(gguf_writer_rejects_bad_tensors_and_alignment);
