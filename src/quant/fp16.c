@@ -16,26 +16,7 @@ static uint32_t f32_bits(float f)
     return u;
 }
 
-static float bits_f32(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-float slm_fp16_to_fp32(slm_fp16 h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t mant = h & 0x3ffu;
-    if (exp == 0x1f) /* inf, or NaN made quiet as vcvtph2ps does */
-        return bits_f32(sign | 0x7f800000u | (mant ? 0x400000u | (mant << 13) : 0));
-    if (exp != 0) return bits_f32(sign | ((exp + 112u) << 23) | (mant << 13));
-    if (mant == 0) return bits_f32(sign);
-    /* Denormal: mant * 2^-24, exact in float. */
-    float v = (float)mant * (1.0f / 16777216.0f);
-    return sign ? -v : v;
-}
+float slm_fp16_to_fp32(slm_fp16 h) { return slm_half_to_float(h); }
 
 slm_fp16 slm_fp32_to_fp16(float f)
 {
@@ -64,7 +45,7 @@ slm_fp16 slm_fp32_to_fp16(float f)
     return (slm_fp16)(sign | h);
 }
 
-float slm_bf16_to_fp32(slm_bf16 h) { return bits_f32((uint32_t)h << 16); }
+float slm_bf16_to_fp32(slm_bf16 h) { return slm_bfloat_to_float(h); }
 
 slm_bf16 slm_fp32_to_bf16(float f)
 {
@@ -88,7 +69,7 @@ void slm_f32_from_float(const float *src, void *dst, int64_t n)
 void slm_f16_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_fp16 *h = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = slm_fp16_to_fp32(h[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = slm_half_to_float(h[i]);
 }
 
 void slm_f16_from_float(const float *src, void *dst, int64_t n)
@@ -100,7 +81,7 @@ void slm_f16_from_float(const float *src, void *dst, int64_t n)
 void slm_bf16_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_bf16 *h = src;
-    for (int64_t i = 0; i < n; i++) dst[i] = slm_bf16_to_fp32(h[i]);
+    for (int64_t i = 0; i < n; i++) dst[i] = slm_bfloat_to_float(h[i]);
 }
 
 void slm_bf16_from_float(const float *src, void *dst, int64_t n)

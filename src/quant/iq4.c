@@ -13,7 +13,7 @@ void slm_iq4_nl_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_iq4_nl *b = src;
     for (int64_t i = 0; i < n / SLM_QK4_NL; i++, dst += SLM_QK4_NL) {
-        const float d = slm_fp16_to_fp32(b[i].d);
+        const float d = slm_half_to_float(b[i].d);
         for (int j = 0; j < SLM_QK4_NL / 2; j++) {
             dst[j] = d * (float)slm_kvalues_iq4nl[b[i].qs[j] & 0xf];
             dst[j + SLM_QK4_NL / 2] = d * (float)slm_kvalues_iq4nl[b[i].qs[j] >> 4];
@@ -25,7 +25,7 @@ void slm_iq4_xs_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_iq4_xs *b = src;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const float d = slm_fp16_to_fp32(b[i].d);
+        const float d = slm_half_to_float(b[i].d);
         const uint8_t *qs = b[i].qs;
         for (int ib = 0; ib < SLM_QK_K / 32; ib++, qs += 16, dst += 32) {
             int ls = ((b[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) | (((b[i].scales_h >> 2 * ib) & 3) << 4);

@@ -9,7 +9,7 @@ void slm_q2_k_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q2_K *b = src;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const float d = slm_fp16_to_fp32(b[i].d), dmin = slm_fp16_to_fp32(b[i].dmin);
+        const float d = slm_half_to_float(b[i].d), dmin = slm_half_to_float(b[i].dmin);
         const uint8_t *q = b[i].qs;
         int is = 0;
         for (int half = 0; half < SLM_QK_K / 128; half++, q += 32) {
@@ -62,9 +62,9 @@ void slm_q2_k_from_float(const float *x, void *dst, int64_t n)
             y[i].dmin = slm_fp32_to_fp16(0.f);
         }
         for (int j = 0; j < SLM_QK_K / 16; j++) {
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)(y[i].scales[j] & 0xf);
+            const float d = slm_half_to_float(y[i].d) * (float)(y[i].scales[j] & 0xf);
             if (d == 0.0f) continue;
-            const float dm = slm_fp16_to_fp32(y[i].dmin) * (float)(y[i].scales[j] >> 4);
+            const float dm = slm_half_to_float(y[i].dmin) * (float)(y[i].scales[j] >> 4);
             for (int ii = 0; ii < 16; ii++) {
                 int l = slm_nearest_int((x[16 * j + ii] + dm) / d);
                 L[16 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 3 ? 3 : l);
@@ -99,8 +99,8 @@ static void q2_k_row_imatrix(const float *x, slm_block_q2_K *y, int64_t n_per_ro
         float mm = slm_make_qp_quants(SLM_QK_K / 16, 15, mins, Lm, sw);
         y[i].d = slm_fp32_to_fp16(dm);
         y[i].dmin = slm_fp32_to_fp16(mm);
-        dm = slm_fp16_to_fp32(y[i].d);
-        mm = slm_fp16_to_fp32(y[i].dmin);
+        dm = slm_half_to_float(y[i].d);
+        mm = slm_half_to_float(y[i].dmin);
         for (int j = 0; j < SLM_QK_K / 16; j++) y[i].scales[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
         for (int j = 0; j < SLM_QK_K / 16; j++) {
             const float d = dm * (float)(y[i].scales[j] & 0xf);

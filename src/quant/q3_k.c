@@ -10,7 +10,7 @@ void slm_q3_k_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q3_K *b = src;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const float d = slm_fp16_to_fp32(b[i].d);
+        const float d = slm_half_to_float(b[i].d);
         int8_t sc[16];
         slm_q3_k_scales(b[i].scales, sc);
         const uint8_t *q = b[i].qs, *hm = b[i].hmask;
@@ -70,7 +70,7 @@ void slm_q3_k_from_float(const float *x, void *dst, int64_t n)
         int8_t sc[16];
         slm_q3_k_scales(y[i].scales, sc);
         for (int j = 0; j < SLM_QK_K / 16; j++) {
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)sc[j];
+            const float d = slm_half_to_float(y[i].d) * (float)sc[j];
             if (d == 0.0f) continue;
             for (int ii = 0; ii < 16; ii++) {
                 int l = slm_nearest_int(x[16 * j + ii] / d);
@@ -126,7 +126,7 @@ static void q3_k_row_imatrix(const float *x, slm_block_q3_K *y, int64_t n_per_ro
         int8_t sc[16];
         slm_q3_k_scales(y[i].scales, sc);
         for (int j = 0; j < SLM_QK_K / 16; j++) {
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)sc[j];
+            const float d = slm_half_to_float(y[i].d) * (float)sc[j];
             if (d == 0.0f) continue;
             for (int ii = 0; ii < 16; ii++) {
                 int l = slm_nearest_int(x[16 * j + ii] / d);

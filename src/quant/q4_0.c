@@ -8,7 +8,7 @@ void slm_q4_0_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q4_0 *b = src;
     for (int64_t i = 0; i < n / SLM_QK4_0; i++, dst += SLM_QK4_0) {
-        float d = slm_fp16_to_fp32(b[i].d);
+        float d = slm_half_to_float(b[i].d);
         for (int j = 0; j < SLM_QK4_0 / 2; j++) {
             dst[j] = (float)((b[i].qs[j] & 0xf) - 8) * d;
             dst[j + SLM_QK4_0 / 2] = (float)((b[i].qs[j] >> 4) - 8) * d;

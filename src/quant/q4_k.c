@@ -9,7 +9,7 @@ void slm_q4_k_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q4_K *b = src;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const float d = slm_fp16_to_fp32(b[i].d), dmin = slm_fp16_to_fp32(b[i].dmin);
+        const float d = slm_half_to_float(b[i].d), dmin = slm_half_to_float(b[i].dmin);
         const uint8_t *q = b[i].qs;
         for (int j = 0; j < SLM_QK_K / 64; j++, q += 32) {
             uint8_t sc, m;
@@ -66,9 +66,9 @@ void slm_q4_k_from_float(const float *x, void *dst, int64_t n)
         for (int j = 0; j < SLM_QK_K / 32; j++) {
             uint8_t sc, m;
             slm_get_scale_min_k4(j, y[i].scales, &sc, &m);
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)sc;
+            const float d = slm_half_to_float(y[i].d) * (float)sc;
             if (d == 0.0f) continue;
-            const float dm = slm_fp16_to_fp32(y[i].dmin) * (float)m;
+            const float dm = slm_half_to_float(y[i].dmin) * (float)m;
             for (int ii = 0; ii < 32; ii++) {
                 int l = slm_nearest_int((x[32 * j + ii] + dm) / d);
                 L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
@@ -118,9 +118,9 @@ static void q4_k_row_imatrix(const float *x, slm_block_q4_K *y, int64_t n_per_ro
         for (int j = 0; j < SLM_QK_K / 32; j++) {
             uint8_t sc, m;
             slm_get_scale_min_k4(j, y[i].scales, &sc, &m);
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)sc;
+            const float d = slm_half_to_float(y[i].d) * (float)sc;
             if (d == 0.0f) continue;
-            const float dm = slm_fp16_to_fp32(y[i].dmin) * (float)m;
+            const float dm = slm_half_to_float(y[i].dmin) * (float)m;
             for (int ii = 0; ii < 32; ii++) {
                 int l = slm_nearest_int((x[32 * j + ii] + dm) / d);
                 L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);

@@ -8,7 +8,7 @@ void slm_q5_0_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q5_0 *b = src;
     for (int64_t i = 0; i < n / SLM_QK5_0; i++, dst += SLM_QK5_0) {
-        float d = slm_fp16_to_fp32(b[i].d);
+        float d = slm_half_to_float(b[i].d);
         uint32_t qh;
         memcpy(&qh, b[i].qh, sizeof qh);
         for (int j = 0; j < SLM_QK5_0 / 2; j++) {

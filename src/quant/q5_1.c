@@ -9,7 +9,7 @@ void slm_q5_1_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q5_1 *b = src;
     for (int64_t i = 0; i < n / SLM_QK5_1; i++, dst += SLM_QK5_1) {
-        float d = slm_fp16_to_fp32(b[i].d), m = slm_fp16_to_fp32(b[i].m);
+        float d = slm_half_to_float(b[i].d), m = slm_half_to_float(b[i].m);
         uint32_t qh;
         memcpy(&qh, b[i].qh, sizeof qh);
         for (int j = 0; j < SLM_QK5_1 / 2; j++) {

@@ -10,7 +10,7 @@ void slm_q6_k_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q6_K *b = src;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const float d = slm_fp16_to_fp32(b[i].d);
+        const float d = slm_half_to_float(b[i].d);
         const uint8_t *ql = b[i].ql, *qh = b[i].qh;
         const int8_t *sc = b[i].scales;
         for (int half = 0; half < SLM_QK_K / 128; half++, ql += 64, qh += 32, sc += 8, dst += 128) {
@@ -60,7 +60,7 @@ void slm_q6_k_from_float(const float *x, void *dst, int64_t n)
             y[i].scales[ib] = (int8_t)(v < 127 ? v : 127);
         }
         for (int j = 0; j < SLM_QK_K / 16; j++) {
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)y[i].scales[j];
+            const float d = slm_half_to_float(y[i].d) * (float)y[i].scales[j];
             if (d == 0.0f) continue;
             for (int ii = 0; ii < 16; ii++) {
                 int l = slm_nearest_int(x[16 * j + ii] / d);
@@ -108,7 +108,7 @@ static void q6_k_row_imatrix(const float *x, slm_block_q6_K *y, int64_t n_per_ro
             y[i].scales[ib] = (int8_t)(v < 127 ? v : 127);
         }
         for (int j = 0; j < SLM_QK_K / 16; j++) {
-            const float d = slm_fp16_to_fp32(y[i].d) * (float)y[i].scales[j];
+            const float d = slm_half_to_float(y[i].d) * (float)y[i].scales[j];
             if (d == 0.0f) continue;
             for (int ii = 0; ii < 16; ii++) {
                 int l = slm_nearest_int(x[16 * j + ii] / d);

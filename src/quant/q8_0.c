@@ -10,7 +10,7 @@ void slm_q8_0_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q8_0 *b = src;
     for (int64_t i = 0; i < n / SLM_QK8_0; i++, dst += SLM_QK8_0) {
-        float d = slm_fp16_to_fp32(b[i].d);
+        float d = slm_half_to_float(b[i].d);
         for (int j = 0; j < SLM_QK8_0; j++) dst[j] = (float)b[i].qs[j] * d;
     }
 }
@@ -33,7 +33,7 @@ void slm_q8_1_to_float(const void *src, float *dst, int64_t n)
 {
     const slm_block_q8_1 *b = src;
     for (int64_t i = 0; i < n / SLM_QK8_1; i++, dst += SLM_QK8_1) {
-        float d = slm_fp16_to_fp32(b[i].d);
+        float d = slm_half_to_float(b[i].d);
         for (int j = 0; j < SLM_QK8_1; j++) dst[j] = (float)b[i].qs[j] * d;
     }
 }

@@ -66,6 +66,34 @@ float slm_make_qkx3_quants(int n, int nmax, const float *x, const float *weights
                            int use_mad);
 float slm_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
 
+/* Inline forms of slm_fp16_to_fp32 / slm_bf16_to_fp32 (same results) for
+ * the per-element and per-block conversions in hot loops. */
+static inline float slm_half_to_float(slm_fp16 h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    uint32_t u;
+    float f;
+    if (exp != 0 && exp != 0x1f) {
+        u = sign | ((exp + 112u) << 23) | (mant << 13);
+    } else if (exp == 0x1f) { /* inf, or NaN made quiet as vcvtph2ps does */
+        u = sign | 0x7f800000u | (mant ? 0x400000u | (mant << 13) : 0);
+    } else { /* zero or denormal: mant * 2^-24, exact */
+        f = (float)mant * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    }
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline float slm_bfloat_to_float(slm_bf16 h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
 /* ggml's nearest_int: round to nearest, ties to even, for |v| < 2^22, by
  * adding 1.5 * 2^23 (exactly what every k-quant quantizer uses). */
 static inline int slm_nearest_int(float v)

@@ -17,8 +17,8 @@ void slm_vec_dot_q2_k_scalar(int64_t n, float *s, const void *w, const void *a)
         const int8_t *q8 = y[i].qs;
         int summs = 0;
         for (int j = 0; j < 16; j++) summs += y[i].bsums[j] * (sc[j] >> 4);
-        const float dall = y[i].d * slm_fp16_to_fp32(x[i].d);
-        const float dmin = y[i].d * slm_fp16_to_fp32(x[i].dmin);
+        const float dall = y[i].d * slm_half_to_float(x[i].d);
+        const float dmin = y[i].d * slm_half_to_float(x[i].dmin);
         int isum = 0, is = 0;
         for (int k = 0; k < SLM_QK_K / 128; k++, q2 += 32) {
             for (int shift = 0; shift < 8; shift += 2, q8 += 32) {
@@ -42,23 +42,26 @@ void slm_vec_dot_q3_k_scalar(int64_t n, float *s, const void *w, const void *a)
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
         int8_t sc[16];
         slm_q3_k_scales(x[i].scales, sc);
-        const uint8_t *q = x[i].qs, *hm = x[i].hmask;
+        const uint8_t *hm = x[i].hmask;
         const int8_t *q8 = y[i].qs;
         int isum = 0, is = 0;
-        uint8_t m = 1;
-        for (int half = 0; half < SLM_QK_K / 128; half++, q += 32) {
-            for (int shift = 0; shift < 8; shift += 2, m = (uint8_t)(m << 1)) {
+        for (int half = 0; half < SLM_QK_K / 128; half++) {
+            const uint8_t *q = x[i].qs + 32 * half;
+            for (int j = 0; j < 4; j++) {
+                const int shift = 2 * j;
+                const uint8_t m = (uint8_t)(1u << (4 * half + j));
                 for (int k = 0; k < 2; k++, q8 += 16) {
                     int sub = 0;
-                    for (int l = 0; l < 16; l++) {
-                        int v = ((q[l + 16 * k] >> shift) & 3) - ((hm[l + 16 * k] & m) ? 0 : 4);
-                        sub += v * q8[l];
+                    for (int l = 16 * k; l < 16 * k + 16; l++) {
+                        /* high bit clear means -4 */
+                        int v = ((q[l] >> shift) & 3) - (((hm[l] & m) == 0) << 2);
+                        sub += v * q8[l - 16 * k];
                     }
                     isum += sc[is++] * sub;
                 }
             }
         }
-        sumf += slm_fp16_to_fp32(x[i].d) * y[i].d * (float)isum;
+        sumf += slm_half_to_float(x[i].d) * y[i].d * (float)isum;
     }
     *s = sumf;
 }
@@ -84,8 +87,8 @@ void slm_vec_dot_q4_k_scalar(int64_t n, float *s, const void *w, const void *a)
             summs += m1 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) +
                      m2 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
         }
-        const float d = slm_fp16_to_fp32(x[i].d) * y[i].d;
-        const float dmin = slm_fp16_to_fp32(x[i].dmin) * y[i].d;
+        const float d = slm_half_to_float(x[i].d) * y[i].d;
+        const float dmin = slm_half_to_float(x[i].dmin) * y[i].d;
         sumf += d * (float)isum - dmin * (float)summs;
     }
     *s = sumf;
@@ -113,8 +116,8 @@ void slm_vec_dot_q5_k_scalar(int64_t n, float *s, const void *w, const void *a)
             summs += m1 * (y[i].bsums[4 * j] + y[i].bsums[4 * j + 1]) +
                      m2 * (y[i].bsums[4 * j + 2] + y[i].bsums[4 * j + 3]);
         }
-        const float d = slm_fp16_to_fp32(x[i].d) * y[i].d;
-        const float dmin = slm_fp16_to_fp32(x[i].dmin) * y[i].d;
+        const float d = slm_half_to_float(x[i].d) * y[i].d;
+        const float dmin = slm_half_to_float(x[i].dmin) * y[i].d;
         sumf += d * (float)isum - dmin * (float)summs;
     }
     *s = sumf;
@@ -126,25 +129,27 @@ void slm_vec_dot_q6_k_scalar(int64_t n, float *s, const void *w, const void *a)
     const slm_block_q8_K *y = a;
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *sc = x[i].scales, *q8 = y[i].qs;
         int isum = 0;
-        for (int half = 0; half < SLM_QK_K / 128; half++, ql += 64, qh += 32, sc += 8, q8 += 128) {
-            int sub[8] = { 0 }; /* sub-block sums, indexed like sc: l/16 + 2k */
-            for (int l = 0; l < 32; l++) {
-                int is = l / 16;
-                int q1 = ((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                int q2 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                sub[is + 0] += q1 * q8[l];
-                sub[is + 2] += q2 * q8[l + 32];
-                sub[is + 4] += q3 * q8[l + 64];
-                sub[is + 6] += q4 * q8[l + 96];
+        for (int half = 0; half < SLM_QK_K / 128; half++) {
+            const uint8_t *ql = x[i].ql + 64 * half, *qh = x[i].qh + 32 * half;
+            const int8_t *sc = x[i].scales + 8 * half, *q8 = y[i].qs + 128 * half;
+            /* Quarter k (elements 32k..32k+31 of the half): nibble of
+             * ql[l + 32 (k & 1)] (high if k >= 2), bits 2k of qh[l]. The
+             * shifts are loop-invariant so the inner loops vectorize. */
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *lo = ql + 32 * (k & 1);
+                const int sh = 4 * (k >> 1), hs = 2 * k;
+                for (int g = 0; g < 2; g++) {
+                    int sub = 0;
+                    for (int l = 16 * g; l < 16 * g + 16; l++) {
+                        int q = (((lo[l] >> sh) & 0xf) | (((qh[l] >> hs) & 3) << 4)) - 32;
+                        sub += q * q8[32 * k + l];
+                    }
+                    isum += sc[2 * k + g] * sub;
+                }
             }
-            for (int k = 0; k < 8; k++) isum += sc[k] * sub[k];
         }
-        sumf += slm_fp16_to_fp32(x[i].d) * y[i].d * (float)isum;
+        sumf += slm_half_to_float(x[i].d) * y[i].d * (float)isum;
     }
     *s = sumf;
 }
@@ -155,7 +160,7 @@ void slm_vec_dot_iq4_xs_scalar(int64_t n, float *s, const void *w, const void *a
     const slm_block_q8_K *y = a;
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / SLM_QK_K; i++) {
-        const float d4d8 = slm_fp16_to_fp32(x[i].d) * y[i].d;
+        const float d4d8 = slm_half_to_float(x[i].d) * y[i].d;
         const uint8_t *qs = x[i].qs;
         const int8_t *q8 = y[i].qs;
         for (int ib = 0; ib < SLM_QK_K / 32; ib++, qs += 16, q8 += 32) {

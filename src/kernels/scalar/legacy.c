@@ -3,6 +3,15 @@
  * scaled by the two fp16 scales in float, in ggml's generic order.
  */
 #include "kernels/scalar/scalar.h"
+#include "quant/rows.h"
+
+/* Q5_0/Q5_1: bit j of the 32-bit qh (little endian) as 0 or 16, in hb[j]:
+ * byte-wise with fixed shifts so the dot loops stay vectorizable. */
+static void high_bits(const uint8_t qh[4], uint8_t hb[32])
+{
+    for (int byte = 0; byte < 4; byte++)
+        for (int bit = 0; bit < 8; bit++) hb[8 * byte + bit] = (uint8_t)(((qh[byte] >> bit) & 1) << 4);
+}
 
 void slm_vec_dot_q4_0_scalar(int64_t n, float *s, const void *w, const void *a)
 {
@@ -10,12 +19,13 @@ void slm_vec_dot_q4_0_scalar(int64_t n, float *s, const void *w, const void *a)
     const slm_block_q8_0 *y = a;
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < n / SLM_QK4_0; ib++) {
-        int sumi = 0;
-        for (int j = 0; j < SLM_QK4_0 / 2; j++) {
-            sumi += ((x[ib].qs[j] & 0xf) - 8) * y[ib].qs[j];
-            sumi += ((x[ib].qs[j] >> 4) - 8) * y[ib].qs[j + SLM_QK4_0 / 2];
-        }
-        sumf += (float)sumi * slm_fp16_to_fp32(x[ib].d) * slm_fp16_to_fp32(y[ib].d);
+        const uint8_t *qs = x[ib].qs;
+        const int8_t *q8 = y[ib].qs;
+        int sumi0 = 0, sumi1 = 0;
+        for (int j = 0; j < SLM_QK4_0 / 2; j++) sumi0 += ((qs[j] & 0xf) - 8) * q8[j];
+        for (int j = 0; j < SLM_QK4_0 / 2; j++) sumi1 += ((qs[j] >> 4) - 8) * q8[j + SLM_QK4_0 / 2];
+        const int sumi = sumi0 + sumi1;
+        sumf += (float)sumi * slm_half_to_float(x[ib].d) * slm_half_to_float(y[ib].d);
     }
     *s = sumf;
 }
@@ -26,14 +36,15 @@ void slm_vec_dot_q4_1_scalar(int64_t n, float *s, const void *w, const void *a)
     const slm_block_q8_1 *y = a;
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < n / SLM_QK4_1; ib++) {
-        int sumi = 0;
-        for (int j = 0; j < SLM_QK4_1 / 2; j++) {
-            sumi += (x[ib].qs[j] & 0xf) * y[ib].qs[j];
-            sumi += (x[ib].qs[j] >> 4) * y[ib].qs[j + SLM_QK4_1 / 2];
-        }
+        const uint8_t *qs = x[ib].qs;
+        const int8_t *q8 = y[ib].qs;
+        int sumi0 = 0, sumi1 = 0;
+        for (int j = 0; j < SLM_QK4_1 / 2; j++) sumi0 += (qs[j] & 0xf) * q8[j];
+        for (int j = 0; j < SLM_QK4_1 / 2; j++) sumi1 += (qs[j] >> 4) * q8[j + SLM_QK4_1 / 2];
+        const int sumi = sumi0 + sumi1;
         /* sum(d*q + m)(dy*qy) = d*dy*sumi + m * (dy * sum(qy)) = ... + m * s */
-        sumf += (slm_fp16_to_fp32(x[ib].d) * slm_fp16_to_fp32(y[ib].d)) * (float)sumi +
-                slm_fp16_to_fp32(x[ib].m) * slm_fp16_to_fp32(y[ib].s);
+        sumf += (slm_half_to_float(x[ib].d) * slm_half_to_float(y[ib].d)) * (float)sumi +
+                slm_half_to_float(x[ib].m) * slm_half_to_float(y[ib].s);
     }
     *s = sumf;
 }
@@ -44,15 +55,15 @@ void slm_vec_dot_q5_0_scalar(int64_t n, float *s, const void *w, const void *a)
     const slm_block_q8_0 *y = a;
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < n / SLM_QK5_0; ib++) {
-        uint32_t qh;
-        memcpy(&qh, x[ib].qh, sizeof qh);
-        int sumi = 0;
-        for (int j = 0; j < SLM_QK5_0 / 2; j++) {
-            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
-            sumi += (((x[ib].qs[j] & 0xf) | (h0 << 4)) - 16) * y[ib].qs[j];
-            sumi += (((x[ib].qs[j] >> 4) | (h1 << 4)) - 16) * y[ib].qs[j + SLM_QK5_0 / 2];
-        }
-        sumf += (slm_fp16_to_fp32(x[ib].d) * slm_fp16_to_fp32(y[ib].d)) * (float)sumi;
+        uint8_t hb[SLM_QK5_0];
+        high_bits(x[ib].qh, hb);
+        const uint8_t *qs = x[ib].qs;
+        const int8_t *q8 = y[ib].qs;
+        int sumi0 = 0, sumi1 = 0;
+        for (int j = 0; j < SLM_QK5_0 / 2; j++) sumi0 += (((qs[j] & 0xf) | hb[j]) - 16) * q8[j];
+        for (int j = 0; j < SLM_QK5_0 / 2; j++) sumi1 += (((qs[j] >> 4) | hb[j + 16]) - 16) * q8[j + 16];
+        const int sumi = sumi0 + sumi1;
+        sumf += (slm_half_to_float(x[ib].d) * slm_half_to_float(y[ib].d)) * (float)sumi;
     }
     *s = sumf;
 }
@@ -63,16 +74,16 @@ void slm_vec_dot_q5_1_scalar(int64_t n, float *s, const void *w, const void *a)
     const slm_block_q8_1 *y = a;
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < n / SLM_QK5_1; ib++) {
-        uint32_t qh;
-        memcpy(&qh, x[ib].qh, sizeof qh);
-        int sumi = 0;
-        for (int j = 0; j < SLM_QK5_1 / 2; j++) {
-            int h0 = (qh >> j) & 1, h1 = (qh >> (j + 16)) & 1;
-            sumi += ((x[ib].qs[j] & 0xf) | (h0 << 4)) * y[ib].qs[j];
-            sumi += ((x[ib].qs[j] >> 4) | (h1 << 4)) * y[ib].qs[j + SLM_QK5_1 / 2];
-        }
-        sumf += (slm_fp16_to_fp32(x[ib].d) * slm_fp16_to_fp32(y[ib].d)) * (float)sumi +
-                slm_fp16_to_fp32(x[ib].m) * slm_fp16_to_fp32(y[ib].s);
+        uint8_t hb[SLM_QK5_1];
+        high_bits(x[ib].qh, hb);
+        const uint8_t *qs = x[ib].qs;
+        const int8_t *q8 = y[ib].qs;
+        int sumi0 = 0, sumi1 = 0;
+        for (int j = 0; j < SLM_QK5_1 / 2; j++) sumi0 += ((qs[j] & 0xf) | hb[j]) * q8[j];
+        for (int j = 0; j < SLM_QK5_1 / 2; j++) sumi1 += ((qs[j] >> 4) | hb[j + 16]) * q8[j + 16];
+        const int sumi = sumi0 + sumi1;
+        sumf += (slm_half_to_float(x[ib].d) * slm_half_to_float(y[ib].d)) * (float)sumi +
+                slm_half_to_float(x[ib].m) * slm_half_to_float(y[ib].s);
     }
     *s = sumf;
 }
@@ -85,7 +96,7 @@ void slm_vec_dot_q8_0_scalar(int64_t n, float *s, const void *w, const void *a)
     for (int64_t ib = 0; ib < n / SLM_QK8_0; ib++) {
         int sumi = 0;
         for (int j = 0; j < SLM_QK8_0; j++) sumi += x[ib].qs[j] * y[ib].qs[j];
-        sumf += (float)sumi * (slm_fp16_to_fp32(x[ib].d) * slm_fp16_to_fp32(y[ib].d));
+        sumf += (float)sumi * (slm_half_to_float(x[ib].d) * slm_half_to_float(y[ib].d));
     }
     *s = sumf;
 }
@@ -96,7 +107,7 @@ void slm_vec_dot_iq4_nl_scalar(int64_t n, float *s, const void *w, const void *a
     const slm_block_q8_0 *y = a;
     float sumf = 0.0f;
     for (int64_t ib = 0; ib < n / SLM_QK4_NL; ib++) {
-        const float d = slm_fp16_to_fp32(x[ib].d) * slm_fp16_to_fp32(y[ib].d);
+        const float d = slm_half_to_float(x[ib].d) * slm_half_to_float(y[ib].d);
         int sumi1 = 0, sumi2 = 0;
         for (int j = 0; j < SLM_QK4_NL / 2; j++) {
             sumi1 += y[ib].qs[j] * slm_kvalues_iq4nl[x[ib].qs[j] & 0xf];
