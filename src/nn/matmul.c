@@ -63,15 +63,22 @@ static void mm_rows(void *ctx, int ith, int nth)
     /* activation row t at a0 + t * as bytes */
     const uint8_t *a0 = j->act ? j->act : (const uint8_t *)j->x;
     const size_t as = j->act ? j->act_stride : (size_t)j->ldx * sizeof(float);
-    for (int64_t r = r0; r < r1; r++) {
-        const void *row = base + (size_t)r * w->row_bytes;
+    /* Tiles of 16 weight rows x 4 activation rows: both stay in L1 while
+     * the 64 dots run, instead of streaming every activation row from L2
+     * once per weight row. */
+    for (int64_t rb = r0; rb < r1; rb += blk) {
+        const int64_t re = rb + blk < r1 ? rb + blk : r1;
         int64_t t = 0;
         if (dot4)
             for (; t + 1 < j->n_tok; t += 4) {
                 const int na = j->n_tok - t < 4 ? (int)(j->n_tok - t) : 4;
-                dot4(w->n_in, &j->y[t * j->ldy + r], (size_t)j->ldy, row, a0 + (size_t)t * as, as, na);
+                for (int64_t r = rb; r < re; r++)
+                    dot4(w->n_in, &j->y[t * j->ldy + r], (size_t)j->ldy, base + (size_t)r * w->row_bytes,
+                         a0 + (size_t)t * as, as, na);
             }
-        for (; t < j->n_tok; t++) dot(w->n_in, &j->y[t * j->ldy + r], row, a0 + (size_t)t * as);
+        for (; t < j->n_tok; t++)
+            for (int64_t r = rb; r < re; r++)
+                dot(w->n_in, &j->y[t * j->ldy + r], base + (size_t)r * w->row_bytes, a0 + (size_t)t * as);
     }
 }
 
