@@ -199,7 +199,11 @@ slm_status slm_arch_read_hparams(slm_model *m)
     if (a == SLM_ARCH_GEMMA2 || a == SLM_ARCH_GEMMA3) {
         hp->act = SLM_ACT_GELU;
         hp->embd_scale = sqrtf((float)hp->n_embd);
-        hp->q_scale = 1.0f / sqrtf((float)hp->hd_k);
+        /* llama.cpp: the 27B models scale by n_embd/n_head instead of the
+         * head dim (gemma_pytorch config, query_pre_attn_scalar) */
+        const int is_27b = (a == SLM_ARCH_GEMMA2 && hp->n_layer == 46) ||
+                           (a == SLM_ARCH_GEMMA3 && hp->n_layer == 62);
+        hp->q_scale = 1.0f / sqrtf((float)(is_27b ? hp->n_embd / hp->n_head : hp->hd_k));
         SLM_TRY(opt_f32(m, "attention.scale", &hp->q_scale));
         SLM_TRY(opt_u32(m, "attention.sliding_window", &hp->n_swa));
         hp->swa_pattern = a == SLM_ARCH_GEMMA2 ? 2 : 6;
@@ -207,6 +211,7 @@ slm_status slm_arch_read_hparams(slm_model *m)
             SLM_TRY(opt_f32(m, "attn_logit_softcapping", &hp->attn_softcap));
             SLM_TRY(opt_f32(m, "final_logit_softcapping", &hp->final_softcap));
         } else {
+            SLM_TRY(opt_f32(m, "final_logit_softcapping", &hp->final_softcap));
             hp->rope_base_swa = 10000.0f;
             SLM_TRY(opt_f32(m, "rope.freq_base_swa", &hp->rope_base_swa));
         }
