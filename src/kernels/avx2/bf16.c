@@ -57,6 +57,7 @@ void slm_quant_act_bf16_avx2(const float *x, void *vy, int64_t n)
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256i r[2];
+        SLM_UNROLL
         for (int k = 0; k < 2; k++) {
             const __m256i u = _mm256_loadu_si256((const __m256i *)(x + i + 8 * k));
             const __m256i hi = _mm256_srli_epi32(u, 16);

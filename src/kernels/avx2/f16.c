@@ -68,9 +68,11 @@ void slm_vec_dot_x4_f32_f32_avx2(int64_t n, float *s, size_t ss, const void *vw,
     const float *a0 = (const float *)r[0], *a1 = (const float *)r[1];
     const float *a2 = (const float *)r[2], *a3 = (const float *)r[3];
     __m256 acc[4][2];
+    SLM_UNROLL
     for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        SLM_UNROLL
         for (int h = 0; h < 2; h++) {
             const __m256 wv = _mm256_loadu_ps(w + i + 8 * h);
             acc[0][h] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a0 + i + 8 * h), acc[0][h]);
@@ -96,9 +98,11 @@ void slm_vec_dot_x4_f16_f16_avx2(int64_t n, float *s, size_t ss, const void *vw,
     const slm_fp16 *a0 = (const slm_fp16 *)r[0], *a1 = (const slm_fp16 *)r[1];
     const slm_fp16 *a2 = (const slm_fp16 *)r[2], *a3 = (const slm_fp16 *)r[3];
     __m256 acc[4][2];
+    SLM_UNROLL
     for (int k = 0; k < 4; k++) acc[k][0] = acc[k][1] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        SLM_UNROLL
         for (int h = 0; h < 2; h++) {
             const __m256 wv = load_f16(w + i + 8 * h);
             acc[0][h] = _mm256_fmadd_ps(wv, load_f16(a0 + i + 8 * h), acc[0][h]);

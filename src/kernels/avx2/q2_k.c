@@ -24,8 +24,10 @@ void slm_vec_dot_q2_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
         const int summ = slm_avx2_hsum_epi32(
             _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)a[i].bsums)));
         __m256i sumi = _mm256_setzero_si256();
+        SLM_UNROLL
         for (int h = 0; h < 2; h++) {
             const __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            SLM_UNROLL
             for (int j = 0; j < 4; j++) {
                 const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * j), low2);
                 const __m256i y = _mm256_loadu_si256((const __m256i *)(a[i].qs + 128 * h + 32 * j));

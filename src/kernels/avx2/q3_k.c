@@ -48,8 +48,10 @@ void slm_vec_dot_q3_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
         __m256i sumi = _mm256_setzero_si256();
         const int8_t *y = a[i].qs;
         const int16_t *g = sc;
+        SLM_UNROLL
         for (int h = 0; h < 2; h++) {
             __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            SLM_UNROLL
             for (int j = 0; j < 4; j++, y += 32, g += 2) {
                 const __m256i lo = _mm256_and_si256(qs, low2);
                 const __m256i hi = _mm256_slli_epi16(_mm256_and_si256(hm, bit), 2);

@@ -46,10 +46,12 @@ void slm_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *v
                                   (const slm_block_q8_0 *)r[2], (const slm_block_q8_0 *)r[3]};
     const int64_t nb = n / SLM_QK4_0;
     __m256 acc[4];
+    SLM_UNROLL
     for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256i q = slm_avx2_nibbles32(w[i].qs);
         const float dw = slm_avx2_h2f(w[i].d);
+        SLM_UNROLL
         for (int k = 0; k < 4; k++) {
             const __m256i y = _mm256_loadu_si256((const __m256i *)a[k][i].qs);
             const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, y),

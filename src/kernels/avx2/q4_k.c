@@ -59,18 +59,21 @@ void slm_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *v
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 acc[4];
     float summ[4] = {0};
+    SLM_UNROLL
     for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256i sm = slm_avx2_q4_k_scales(w[i].scales);
         const __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
         const __m128i mins = _mm256_extracti128_si256(sm, 1);
         __m256i sumi[4];
+        SLM_UNROLL
         for (int k = 0; k < 4; k++) sumi[k] = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             const __m256i q4 = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * c));
             const __m256i qlo = _mm256_and_si256(q4, low4);
             const __m256i qhi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), low4);
             const __m256i slo = SLM_AVX2_LANE16(sc, 2 * c), shi = SLM_AVX2_LANE16(sc, 2 * c + 1);
+            SLM_UNROLL
             for (int k = 0; k < 4; k++) {
                 const int8_t *y = a[k][i].qs + 64 * c;
                 const __m256i plo = _mm256_maddubs_epi16(qlo, _mm256_loadu_si256((const __m256i *)y));
@@ -80,6 +83,7 @@ void slm_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *v
             }
         }
         const float d = slm_avx2_h2f(w[i].d), dmin = slm_avx2_h2f(w[i].dmin);
+        SLM_UNROLL
         for (int k = 0; k < 4; k++) {
             acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(d * a[k][i].d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
             summ[k] += dmin * a[k][i].d * (float)slm_avx2_k_mins(mins, a[k][i].bsums);

@@ -22,6 +22,7 @@ void slm_vec_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
         const float d = a[i].d * slm_avx2_h2f(w[i].d);
         const int offset = 32 * slm_avx2_k_scaled_bsums(sc, a[i].bsums);
         __m256i sumi0 = _mm256_setzero_si256(), sumi1 = _mm256_setzero_si256();
+        SLM_UNROLL
         for (int h = 0; h < 2; h++) {
             const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h));
             const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h + 32));
@@ -38,6 +39,7 @@ void slm_vec_dot_q6_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
             };
             const int8_t *y = a[i].qs + 128 * h;
             const int8_t *g = sc + 8 * h;
+            SLM_UNROLL
             for (int k = 0; k < 4; k += 2) {
                 const __m256i p0 = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(y + 32 * k)));
                 const __m256i p1 = _mm256_maddubs_epi16(q[k + 1], _mm256_loadu_si256((const __m256i *)(y + 32 * k + 32)));
@@ -67,6 +69,7 @@ void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *v
         const int8_t *sc = w[i].scales;
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
         __m256i sumi[4];
+        SLM_UNROLL
         for (int k = 0; k < 4; k++) sumi[k] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(w[i].ql + 64 * h));
@@ -82,9 +85,11 @@ void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *v
                 _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                 _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4)),
             };
+            SLM_UNROLL
             for (int c = 0; c < 4; c++) {
                 const int g = 8 * h + 2 * c;
                 const __m256i scale = slm_avx2_scale_pair(sc[g], sc[g + 1]);
+                SLM_UNROLL
                 for (int k = 0; k < 4; k++) {
                     const __m256i y = _mm256_loadu_si256((const __m256i *)(a[k][i].qs + 128 * h + 32 * c));
                     sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q[c], y), scale));
@@ -92,6 +97,7 @@ void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *v
             }
         }
         const float d = slm_avx2_h2f(w[i].d);
+        SLM_UNROLL
         for (int k = 0; k < 4; k++) {
             const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[k][i].bsums));
             const __m256i tot = _mm256_sub_epi32(sumi[k], _mm256_slli_epi32(off, 5)); /* - 32 sc bsums */

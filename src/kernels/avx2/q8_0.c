@@ -40,6 +40,7 @@ static inline __m256i quant32(const float *x, float *d, int *qsum)
     __m256 v[4];
     const __m256 sign = _mm256_set1_ps(-0.0f);
     __m256 amax = _mm256_setzero_ps();
+    SLM_UNROLL
     for (int k = 0; k < 4; k++) {
         v[k] = _mm256_loadu_ps(x + 8 * k);
         amax = _mm256_max_ps(amax, _mm256_andnot_ps(sign, v[k]));
@@ -51,6 +52,7 @@ static inline __m256i quant32(const float *x, float *d, int *qsum)
     *d = max / 127.f;
     const __m256 id = _mm256_set1_ps(max != 0.0f ? 127.f / max : 0.0f);
     __m256i q[4];
+    SLM_UNROLL
     for (int k = 0; k < 4; k++)
         q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], id),
                                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -100,11 +102,13 @@ void slm_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *v
                                   (const slm_block_q8_0 *)r[2], (const slm_block_q8_0 *)r[3]};
     const int64_t nb = n / SLM_QK8_0;
     __m256 acc[4];
+    SLM_UNROLL
     for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const __m256i x = _mm256_loadu_si256((const __m256i *)w[i].qs);
         const __m256i ax = _mm256_sign_epi8(x, x);
         const float dw = slm_avx2_h2f(w[i].d);
+        SLM_UNROLL
         for (int k = 0; k < 4; k++) {
             const __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)a[k][i].qs), x);
             const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1));

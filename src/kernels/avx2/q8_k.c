@@ -43,6 +43,7 @@ void slm_quant_act_q8_k_avx2(const float *x, void *vy, int64_t n)
         const __m256i q127 = _mm256_set1_epi32(127);
         for (int k = 0; k < SLM_QK_K; k += 32) {
             __m256i q[4];
+            SLM_UNROLL
             for (int j = 0; j < 4; j++) {
                 const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + k + 8 * j), vs);
                 q[j] = _mm256_min_epi32(q127, _mm256_cvtps_epi32(
