@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
+#include "base/pool.h"
 #include "gguf/gguf.h"
 #include "harness.h"
 #include "slm.h"
@@ -82,6 +83,7 @@ static void make_weights(tmodel *tm, const spec *s)
     rng_state = s->seed ? s->seed : 12345;
     const int E = s->n_embd, hd = E / s->n_head, Hk = s->n_head * hd, Gk = s->n_head_kv * hd;
     const int gemma = is_arch(s, "gemma3"), qwen = strncmp(s->arch, "qwen2", 5) == 0;
+    const int qk_norm = gemma || strncmp(s->arch, "qwen3", 5) == 0;
     char nm[64];
     add_w(tm, "token_embd.weight", 2, E, s->n_vocab, 1, 0.5f, 0);
     add_w(tm, "output_norm.weight", 1, E, 1, 1, 0.1f, 1.0f);
@@ -98,9 +100,11 @@ static void make_weights(tmodel *tm, const spec *s)
             add_w(tm, N("attn_k.bias"), 1, Gk, 1, 1, 0.1f, 0);
             add_w(tm, N("attn_v.bias"), 1, Gk, 1, 1, 0.1f, 0);
         }
-        if (gemma) {
+        if (qk_norm) {
             add_w(tm, N("attn_q_norm.weight"), 1, hd, 1, 1, 0.1f, 1.0f);
             add_w(tm, N("attn_k_norm.weight"), 1, hd, 1, 1, 0.1f, 1.0f);
+        }
+        if (gemma) {
             add_w(tm, N("post_attention_norm.weight"), 1, E, 1, 1, 0.1f, 1.0f);
             add_w(tm, N("post_ffw_norm.weight"), 1, E, 1, 1, 0.1f, 1.0f);
         }
@@ -328,6 +332,7 @@ static double *oracle(const tmodel *tm, const int32_t *ids, int n)
     const int E = s->n_embd, V = s->n_vocab, nh = s->n_head, nkv = s->n_head_kv, hd = E / nh;
     const int gemma = is_arch(s, "gemma3"), neox = !is_arch(s, "llama"),
               qwen = strncmp(s->arch, "qwen2", 5) == 0;
+    const int qk_norm = gemma || strncmp(s->arch, "qwen3", 5) == 0;
     double *x = calloc((size_t)n * E, sizeof *x), *K = calloc((size_t)n * nkv * hd, sizeof *K),
            *Vc = calloc((size_t)n * nkv * hd, sizeof *Vc), *h = malloc(E * sizeof *h),
            *q = malloc(nh * hd * sizeof *q), *att = malloc(nh * hd * sizeof *att),
@@ -354,7 +359,7 @@ static double *oracle(const tmodel *tm, const int32_t *ids, int n)
                 for (int i = 0; i < nkv * hd; i++) v[i] += bv[i];
             }
             for (int j = 0; j < nkv; j++) {
-                if (gemma) o_rmsnorm(k + j * hd, k + j * hd, W("attn_k_norm.weight"), hd);
+                if (qk_norm) o_rmsnorm(k + j * hd, k + j * hd, W("attn_k_norm.weight"), hd);
                 o_rope(k + j * hd, hd, t, base, neox);
             }
         }
@@ -368,7 +373,7 @@ static double *oracle(const tmodel *tm, const int32_t *ids, int n)
             }
             for (int hh = 0; hh < nh; hh++) {
                 double *qh = q + hh * hd;
-                if (gemma) o_rmsnorm(qh, qh, W("attn_q_norm.weight"), hd);
+                if (qk_norm) o_rmsnorm(qh, qh, W("attn_q_norm.weight"), hd);
                 o_rope(qh, hd, t, base, neox);
                 const int kvh = hh / (nh / nkv);
                 int j0 = swa && t - s->n_swa + 1 > 0 ? t - s->n_swa + 1 : 0;
@@ -484,6 +489,33 @@ static double oracle_diff(const spec *sp)
 
 /* ---- tests ---- */
 
+typedef struct pool_job {
+    int counts[8];
+    int bad_nth;
+} pool_job;
+
+static void pool_count(void *ctx, int ith, int nth)
+{
+    pool_job *j = ctx;
+    if (nth != 3) j->bad_nth = 1;
+    __atomic_fetch_add(&j->counts[ith], 1, __ATOMIC_RELAXED);
+}
+
+static void pool_runs_every_chunk_once_per_job(void)
+{
+    slm_pool *p;
+    REQUIRE(slm_pool_new(3, &p) == SLM_OK, "pool");
+    CHECK(slm_pool_n_threads(p) == 3, "threads");
+    pool_job j;
+    memset(&j, 0, sizeof j);
+    for (int r = 0; r < 20000; r++) slm_pool_run(p, pool_count, &j);
+    CHECK(!j.bad_nth, "nth passed through");
+    for (int i = 0; i < 3; i++) CHECK(j.counts[i] == 20000, "chunk %d ran %d times", i, j.counts[i]);
+    CHECK(j.counts[3] == 0, "no chunk beyond nth");
+    slm_pool_free(p);
+    slm_pool_free(NULL);
+}
+
 static void llama_matches_float64_oracle(void)
 {
     spec sp = base_spec();
@@ -518,6 +550,18 @@ static void llama_moe_top3_of_6_matches_oracle(void)
     sp.n_expert = 6;
     sp.n_used = 3;
     sp.n_ff_exp = 32;
+    double d = oracle_diff(&sp);
+    CHECK(d < 1e-4, "max abs diff %.3g", d);
+}
+
+static void qwen3moe_with_qk_norms_matches_oracle(void)
+{
+    spec sp = base_spec();
+    sp.arch = "qwen3moe";
+    sp.n_expert = 8;
+    sp.n_used = 2;
+    sp.n_ff_exp = 32;
+    sp.rope_base = 1e6f;
     double d = oracle_diff(&sp);
     CHECK(d < 1e-4, "max abs diff %.3g", d);
 }
@@ -823,7 +867,9 @@ int main(void)
     RUN(tied_output_uses_token_embd);
     RUN(qwen2moe_with_shared_expert_matches_oracle);
     RUN(llama_moe_top3_of_6_matches_oracle);
+    RUN(qwen3moe_with_qk_norms_matches_oracle);
     RUN(gemma3_local_global_layers_match_oracle);
+    RUN(pool_runs_every_chunk_once_per_job);
     RUN(decode_one_by_one_equals_batched);
     RUN(truncate_then_replay_gives_same_logits);
     RUN(decode_reports_full_and_bad_ids_without_changing_state);
