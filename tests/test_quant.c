@@ -581,6 +581,49 @@ static void reference_quantizers_handle_zero_and_constant_blocks(void)
     }
 }
 
+static void nan_and_inf_inputs_stay_inside_their_block(void)
+{
+    /* A row of [good block, block with NaN/inf/huge values, good block]:
+     * quantizing must not crash (or hit undefined float->int casts under
+     * UBSan), and the good blocks' bytes must equal those of quantizing
+     * them alone: blocks are independent. Same for activation quantizers. */
+    static float x[3 * 256];
+    static uint8_t q[4096], q1[2048];
+    slm_type all[SLM_TYPE_COUNT];
+    int n = all_types(all);
+    const slm_kernels *k = slm_kernels_scalar();
+    for (int i = 0; i < n; i++) {
+        const slm_type_traits *tt = slm_type_traits_get(all[i]);
+        const int64_t bs = tt->block_size == 1 ? 32 : tt->block_size;
+        for (int64_t j = 0; j < 3 * bs; j++) x[j] = rng_gauss();
+        x[bs + 0] = NAN; x[bs + 1] = INFINITY; x[bs + 2] = -INFINITY; x[bs + 3] = 3e38f; x[bs + 5] = -NAN;
+        const size_t bb = slm_type_row_size(all[i], bs);
+        /* pass 0: reference quantizer; 1: scalar activation quantizer;
+         * 2: the active table's (its good blocks must equal scalar's). */
+        for (int pass = 0; pass < 3; pass++) {
+            const slm_kernels *kk = pass == 2 ? slm_kernels_get() : k;
+            if (pass > 0 && !kk->quant_act[all[i]]) continue;
+            const char *what = pass == 0 ? "reference" : pass == 1 ? "scalar activation" : kk->isa;
+            for (int blk = 0; blk < 3; blk += 2) {
+                if (pass == 0) {
+                    tt->from_float_ref(x, q, 3 * bs);
+                    tt->from_float_ref(x + blk * bs, q1, bs);
+                } else {
+                    kk->quant_act[all[i]](x, q, 3 * bs);
+                    k->quant_act[all[i]](x + blk * bs, q1, bs);
+                }
+                CHECK(memcmp(q + blk * bb, q1, bb) == 0, "%s %s quantizer: a NaN block changed block %d",
+                      tt->name, what, blk);
+            }
+        }
+        if (tt->quantize) {
+            float imat[768];
+            for (int j = 0; j < 768; j++) imat[j] = 1.0f + (float)(j % 3);
+            tt->quantize(x, q, 1, 3 * bs, tt->is_quantized ? imat : NULL);
+        }
+    }
+}
+
 static void legacy_reference_quantizers_round_as_ggml(void)
 {
     /* Q4_0: x_j = j - 16. The largest magnitude is x_0 = -16, so
@@ -874,6 +917,7 @@ int main(int argc, char **argv)
     RUN(q4_0_block_decodes_by_hand);
     RUN(every_type_round_trips_within_its_error_bound);
     RUN(reference_quantizers_handle_zero_and_constant_blocks);
+    RUN(nan_and_inf_inputs_stay_inside_their_block);
     RUN(legacy_reference_quantizers_round_as_ggml);
     RUN(quantize_without_imatrix_is_the_reference_per_row);
     RUN(imatrix_lowers_the_error_where_it_weighs);

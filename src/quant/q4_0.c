@@ -32,8 +32,8 @@ void slm_q4_0_from_float(const float *x, void *dst, int64_t n)
         b[i].d = slm_fp32_to_fp16(d);
         for (int j = 0; j < SLM_QK4_0 / 2; j++) {
             /* x*id lies in [-8, 8]; +8.5 then truncation rounds half up. */
-            int q0 = (int)(int8_t)(x[j] * id + 8.5f);
-            int q1 = (int)(int8_t)(x[j + SLM_QK4_0 / 2] * id + 8.5f);
+            int q0 = slm_f2i_sat(x[j] * id + 8.5f, -128, 127);
+            int q1 = slm_f2i_sat(x[j + SLM_QK4_0 / 2] * id + 8.5f, -128, 127);
             if (q0 > 15) q0 = 15;
             if (q1 > 15) q1 = 15;
             b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));

@@ -31,8 +31,8 @@ void slm_q4_1_from_float(const float *x, void *dst, int64_t n)
         b[i].d = slm_fp32_to_fp16(d);
         b[i].m = slm_fp32_to_fp16(min);
         for (int j = 0; j < SLM_QK4_1 / 2; j++) {
-            int q0 = (int)(int8_t)((x[j] - min) * id + 0.5f);
-            int q1 = (int)(int8_t)((x[j + SLM_QK4_1 / 2] - min) * id + 0.5f);
+            int q0 = slm_f2i_sat((x[j] - min) * id + 0.5f, -128, 127);
+            int q1 = slm_f2i_sat((x[j + SLM_QK4_1 / 2] - min) * id + 0.5f, -128, 127);
             if (q0 > 15) q0 = 15;
             if (q1 > 15) q1 = 15;
             b[i].qs[j] = (uint8_t)(q0 | (q1 << 4));

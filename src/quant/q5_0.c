@@ -35,8 +35,8 @@ void slm_q5_0_from_float(const float *x, void *dst, int64_t n)
         b[i].d = slm_fp32_to_fp16(d);
         uint32_t qh = 0;
         for (int j = 0; j < SLM_QK5_0 / 2; j++) {
-            int q0 = (int)(int8_t)(x[j] * id + 16.5f);
-            int q1 = (int)(int8_t)(x[j + SLM_QK5_0 / 2] * id + 16.5f);
+            int q0 = slm_f2i_sat(x[j] * id + 16.5f, -128, 127);
+            int q1 = slm_f2i_sat(x[j + SLM_QK5_0 / 2] * id + 16.5f, -128, 127);
             if (q0 > 31) q0 = 31;
             if (q1 > 31) q1 = 31;
             b[i].qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));

@@ -36,8 +36,8 @@ void slm_q5_1_from_float(const float *x, void *dst, int64_t n)
         uint32_t qh = 0;
         for (int j = 0; j < SLM_QK5_1 / 2; j++) {
             /* ggml casts to uint8_t without clamping; the values stay <= 31. */
-            int q0 = (int)(uint8_t)((x[j] - min) * id + 0.5f);
-            int q1 = (int)(uint8_t)((x[j + SLM_QK5_1 / 2] - min) * id + 0.5f);
+            int q0 = slm_f2i_sat((x[j] - min) * id + 0.5f, 0, 255);
+            int q1 = slm_f2i_sat((x[j + SLM_QK5_1 / 2] - min) * id + 0.5f, 0, 255);
             b[i].qs[j] = (uint8_t)((q0 & 0xf) | ((q1 & 0xf) << 4));
             qh |= (uint32_t)((q0 >> 4) & 1) << j;
             qh |= (uint32_t)((q1 >> 4) & 1) << (j + 16);

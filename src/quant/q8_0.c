@@ -25,7 +25,7 @@ void slm_q8_0_from_float(const float *x, void *dst, int64_t n)
         const float d = amax / ((1 << 7) - 1);
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = slm_fp32_to_fp16(d);
-        for (int j = 0; j < SLM_QK8_0; j++) b[i].qs[j] = (int8_t)roundf(x[j] * id);
+        for (int j = 0; j < SLM_QK8_0; j++) b[i].qs[j] = (int8_t)slm_f2i_sat(roundf(x[j] * id), -128, 127);
     }
 }
 
@@ -50,7 +50,7 @@ void slm_q8_1_from_float(const float *x, void *dst, int64_t n)
         b[i].d = slm_fp32_to_fp16(d);
         int sum = 0;
         for (int j = 0; j < SLM_QK8_1; j++) {
-            b[i].qs[j] = (int8_t)roundf(x[j] * id);
+            b[i].qs[j] = (int8_t)slm_f2i_sat(roundf(x[j] * id), -128, 127);
             sum += b[i].qs[j];
         }
         b[i].s = slm_fp32_to_fp16((float)sum * d);

@@ -94,6 +94,16 @@ static inline float slm_bfloat_to_float(slm_bf16 h)
     return f;
 }
 
+/* (int)v (truncation) for v in [lo, hi]; saturates outside, NaN gives 0.
+ * A plain C cast of NaN or an out-of-range float is undefined behaviour, and
+ * weights or activations may contain them; for the finite in-range values
+ * ggml produces this equals its casts exactly. */
+static inline int slm_f2i_sat(float v, int lo, int hi)
+{
+    if (v >= (float)lo) return v <= (float)hi ? (int)v : hi;
+    return v < (float)lo ? lo : 0;
+}
+
 /* ggml's nearest_int: round to nearest, ties to even, for |v| < 2^22, by
  * adding 1.5 * 2^23 (exactly what every k-quant quantizer uses). */
 static inline int slm_nearest_int(float v)

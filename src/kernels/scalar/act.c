@@ -27,7 +27,7 @@ static float q8_block(const float *x, slm_fp16 *d_out, int8_t *q)
     const float id = amax != 0.0f ? 127.f / amax : 0.0f;
     *d_out = slm_fp32_to_fp16(d);
     /* nearbyintf rounds in the current mode: nearest even by default. */
-    for (int j = 0; j < 32; j++) q[j] = (int8_t)nearbyintf(x[j] * id);
+    for (int j = 0; j < 32; j++) q[j] = (int8_t)slm_f2i_sat(nearbyintf(x[j] * id), -128, 127);
     return d;
 }
 
