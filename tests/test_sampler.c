@@ -195,6 +195,50 @@ static void top_p_keeps_the_smallest_prefix_reaching_p(void)
     slm_sampler_free(s);
 }
 
+static void top_p_over_a_large_vocabulary_keeps_the_right_prefix(void)
+{
+    enum { V = 1000 };
+    static float l[V];
+    int big[10], counts[V];
+    /* Ten tokens at logit 5, the rest at 0: each big one has p = e^5 / (10 e^5 + 990)
+     * = 0.0600, so top_p 0.5 needs nine of them: the nine lowest ids (ties). */
+    for (int i = 0; i < V; i++) l[i] = 0.0f;
+    for (int i = 0; i < 10; i++) {
+        big[i] = (i * 97 + 13) % V;
+        l[big[i]] = 5.0f;
+    }
+    int dropped = 0; /* the highest id among the big ones */
+    for (int i = 1; i < 10; i++)
+        if (big[i] > big[dropped]) dropped = i;
+    slm_sampler_params sp = plain(1.0f);
+    sp.top_p = 0.5f;
+    slm_sampler *s = make(&sp);
+    REQUIRE(s, "no sampler");
+    const int n = 9000;
+    draw_counts(s, l, V, n, counts);
+    static double p[V];
+    for (int i = 0; i < V; i++) p[i] = 0.0;
+    for (int i = 0; i < 10; i++)
+        if (i != dropped) p[big[i]] = 1.0 / 9.0;
+    double x2 = chi_square(counts, p, V, n);
+    CHECK(x2 < 30.0, "chi-square %.1f (outside tokens drawn: %s)", x2, isinf(x2) ? "yes" : "no");
+    slm_sampler_free(s);
+
+    /* All equal: half the vocabulary, the lowest 500 ids. */
+    for (int i = 0; i < V; i++) l[i] = 1.0f;
+    s = make(&sp);
+    REQUIRE(s, "no sampler");
+    draw_counts(s, l, V, 4000, counts);
+    int outside = 0, seen = 0;
+    for (int i = 0; i < V; i++) {
+        if (i >= 500) outside += counts[i];
+        seen += counts[i] > 0;
+    }
+    CHECK(outside == 0, "%d draws above id 499", outside);
+    CHECK(seen > 450, "only %d distinct ids drawn of 500", seen);
+    slm_sampler_free(s);
+}
+
 static void min_p_drops_tokens_below_the_fraction_of_the_best(void)
 {
     const float l[4] = {logf(0.5f), logf(0.3f), logf(0.15f), logf(0.05f)};
@@ -347,6 +391,7 @@ int main(void)
     RUN(draws_follow_softmax_at_temperature_1_and_2);
     RUN(top_k_draws_only_the_k_best_with_renormalised_softmax);
     RUN(top_p_keeps_the_smallest_prefix_reaching_p);
+    RUN(top_p_over_a_large_vocabulary_keeps_the_right_prefix);
     RUN(min_p_drops_tokens_below_the_fraction_of_the_best);
     RUN(repeat_penalty_divides_positive_and_multiplies_negative_logits);
     RUN(frequency_and_presence_penalties_subtract_per_count_and_once);

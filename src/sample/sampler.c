@@ -241,13 +241,31 @@ int32_t slm_sampler_sample(slm_sampler *s, const float *logits, int32_t n_vocab)
     for (int32_t i = 0; i < n; i++) c[i].v = (float)(c[i].v / sum);
 
     if (p->top_p < 1.0f) {
+        int32_t n_sorted = n;
         if (!sorted) {
-            qsort(c, (size_t)n, sizeof *c, cmp_cand);
+            /* Sorting a whole vocabulary per token is slow (150k+ entries).
+             * The kept prefix is made of the largest probabilities, so if
+             * the candidates above a small threshold already hold top_p of
+             * the mass, the cut falls among them: sort only those. */
+            float pmax = (float)(1.0 / sum), thr = pmax * 1e-4f;
+            int32_t m = 0;
+            double mass = 0.0;
+            for (int32_t i = 0; i < n; i++) {
+                if (c[i].v >= thr) {
+                    cand t = c[m];
+                    c[m] = c[i];
+                    c[i] = t;
+                    mass += c[m].v;
+                    m++;
+                }
+            }
+            if (mass >= p->top_p) n_sorted = m;
+            qsort(c, (size_t)n_sorted, sizeof *c, cmp_cand);
             sorted = 1;
         }
         double cum = 0.0;
-        int32_t keep = n;
-        for (int32_t i = 0; i < n; i++) {
+        int32_t keep = n_sorted; /* also when rounding keeps cum just under top_p */
+        for (int32_t i = 0; i < n_sorted; i++) {
             cum += c[i].v;
             if (cum >= p->top_p) {
                 keep = i + 1;
