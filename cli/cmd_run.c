@@ -285,7 +285,7 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     uint32_t n_ctx = slm_session_n_ctx(sess);
-    if (n_prompt >= n_ctx) {
+    if (n_prompt > n_ctx) {
         fprintf(stderr, "slm run: the prompt has %zu tokens but the context holds %u: "
                         "use a shorter prompt or a larger -c\n", n_prompt, n_ctx);
         goto done;
