@@ -1,5 +1,6 @@
-/* rows.h — the per-type row functions behind the traits table (internal to
- * quant/ and to tests; everyone else goes through slm_type_traits_get).
+/* rows.h — the per-type row functions behind the traits table, and helpers
+ * shared by quant/ and kernels/scalar/ (tests may use them too; everyone
+ * else goes through slm_type_traits_get).
  *
  * to_float: exact dequantization of n elements (n a multiple of the block
  * size). from_float (the _ref quantizers): bit-exact with ggml's
@@ -54,8 +55,9 @@ size_t slm_iq4_nl_quantize(const float *src, void *dst, int64_t nrows, int64_t n
 size_t slm_iq4_xs_quantize(const float *src, void *dst, int64_t nrows, int64_t n_per_row,
                            const float *imatrix);
 
-/* Scale fitting shared by the k-quant reference quantizers (kfit.c), as
- * ggml's make_qx_quants / make_q3_quants / make_qkx2_quants. */
+/* Scale fitting shared by the quantizers (kfit.c), as ggml's make_qx_quants,
+ * make_q3_quants, make_qkx2_quants (reference paths) and make_qkx3_quants,
+ * make_qp_quants (imatrix paths). */
 float slm_make_qx_quants(int n, int nmax, const float *x, int8_t *L, int rmse_type, const float *qw);
 float slm_make_q3_quants(int n, int nmax, const float *x, int8_t *L, int do_rmse);
 float slm_make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
