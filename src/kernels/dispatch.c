@@ -33,9 +33,9 @@ static void init(void)
 {
     slm_kernels_init_scalar(&scalar);
     active = scalar;
+    const int cap = level_cap();
 #if SLM_HAVE_X86
     const slm_cpu_features *f = slm_cpu_get();
-    const int cap = level_cap();
     const int has_avx2 = f->avx2 && f->fma && f->f16c && f->bmi2;
     if (cap >= LEVEL_AVX2 && has_avx2) {
         slm_kernels_add_avx2(&active);
@@ -47,6 +47,8 @@ static void init(void)
             active.isa = "avx512";
         }
     }
+#else
+    (void)cap; /* no ISA kernels on this architecture yet */
 #endif
 }
 
