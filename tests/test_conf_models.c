@@ -258,6 +258,28 @@ done:
     slm_model_free(m);
 }
 
+/* Reading the file into memory instead of mapping it gives the same bits. */
+static void read_instead_of_mmap_gives_identical_logits(void)
+{
+    const char *path = SLM_TESTDATA_DIR "/models/tiny-llama-Q4_K_M.gguf";
+    int32_t prompt[MAX_TOK];
+    int n = read_ids(SLM_TESTDATA_DIR "/models/tiny-llama-Q4_K_M.tokens.txt", prompt, MAX_TOK);
+    REQUIRE(n > 0, "tokens");
+    slm_model *a = NULL, *b = NULL;
+    slm_model_params mp = slm_model_default_params();
+    REQUIRE(slm_model_load(path, &mp, &a) == SLM_OK, "%s", slm_last_error());
+    mp.use_mmap = 0;
+    REQUIRE(slm_model_load(path, &mp, &b) == SLM_OK, "%s", slm_last_error());
+    float *la = run_prompt(a, prompt, n, 1, SLM_TYPE_F16);
+    float *lb = run_prompt(b, prompt, n, 2, SLM_TYPE_F16);
+    CHECK(la && lb && memcmp(la, lb, (size_t)n * slm_model_n_vocab(a) * sizeof(float)) == 0,
+          "mmap and read differ");
+    free(la);
+    free(lb);
+    slm_model_free(a);
+    slm_model_free(b);
+}
+
 static const char *const tiny_models[] = {
     "tiny-llama-F32", "tiny-llama-F16", "tiny-llama-BF16", "tiny-llama-Q8_0", "tiny-llama-Q6_K",
     "tiny-llama-Q4_K_M", "tiny-llama-Q4_0", "tiny-llama-tied-F32", "tiny-llama-tied-Q8_0",
@@ -284,6 +306,7 @@ int main(void)
 {
     harness_need_dir(SLM_TESTDATA_DIR);
     RUN(models_match_llama_cpp_reference_logits);
+    RUN(read_instead_of_mmap_gives_identical_logits);
     (void)fails_total;
     return harness_finish();
 }

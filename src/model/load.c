@@ -258,7 +258,8 @@ size_t slm_model_describe(const slm_model *m, uint32_t n_ctx, int as_json, char 
     const char *tok_pre = m->vocab ? slm_vocab_pre_name(m->vocab) : "";
     const int32_t n_tok = m->vocab ? slm_vocab_n_tokens(m->vocab) : 0;
     uint64_t kv16 = 0, state16 = 0;
-    if (!m->vocab_only) state16 = slm_state_bytes(m, n_ctx, 512, SLM_TYPE_F16, 1, &kv16);
+    const uint32_t n_batch = n_ctx < 512 ? n_ctx : 512; /* as slm_session_new caps it */
+    if (!m->vocab_only) state16 = slm_state_bytes(m, n_ctx, n_batch, SLM_TYPE_F16, 1, &kv16);
     const uint64_t scratch = state16 - kv16, total = m->size_bytes + state16;
 
     if (as_json) {
@@ -293,9 +294,9 @@ size_t slm_model_describe(const slm_model *m, uint32_t n_ctx, int as_json, char 
         put(&b, ",\"pre\":");
         put_json_str(&b, tok_pre);
         put(&b, ",\"n_tokens\":%d,\"bos\":%d,\"eos\":%d}", n_tok, slm_token_bos(m), slm_token_eos(m));
-        put(&b, ",\"memory\":{\"n_ctx\":%u,\"n_batch\":512,\"kv_type\":\"F16\",\"weights_bytes\":%llu,"
+        put(&b, ",\"memory\":{\"n_ctx\":%u,\"n_batch\":%u,\"kv_type\":\"F16\",\"weights_bytes\":%llu,"
                 "\"kv_bytes\":%llu,\"scratch_bytes\":%llu,\"total_bytes\":%llu}}",
-            n_ctx, (unsigned long long)m->size_bytes, (unsigned long long)kv16,
+            n_ctx, n_batch, (unsigned long long)m->size_bytes, (unsigned long long)kv16,
             (unsigned long long)scratch, (unsigned long long)total);
     } else {
         put(&b, "architecture   %s\n", slm_model_arch(m));
