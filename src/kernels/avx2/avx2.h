@@ -37,6 +37,9 @@ void slm_vec_dot_x4_f16_f16_avx2(int64_t n, float *s, size_t ss, const void *w, 
 void slm_vec_dot_x4_q4_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_q8_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q5_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_iq4_nl_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q5_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 
 /* ---- activation quantizers: F32 row -> activation type ---- */

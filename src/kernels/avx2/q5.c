@@ -46,3 +46,30 @@ void slm_vec_dot_q5_1_q8_1_avx2(int64_t n, float *s, const void *vw, const void 
     }
     *s = slm_avx2_hsum_ps(acc) + summ;
 }
+
+void slm_vec_dot_x4_q5_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                   size_t as, int na)
+{
+    const slm_block_q5_0 *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const slm_block_q8_0 *a[4] = {(const slm_block_q8_0 *)r[0], (const slm_block_q8_0 *)r[1],
+                                  (const slm_block_q8_0 *)r[2], (const slm_block_q8_0 *)r[3]};
+    const int64_t nb = n / SLM_QK5_0;
+    __m256 acc[4];
+    SLM_UNROLL
+    for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const __m256i q = q5_quants(w[i].qs, w[i].qh);
+        const float dw = slm_avx2_h2f(w[i].d);
+        SLM_UNROLL
+        for (int k = 0; k < 4; k++) {
+            const __m256i y = _mm256_loadu_si256((const __m256i *)a[k][i].qs);
+            const __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, y),
+                                               _mm256_maddubs_epi16(_mm256_set1_epi8(16), y));
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * slm_avx2_h2f(a[k][i].d)),
+                                     _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1))), acc[k]);
+        }
+    }
+    for (int k = 0; k < na; k++) s[(size_t)k * ss] = slm_avx2_hsum_ps(acc[k]);
+}

@@ -29,6 +29,9 @@ void slm_kernels_add_avx2(slm_kernels *k)
     k->vec_dot_x4[SLM_TYPE_Q4_0] = slm_vec_dot_x4_q4_0_q8_0_avx2;
     k->vec_dot_x4[SLM_TYPE_Q8_0] = slm_vec_dot_x4_q8_0_q8_0_avx2;
     k->vec_dot_x4[SLM_TYPE_Q4_K] = slm_vec_dot_x4_q4_k_q8_k_avx2;
+    k->vec_dot_x4[SLM_TYPE_Q5_0] = slm_vec_dot_x4_q5_0_q8_0_avx2;
+    k->vec_dot_x4[SLM_TYPE_IQ4_NL] = slm_vec_dot_x4_iq4_nl_q8_0_avx2;
+    k->vec_dot_x4[SLM_TYPE_Q5_K] = slm_vec_dot_x4_q5_k_q8_k_avx2;
     k->vec_dot_x4[SLM_TYPE_Q6_K] = slm_vec_dot_x4_q6_k_q8_k_avx2;
 
     k->quant_act[SLM_TYPE_F16] = slm_quant_act_f16_avx2;
