@@ -74,7 +74,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_fail(const char *cmd, const char *what, slm_status st);
 
 /* ---- helpers ---- */
-/* Read a whole file (NUL-terminated copy, malloc'd, caller frees).
+/* Read a whole file, "-" = standard input (NUL-terminated copy, malloc'd, caller frees).
  * NULL on failure with errno set. */
 char *cli_read_file(const char *path, size_t *len);
 /* Parse "f16"/"f32" (any case) into a KV cache type; 0 ok, else CLI_USAGE. */

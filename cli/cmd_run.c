@@ -26,7 +26,7 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "  -p, --prompt TEXT         the prompt\n"
-            "  -f, --file FILE           read the prompt from FILE\n"
+            "  -f, --file FILE           read the prompt from FILE (- = standard input)\n"
             "  -n, --n-predict N         tokens to generate (default 128; -1 = until the context is full)\n"
             "  -t, --threads N           compute threads (default: all cores)\n"
             "  -c, --ctx-size N          context length (default: min(trained, 4096))\n"

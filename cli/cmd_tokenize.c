@@ -15,7 +15,7 @@ static void usage(FILE *f)
             "\n"
             "options:\n"
             "      --text TEXT       the text to tokenize\n"
-            "      --file FILE       read the text from FILE\n"
+            "      --file FILE       read the text from FILE (- = standard input)\n"
             "      --ids             print only the ids, space-separated on one line\n"
             "      --no-bos          do not add BOS/EOS (default: as the vocabulary says)\n"
             "      --parse-special   recognise special tokens written as text (e.g. <s>)\n"

@@ -2,6 +2,7 @@
  * peak memory, and model loading with the tool's error reporting. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -9,7 +10,8 @@
 
 char *cli_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
@@ -36,7 +38,7 @@ char *cli_read_file(const char *path, size_t *len)
             break;
         }
     }
-    fclose(f);
+    if (!is_stdin) fclose(f);
     if (!buf) return NULL;
     buf[n] = '\0';
     if (len) *len = n;
