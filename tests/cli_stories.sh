@@ -52,6 +52,10 @@ got=$("$SLM" run "$M" -f "$W/prompt.txt" -n 120 --temp 0 -t 1 2>/dev/null)
 got=$(printf 'Once upon a time' | "$SLM" run "$M" -f - -n 120 --temp 0 -t 1 2>/dev/null)
 [ "$got" = "$want" ] || fail "-f - (stdin) gives other text: $got"
 
+# Without MODEL, $SLM_MODEL is used.
+got=$(SLM_MODEL="$M" "$SLM" run -p "Once upon a time" -n 120 --temp 0 -t 1 2>/dev/null)
+[ "$got" = "$want" ] || fail "run with \$SLM_MODEL gives other text: $got"
+
 # JSON: parseable, with the reference's prompt and generated ids.
 "$SLM" run "$M" -p "Once upon a time" -n 120 --temp 0 -t 1 --json >"$W/out.json" 2>/dev/null || fail "--json run failed"
 python3 - "$W/out.json" "$D/stories260K-F32.tokens.txt" "$D/stories260K-F32.greedy.txt" <<'PY' || fail "--json output wrong"
