@@ -46,8 +46,15 @@ static void attn_one(const attn_job *jb, const float *q, int32_t pos, int h, flo
         kt->quant_act[kvt](q, qc, a->hd_k);
         qv = qc;
     }
-    const uint8_t *kb = (const uint8_t *)a->k + (size_t)kvh * a->hd_k * esz;
-    for (int32_t j = 0; j < n; j++) dot(a->hd_k, &s[j], kb + (size_t)(j0 + j) * a->k_row_bytes, qv);
+    /* The 4-row kernels take q as the "weight" row and four K rows (or four
+     * V^T rows) as activations: one call per 4 positions (dims). */
+    slm_vec_dot_x4_fn dot4 = kt->vec_dot_x4[kvt];
+    const uint8_t *kb = (const uint8_t *)a->k + (size_t)kvh * a->hd_k * esz + (size_t)j0 * a->k_row_bytes;
+    int32_t j = 0;
+    if (dot4)
+        for (; j + 4 <= n; j += 4)
+            dot4(a->hd_k, &s[j], 1, qv, kb + (size_t)j * a->k_row_bytes, a->k_row_bytes, 4);
+    for (; j < n; j++) dot(a->hd_k, &s[j], kb + (size_t)j * a->k_row_bytes, qv);
     if (a->softcap > 0.0f) slm_nn_softcap(s, n, a->softcap);
     float max = -INFINITY;
     for (int32_t j = 0; j < n; j++) {
@@ -67,7 +74,11 @@ static void attn_one(const attn_job *jb, const float *q, int32_t pos, int h, flo
         pv = pc;
     }
     const uint8_t *vb = (const uint8_t *)a->vt + (size_t)kvh * a->hd_v * a->vt_row_bytes + (size_t)j0 * esz;
-    for (int d = 0; d < a->hd_v; d++) dot(n, &out[d], vb + (size_t)d * a->vt_row_bytes, pv);
+    int d = 0;
+    if (dot4)
+        for (; d + 4 <= a->hd_v; d += 4)
+            dot4(n, &out[d], 1, pv, vb + (size_t)d * a->vt_row_bytes, a->vt_row_bytes, 4);
+    for (; d < a->hd_v; d++) dot(n, &out[d], vb + (size_t)d * a->vt_row_bytes, pv);
 }
 
 static void attn_run(void *ctx, int ith, int nth)
