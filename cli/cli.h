@@ -86,7 +86,8 @@ double cli_peak_rss_mib(void);
 /* Load a model, reporting failures as cli_fail does (returns CLI_OK or CLI_FAIL). */
 int cli_load_model(const char *cmd, const char *path, const slm_model_params *mp, slm_model **out);
 
-/* Write s[0..n) as a JSON string literal (quotes included). */
+/* Write s[0..n) as a JSON string literal (quotes included); bytes that are
+ * not valid UTF-8 are written as U+FFFD. */
 void cli_json_string(FILE *f, const char *s, size_t n);
 
 /* Streams token pieces to a FILE, holding back an incomplete UTF-8 sequence
@@ -102,5 +103,8 @@ void cli_utf8_flush(cli_utf8_out *o);
 /* Number of bytes at the end of s[0..n) that start an incomplete but so
  * far valid UTF-8 sequence (0..3). */
 size_t cli_utf8_incomplete_tail(const char *s, size_t n);
+/* Length (1..4) of the valid UTF-8 character at s[0..n), or 0 if the bytes
+ * there are invalid, overlong, a surrogate or incomplete. */
+size_t cli_utf8_valid_len(const unsigned char *s, size_t n);
 
 #endif

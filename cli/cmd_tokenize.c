@@ -22,26 +22,6 @@ static void usage(FILE *f)
             "  -h, --help            show this help\n");
 }
 
-/* Length of a valid UTF-8 sequence at s[0..n), or 0 if invalid/incomplete. */
-static size_t valid_utf8(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0x80) return 1;
-    if ((s[0] & 0xE0) == 0xC0) len = 2, cp = s[0] & 0x1F;
-    else if ((s[0] & 0xF0) == 0xE0) len = 3, cp = s[0] & 0x0F;
-    else if ((s[0] & 0xF8) == 0xF0) len = 4, cp = s[0] & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return len;
-}
-
 /* 'piece' with \\, \', \n, \t, \r escaped, other control bytes and invalid
  * UTF-8 as \xNN; valid UTF-8 characters as they are. */
 static void print_piece(const char *p, size_t n)
@@ -50,7 +30,7 @@ static void print_piece(const char *p, size_t n)
     putchar('\'');
     for (size_t i = 0; i < n;) {
         unsigned char c = s[i];
-        size_t k = valid_utf8(s + i, n - i);
+        size_t k = cli_utf8_valid_len(s + i, n - i);
         if (c == '\\' || c == '\'') printf("\\%c", c), k = 1;
         else if (c == '\n') fputs("\\n", stdout), k = 1;
         else if (c == '\t') fputs("\\t", stdout), k = 1;

@@ -56,6 +56,25 @@ void cli_utf8_flush(cli_utf8_out *o)
     fflush(o->f);
 }
 
+size_t cli_utf8_valid_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80) return 1;
+    if ((s[0] & 0xE0) == 0xC0) len = 2, cp = s[0] & 0x1F;
+    else if ((s[0] & 0xF0) == 0xE0) len = 3, cp = s[0] & 0x0F;
+    else if ((s[0] & 0xF8) == 0xF0) len = 4, cp = s[0] & 0x07;
+    else return 0;
+    if (len > n) return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return len;
+}
+
 void cli_json_string(FILE *f, const char *s, size_t n)
 {
     fputc('"', f);
@@ -68,10 +87,21 @@ void cli_json_string(FILE *f, const char *s, size_t n)
         case '\r': fputs("\\r", f); break;
         case '\t': fputs("\\t", f); break;
         default:
-            if (c < 0x20 || c == 0x7F)
+            if (c < 0x20 || c == 0x7F) {
                 fprintf(f, "\\u%04x", c);
-            else
+            } else if (c >= 0x80) {
+                /* JSON text must be UTF-8: a byte that does not start a valid
+                 * sequence (random models emit lone byte tokens) becomes U+FFFD. */
+                size_t k = cli_utf8_valid_len((const unsigned char *)s + i, n - i);
+                if (k == 0) {
+                    fputs("\\ufffd", f);
+                } else {
+                    fwrite(s + i, 1, k, f);
+                    i += k - 1;
+                }
+            } else {
                 fputc(c, f);
+            }
         }
     }
     fputc('"', f);
