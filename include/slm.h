@@ -254,6 +254,50 @@ typedef struct slm_gen_params {
 SLM_API slm_gen_params slm_gen_default_params(void);
 SLM_API slm_status slm_gen_model(const slm_gen_params *p, const char *out_path);
 
+/* ---- tokenizer training -------------------------------------------------- */
+
+/* Train a tokenizer on text files and write it as a vocabulary-only GGUF
+ * (general.architecture "llama" and the tokenizer.ggml.* keys exactly as
+ * slm_model_load reads them, so the keys can be copied into a model file).
+ * type "spm" (default): SentencePiece-style BPE like llama2.c's tok512:
+ * <unk>=0 <s>=1 </s>=2, byte tokens <0x00>..<0xFF>, the characters of the
+ * corpus, then merged pieces ("▁" for spaces) with scores falling strictly
+ * in merge order; tokenizer.ggml.model "llama", add_space_prefix. type
+ * "bpe": byte-level BPE (tokenizer.ggml.model "gpt2", pre-tokenizer
+ * "gpt-2", merges, <|endoftext|> last). slm_tokenize on the result gives
+ * exactly the trainer's own segmentation of any text.
+ * Files: plain text or gzip; "<|endoftext|>" separates documents (it is not
+ * text) and whitespace at both ends of a document is dropped. dna: one
+ * sequence per line (FASTA '>' lines skipped, first CSV field), split at N;
+ * no space prefix. Deterministic. Errors: SLM_ERR_ARG (bad params, no text),
+ * SLM_ERR_IO (a file, named in the message), SLM_ERR_NOMEM. */
+typedef struct slm_tokenizer_train_params {
+    uint32_t n_vocab;    /* total tokens, specials and bytes included (at most;
+                            fewer if the corpus runs out of pairs); default 4096;
+                            spm needs >= 260, bpe >= 258 */
+    const char *type;    /* "spm" (default) or "bpe" */
+    uint64_t max_bytes;  /* read at most this many bytes of text over all files; 0 = all */
+    int dna;             /* 1: DNA sequences (spm only) */
+    /* Called after each merge (may be NULL); runs on the calling thread. */
+    void (*progress)(uint32_t done, uint32_t total, void *user);
+    void *user;
+} slm_tokenizer_train_params;
+
+typedef struct slm_tokenizer_train_stats {
+    uint64_t bytes_read;     /* text bytes used */
+    uint64_t n_docs, n_words, n_unique_words;
+    uint32_t n_tokens;       /* vocabulary size written */
+    uint32_t n_merges;
+    uint32_t n_chars;        /* base characters (bpe: 256 bytes) */
+    uint32_t n_chars_dropped;/* characters left to byte fallback (no room) */
+} slm_tokenizer_train_stats;
+
+SLM_API slm_tokenizer_train_params slm_tokenizer_train_default_params(void);
+/* stats may be NULL. out_path is written through a temporary file. */
+SLM_API slm_status slm_tokenizer_train(const slm_tokenizer_train_params *p,
+                                       const char *const *files, size_t n_files,
+                                       const char *out_path, slm_tokenizer_train_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
