@@ -17,12 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The reader is compiled into this target (llama2.c's test.c includes
- * run.c the same way) so that it gets the fuzzer's coverage and sanitizer
- * instrumentation even though fuzz/CMakeLists.txt builds libslm without
- * them: without coverage of read.c, libFuzzer mutates blind. The linker
- * then never pulls read.o from libslm.a (its symbols are defined here). */
-#include "../src/gguf/read.c"
+#include "gguf/gguf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
