@@ -63,7 +63,8 @@ static int row_lengths(slm_type t, int64_t *len)
     len[k++] = 3 * bs;
     len[k++] = 7 * bs;
     if (bs == 1) {
-        len[k++] = 37;
+        len[k++] = 29; /* 16 + 8 + 5: every loop stride and a tail */
+        len[k++] = 61; /* 32 + 2 * 8 + 5 */
         len[k++] = 259;
         len[k++] = 4101;
     } else {

@@ -81,6 +81,14 @@ void slm_vec_dot_x4_f32_f32_avx2(int64_t n, float *s, size_t ss, const void *vw,
             acc[3][h] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a3 + i + 8 * h), acc[3][h]);
         }
     }
+    if (i + 8 <= n) { /* short rows (attention over a few positions) */
+        const __m256 wv = _mm256_loadu_ps(w + i);
+        acc[0][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a0 + i), acc[0][0]);
+        acc[1][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a1 + i), acc[1][0]);
+        acc[2][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a2 + i), acc[2][0]);
+        acc[3][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(a3 + i), acc[3][0]);
+        i += 8;
+    }
     const float *a[4] = {a0, a1, a2, a3};
     for (int k = 0; k < na; k++) {
         float sum = slm_avx2_hsum_ps(_mm256_add_ps(acc[k][0], acc[k][1]));
@@ -110,6 +118,14 @@ void slm_vec_dot_x4_f16_f16_avx2(int64_t n, float *s, size_t ss, const void *vw,
             acc[2][h] = _mm256_fmadd_ps(wv, load_f16(a2 + i + 8 * h), acc[2][h]);
             acc[3][h] = _mm256_fmadd_ps(wv, load_f16(a3 + i + 8 * h), acc[3][h]);
         }
+    }
+    if (i + 8 <= n) { /* short rows (attention over a few positions) */
+        const __m256 wv = load_f16(w + i);
+        acc[0][0] = _mm256_fmadd_ps(wv, load_f16(a0 + i), acc[0][0]);
+        acc[1][0] = _mm256_fmadd_ps(wv, load_f16(a1 + i), acc[1][0]);
+        acc[2][0] = _mm256_fmadd_ps(wv, load_f16(a2 + i), acc[2][0]);
+        acc[3][0] = _mm256_fmadd_ps(wv, load_f16(a3 + i), acc[3][0]);
+        i += 8;
     }
     const slm_fp16 *a[4] = {a0, a1, a2, a3};
     for (int k = 0; k < na; k++) {
