@@ -54,8 +54,10 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
         slm_mat g = expert(&L->gate_exps, L->gate_exp_bytes, e);
         slm_mat u = expert(&L->up_exps, L->up_exp_bytes, e);
         slm_mat d = expert(&L->down_exps, L->down_exp_bytes, e);
-        slm_nn_matmul(s->pool, &g, s->ex, E, cnt, s->g, Fe, s->act);
-        slm_nn_matmul(s->pool, &u, s->ex, E, cnt, s->u, Fe, s->act);
+        const slm_mat *w2[2] = {&g, &u};
+        float *y2[2] = {s->g, s->u};
+        const int64_t ld2[2] = {Fe, Fe};
+        slm_nn_matmul_n(s->pool, 2, w2, s->ex, E, cnt, y2, ld2, s->act);
         slm_nn_glu(s->g, s->u, cnt * Fe, SLM_ACT_SILU);
         slm_nn_matmul(s->pool, &d, s->g, Fe, cnt, s->o, E, s->act);
         for (int64_t c = 0; c < cnt; c++) {
@@ -127,9 +129,10 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
                 memcpy(s->vc + t * Gv, s->qkv + t * W + Hk + Gk, (size_t)Gv * sizeof(float));
             }
         } else {
-            slm_nn_matmul(s->pool, &L->wq, s->h, E, n, s->q, Hk, s->act);
-            slm_nn_matmul(s->pool, &L->wk, s->h, E, n, s->kc, Gk, s->act);
-            slm_nn_matmul(s->pool, &L->wv, s->h, E, n, s->vc, Gv, s->act);
+            const slm_mat *w3[3] = {&L->wq, &L->wk, &L->wv};
+            float *y3[3] = {s->q, s->kc, s->vc};
+            const int64_t ld3[3] = {Hk, Gk, Gv};
+            slm_nn_matmul_n(s->pool, 3, w3, s->h, E, n, y3, ld3, s->act);
         }
         if (L->bq) add_bias(s->q, Hk, L->bq, Hk, n);
         if (L->bk) add_bias(s->kc, Gk, L->bk, Gk, n);
@@ -188,8 +191,10 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
                 slm_nn_glu(s->g + t * 2 * F, s->g + t * 2 * F + F, F, hp->act);
             slm_nn_matmul(s->pool, &L->ffn_down, s->g, 2 * F, n, s->o, E, s->act);
         } else {
-            slm_nn_matmul(s->pool, &L->ffn_gate, s->h, E, n, s->g, F, s->act);
-            slm_nn_matmul(s->pool, &L->ffn_up, s->h, E, n, s->u, F, s->act);
+            const slm_mat *w2[2] = {&L->ffn_gate, &L->ffn_up};
+            float *y2[2] = {s->g, s->u};
+            const int64_t ld2[2] = {F, F};
+            slm_nn_matmul_n(s->pool, 2, w2, s->h, E, n, y2, ld2, s->act);
             slm_nn_glu(s->g, s->u, (int64_t)n * F, hp->act);
             slm_nn_matmul(s->pool, &L->ffn_down, s->g, F, n, s->o, E, s->act);
         }

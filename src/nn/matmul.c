@@ -29,12 +29,18 @@ int slm_nn_type_supported(slm_type t)
     return 1;
 }
 
+#define MM_MAX 4
+#define MM_BLK 16
+
 typedef struct mm_job {
-    const slm_mat *w;
+    int n_mats;
+    const slm_mat *w[MM_MAX];  /* same n_in and activation type */
+    float *y[MM_MAX];
+    int64_t ldy[MM_MAX];
+    int64_t blk_end[MM_MAX];   /* cumulative 16-row block counts */
     const float *x;
-    int64_t ldx, n_tok, ldy;
-    float *y;
-    uint8_t *act;        /* converted rows, act_stride apart */
+    int64_t ldx, n_tok, n_in;
+    uint8_t *act;              /* converted rows, act_stride apart */
     size_t act_stride;
     slm_type vdt;
     const slm_kernels *k;
@@ -44,57 +50,95 @@ static void mm_convert(void *ctx, int ith, int nth)
 {
     mm_job *j = ctx;
     for (int64_t t = ith; t < j->n_tok; t += nth)
-        j->k->quant_act[j->vdt](j->x + t * j->ldx, j->act + (size_t)t * j->act_stride, j->w->n_in);
+        j->k->quant_act[j->vdt](j->x + t * j->ldx, j->act + (size_t)t * j->act_stride, j->n_in);
 }
 
-/* Rows are handed out in blocks of 16 so neighbouring threads do not share
- * output cache lines for a single token. */
-static void mm_rows(void *ctx, int ith, int nth)
+/* Rows [r0, r1) of matrix m. Tiles of 16 weight rows x 4 activation rows:
+ * both stay in L1 while the 64 dots run, instead of streaming every
+ * activation row from L2 once per weight row. */
+static void mm_range(const mm_job *j, int m, int64_t r0, int64_t r1)
 {
-    mm_job *j = ctx;
-    const slm_mat *w = j->w;
-    const int64_t blk = 16;
-    const int64_t n_blk = (w->n_out + blk - 1) / blk;
-    const int64_t b0 = n_blk * ith / nth, b1 = n_blk * (ith + 1) / nth;
-    const int64_t r0 = b0 * blk, r1 = b1 * blk < w->n_out ? b1 * blk : w->n_out;
+    const slm_mat *w = j->w[m];
+    float *y = j->y[m];
+    const int64_t ldy = j->ldy[m];
     slm_vec_dot_fn dot = j->k->vec_dot[w->type];
     slm_vec_dot_x4_fn dot4 = j->k->vec_dot_x4[w->type];
     const uint8_t *base = w->data;
     /* activation row t at a0 + t * as bytes */
     const uint8_t *a0 = j->act ? j->act : (const uint8_t *)j->x;
     const size_t as = j->act ? j->act_stride : (size_t)j->ldx * sizeof(float);
-    /* Tiles of 16 weight rows x 4 activation rows: both stay in L1 while
-     * the 64 dots run, instead of streaming every activation row from L2
-     * once per weight row. */
-    for (int64_t rb = r0; rb < r1; rb += blk) {
-        const int64_t re = rb + blk < r1 ? rb + blk : r1;
+    for (int64_t rb = r0; rb < r1; rb += MM_BLK) {
+        const int64_t re = rb + MM_BLK < r1 ? rb + MM_BLK : r1;
         int64_t t = 0;
         if (dot4)
             for (; t + 1 < j->n_tok; t += 4) {
                 const int na = j->n_tok - t < 4 ? (int)(j->n_tok - t) : 4;
                 for (int64_t r = rb; r < re; r++)
-                    dot4(w->n_in, &j->y[t * j->ldy + r], (size_t)j->ldy, base + (size_t)r * w->row_bytes,
+                    dot4(w->n_in, &y[t * ldy + r], (size_t)ldy, base + (size_t)r * w->row_bytes,
                          a0 + (size_t)t * as, as, na);
             }
         for (; t < j->n_tok; t++)
             for (int64_t r = rb; r < re; r++)
-                dot(w->n_in, &j->y[t * j->ldy + r], base + (size_t)r * w->row_bytes, a0 + (size_t)t * as);
+                dot(w->n_in, &y[t * ldy + r], base + (size_t)r * w->row_bytes, a0 + (size_t)t * as);
     }
 }
 
-void slm_nn_matmul(slm_pool *pool, const slm_mat *w, const float *x, int64_t ldx, int64_t n_tok,
-                   float *y, int64_t ldy, void *act)
+/* Blocks of 16 rows, numbered across all matrices of the job, are split
+ * evenly between the chunks (neighbouring chunks never share an output
+ * cache line for a single token). */
+static void mm_rows(void *ctx, int ith, int nth)
+{
+    mm_job *j = ctx;
+    const int64_t total = j->blk_end[j->n_mats - 1];
+    const int64_t g0 = total * ith / nth, g1 = total * (ith + 1) / nth;
+    int64_t first = 0;
+    for (int m = 0; m < j->n_mats; m++) {
+        const int64_t last = j->blk_end[m];
+        const int64_t a = g0 > first ? g0 : first, b = g1 < last ? g1 : last;
+        if (a < b) {
+            const int64_t n_out = j->w[m]->n_out;
+            const int64_t r0 = (a - first) * MM_BLK;
+            const int64_t r1 = (b - first) * MM_BLK < n_out ? (b - first) * MM_BLK : n_out;
+            mm_range(j, m, r0, r1);
+        }
+        first = last;
+    }
+}
+
+void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const float *x,
+                     int64_t ldx, int64_t n_tok, float *const *y, const int64_t *ldy, void *act)
 {
     const slm_kernels *k = slm_kernels_get();
+    const slm_type vdt = slm_type_traits_get(w[0]->type)->vec_dot_type;
+    int same = n_mats <= MM_MAX;
+    for (int m = 1; m < n_mats && same; m++)
+        same = w[m]->n_in == w[0]->n_in && slm_type_traits_get(w[m]->type)->vec_dot_type == vdt;
+    if (!same) {
+        for (int m = 0; m < n_mats; m++) slm_nn_matmul_n(pool, 1, &w[m], x, ldx, n_tok, &y[m], &ldy[m], act);
+        return;
+    }
     mm_job j = {
-        .w = w, .x = x, .ldx = ldx, .n_tok = n_tok, .ldy = ldy, .y = y,
-        .act = NULL, .act_stride = ((size_t)w->n_in * 4 + 63) & ~(size_t)63,
-        .vdt = slm_type_traits_get(w->type)->vec_dot_type, .k = k,
+        .n_mats = n_mats, .x = x, .ldx = ldx, .n_tok = n_tok, .n_in = w[0]->n_in,
+        .act = NULL, .act_stride = ((size_t)w[0]->n_in * 4 + 63) & ~(size_t)63, .vdt = vdt, .k = k,
     };
-    if (j.vdt != SLM_TYPE_F32) {
+    int64_t cum = 0;
+    for (int m = 0; m < n_mats; m++) {
+        j.w[m] = w[m];
+        j.y[m] = y[m];
+        j.ldy[m] = ldy[m];
+        cum += (w[m]->n_out + MM_BLK - 1) / MM_BLK;
+        j.blk_end[m] = cum;
+    }
+    if (vdt != SLM_TYPE_F32) {
         j.act = act;
         if (n_tok >= 4) slm_pool_run(pool, mm_convert, &j);
         else mm_convert(&j, 0, 1);
     }
     slm_pool_run(pool, mm_rows, &j);
+}
+
+void slm_nn_matmul(slm_pool *pool, const slm_mat *w, const float *x, int64_t ldx, int64_t n_tok,
+                   float *y, int64_t ldy, void *act)
+{
+    slm_nn_matmul_n(pool, 1, &w, x, ldx, n_tok, &y, &ldy, act);
 }

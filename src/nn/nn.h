@@ -42,6 +42,14 @@ int slm_nn_type_supported(slm_type t);
 void slm_nn_matmul(slm_pool *pool, const slm_mat *w, const float *x, int64_t ldx, int64_t n_tok,
                    float *y, int64_t ldy, void *act);
 
+/* Up to 4 matrices with the same input rows (Q, K, V; gate, up) in one
+ * pass: the activations are converted once and all rows of all matrices are
+ * split across the threads in one pool run. Matrices whose n_in or
+ * activation type differ from w[0]'s are run one by one. y[m] gets matrix
+ * m's output with row stride ldy[m]. */
+void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const float *x,
+                     int64_t ldx, int64_t n_tok, float *const *y, const int64_t *ldy, void *act);
+
 /* y = x / sqrt(mean(x^2) + eps) * w (w may be NULL); y may equal x.
  * Sum of squares in double as ggml_rms_norm does. */
 void slm_nn_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
