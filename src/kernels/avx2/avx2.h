@@ -40,6 +40,12 @@ void slm_vec_dot_x4_q4_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w
 void slm_vec_dot_x4_q5_0_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_iq4_nl_q8_0_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_q5_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_bf16_bf16_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q4_1_q8_1_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q5_1_q8_1_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q2_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_q3_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
+void slm_vec_dot_x4_iq4_xs_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 
 /* ---- activation quantizers: F32 row -> activation type ---- */

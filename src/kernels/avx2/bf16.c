@@ -75,3 +75,27 @@ void slm_quant_act_bf16_avx2(const float *x, void *vy, int64_t n)
     }
     for (; i < n; i++) y[i] = f32_to_bf16(x[i]);
 }
+
+void slm_vec_dot_x4_bf16_bf16_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                   size_t as, int na)
+{
+    const slm_bf16 *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const slm_bf16 *a[4] = {(const slm_bf16 *)r[0], (const slm_bf16 *)r[1], (const slm_bf16 *)r[2],
+                            (const slm_bf16 *)r[3]};
+    __m256 acc[4];
+    SLM_UNROLL
+    for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = load_bf16(w + i);
+        SLM_UNROLL
+        for (int k = 0; k < 4; k++) acc[k] = _mm256_fmadd_ps(wv, load_bf16(a[k] + i), acc[k]);
+    }
+    for (int k = 0; k < na; k++) {
+        float sum = slm_avx2_hsum_ps(acc[k]);
+        for (int64_t j = i; j < n; j++) sum += bf16_to_f32(w[j]) * bf16_to_f32(a[k][j]);
+        s[(size_t)k * ss] = sum;
+    }
+}

@@ -82,3 +82,40 @@ void slm_vec_dot_x4_iq4_nl_q8_0_avx2(int64_t n, float *s, size_t ss, const void 
     }
     for (int k = 0; k < na; k++) s[(size_t)k * ss] = slm_avx2_hsum_ps(acc[k]);
 }
+
+void slm_vec_dot_x4_iq4_xs_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                     size_t as, int na)
+{
+    const slm_block_iq4_xs *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const slm_block_q8_K *a[4] = {(const slm_block_q8_K *)r[0], (const slm_block_q8_K *)r[1],
+                                  (const slm_block_q8_K *)r[2], (const slm_block_q8_K *)r[3]};
+    const int64_t nb = n / SLM_QK_K;
+    const __m256i values = codebook();
+    __m256 acc[4];
+    SLM_UNROLL
+    for (int k = 0; k < 4; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        __m256i sumi[4];
+        SLM_UNROLL
+        for (int k = 0; k < 4; k++) sumi[k] = _mm256_setzero_si256();
+        for (int ib = 0; ib < SLM_QK_K / 32; ib++) {
+            const int ls = ((w[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xf) |
+                           (((w[i].scales_h >> 2 * ib) & 3) << 4);
+            const __m256i scale = _mm256_set1_epi16((short)(ls - 32));
+            const __m256i q = _mm256_shuffle_epi8(values, slm_avx2_nibbles32(w[i].qs + 16 * ib));
+            const __m256i aq = _mm256_sign_epi8(q, q);
+            SLM_UNROLL
+            for (int k = 0; k < 4; k++) {
+                const __m256i sy = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)(a[k][i].qs + 32 * ib)), q);
+                sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(aq, sy), scale));
+            }
+        }
+        const float dw = slm_avx2_h2f(w[i].d);
+        SLM_UNROLL
+        for (int k = 0; k < 4; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * a[k][i].d), _mm256_cvtepi32_ps(sumi[k]), acc[k]);
+    }
+    for (int k = 0; k < na; k++) s[(size_t)k * ss] = slm_avx2_hsum_ps(acc[k]);
+}

@@ -66,3 +66,50 @@ void slm_vec_dot_q3_k_q8_k_avx2(int64_t n, float *s, const void *vw, const void 
     }
     *s = sum;
 }
+
+void slm_vec_dot_x4_q3_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *vw, const void *va,
+                                   size_t as, int na)
+{
+    const slm_block_q3_K *w = vw;
+    const uint8_t *r[4];
+    slm_avx2_rows4(va, as, na, r);
+    const slm_block_q8_K *a[4] = {(const slm_block_q8_K *)r[0], (const slm_block_q8_K *)r[1],
+                                  (const slm_block_q8_K *)r[2], (const slm_block_q8_K *)r[3]};
+    const int64_t nb = n / SLM_QK_K;
+    const __m256i low2 = _mm256_set1_epi8(0x03);
+    const __m256i bit = _mm256_set1_epi8(0x01);
+    float sum[4] = {0};
+    for (int64_t i = 0; i < nb; i++) {
+        int16_t sc[16];
+        q3_k_scales(w[i].scales, sc);
+        __m256i hm = _mm256_loadu_si256((const __m256i *)w[i].hmask);
+        __m256i sumi[4];
+        SLM_UNROLL
+        for (int k = 0; k < 4; k++) sumi[k] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i qs = _mm256_loadu_si256((const __m256i *)(w[i].qs + 32 * h));
+            for (int j = 0; j < 4; j++) {
+                const __m256i q = _mm256_or_si256(_mm256_and_si256(qs, low2),
+                                                  _mm256_slli_epi16(_mm256_and_si256(hm, bit), 2));
+                const int g = 8 * h + 2 * j;
+                const __m256i scale = slm_avx2_scale_pair(sc[g], sc[g + 1]);
+                SLM_UNROLL
+                for (int k = 0; k < 4; k++) {
+                    const __m256i y = _mm256_loadu_si256((const __m256i *)(a[k][i].qs + 128 * h + 32 * j));
+                    sumi[k] = _mm256_add_epi32(sumi[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q, y), scale));
+                }
+                qs = _mm256_srli_epi16(qs, 2);
+                hm = _mm256_srli_epi16(hm, 1);
+            }
+        }
+        const __m256i sc16 = _mm256_loadu_si256((const __m256i *)sc);
+        const float d = slm_avx2_h2f(w[i].d);
+        SLM_UNROLL
+        for (int k = 0; k < 4; k++) {
+            const __m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[k][i].bsums));
+            const __m256i tot = _mm256_sub_epi32(sumi[k], _mm256_slli_epi32(off, 2)); /* - 4 sc bsums */
+            sum[k] += d * a[k][i].d * (float)slm_avx2_hsum_epi32(tot);
+        }
+    }
+    for (int k = 0; k < na; k++) s[(size_t)k * ss] = sum[k];
+}
