@@ -298,6 +298,51 @@ SLM_API slm_status slm_tokenizer_train(const slm_tokenizer_train_params *p,
                                        const char *const *files, size_t n_files,
                                        const char *out_path, slm_tokenizer_train_stats *stats);
 
+/* ---- quantization (compress/) ---------------------------------------- */
+
+/* Write a quantized copy of a GGUF model, as llama-quantize does: every
+ * key/value copied, general.file_type set, tensors in llama.cpp's order
+ * (non-layer tensors, then layer by layer, by name), each quantizable
+ * matrix converted to the type the mix gives it (llama.cpp v0.5.0's
+ * per-tensor rules: output head Q6_K, more bits for attn_v/ffn_down in some
+ * layers, fallbacks when a row is not a multiple of the block size); norms,
+ * biases, the MoE router and 1-D tensors keep their type. Input tensors may
+ * be F32, F16, BF16 or quantized (requantizing loses quality: a warning is
+ * logged). Tensor data is read from the mapped input one tensor at a time;
+ * the quantized outputs are held in memory until the file is written
+ * (through a temporary file renamed into place). Multithreaded over rows.
+ * Errors: SLM_ERR_ARG (unknown type: the message lists the known ones),
+ * SLM_ERR_IO, SLM_ERR_FORMAT (bad input or imatrix file), SLM_ERR_NOMEM,
+ * SLM_ERR_UNSUPPORTED (a row length no type fits), SLM_ERR_CANCELLED. */
+typedef struct slm_quantize_stats {
+    uint64_t in_bytes, out_bytes; /* tensor data before and after */
+    uint64_t n_elements;          /* weights in all tensors */
+    int n_tensors;                /* tensors written */
+    int n_converted;              /* tensors whose type changed */
+    int n_fallback;               /* tensors given a fallback type (row length) */
+    int n_imatrix;                /* tensors quantized with importance weights */
+} slm_quantize_stats;
+
+typedef struct slm_quantize_params {
+    const char *type;     /* llama-quantize's name: Q4_K_M (default), Q4_K_S, Q5_K_M, Q5_K_S,
+                             Q3_K_S/M/L, Q2_K, Q2_K_S, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+                             IQ4_NL, IQ4_XS, F16, BF16, F32 (case-insensitive) */
+    const char *imatrix;  /* llama.cpp's legacy imatrix .dat file (as written by
+                             `slm imatrix` or llama-imatrix --output-format dat), or NULL */
+    int keep_output_f16;  /* 1: store the output head (or tied token embedding) as F16 */
+    int pure;             /* 1: every quantizable tensor gets the base type (no mix rules) */
+    int n_threads;        /* 0 = all cores */
+    /* Called after each tensor (may be NULL) on the calling thread with the
+     * elements done so far, the total, and the tensor just written; a
+     * nonzero return cancels (SLM_ERR_CANCELLED, no output file). */
+    int (*progress)(uint64_t done, uint64_t total, const char *tensor, slm_type type, void *user);
+    void *user;
+    slm_quantize_stats *stats; /* filled on success if non-NULL */
+} slm_quantize_params;
+
+SLM_API slm_quantize_params slm_quantize_default_params(void);
+SLM_API slm_status slm_quantize(const char *in_path, const char *out_path, const slm_quantize_params *p);
+
 #ifdef __cplusplus
 }
 #endif

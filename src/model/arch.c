@@ -284,6 +284,11 @@ static slm_status bind_vec(const slm_model *m, const char *name, int64_t n, int 
 
 static slm_status mat_from(const slm_gguf_tensor *t, slm_mat *out)
 {
+    /* kernels read fp16/float fields in place: a file with general.alignment
+     * below 4 could place them off their natural alignment */
+    if (((uintptr_t)t->data & 3) != 0)
+        return slm_fail(SLM_ERR_UNSUPPORTED, "tensor '%s': data not 4-byte aligned (general.alignment "
+                        "too small)", t->name);
     if (!slm_nn_type_supported(t->type))
         return slm_fail(SLM_ERR_UNSUPPORTED, "tensor '%s': weight type %s has no dot kernel",
                         t->name, slm_type_name(t->type) ? slm_type_name(t->type) : "?");
@@ -356,6 +361,8 @@ slm_status slm_arch_bind_tensors(slm_model *m)
                   "tensor 'token_embd.weight': type %s cannot be dequantized",
                   slm_type_name(m->tok_embd->type) ? slm_type_name(m->tok_embd->type) : "?");
     }
+    SLM_CHECK(((uintptr_t)m->tok_embd->data & 3) == 0, SLM_ERR_UNSUPPORTED,
+              "tensor 'token_embd.weight': data not 4-byte aligned");
     hp->n_vocab = (uint32_t)m->tok_embd->ne[1];
     SLM_TRY(bind_vec(m, "output_norm.weight", E, 1, &m->output_norm));
     SLM_TRY(bind_mat(m, "output.weight", E, hp->n_vocab, 0, &m->output));

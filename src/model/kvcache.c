@@ -104,7 +104,7 @@ slm_status slm_state_new(const slm_model *m, uint32_t n_ctx, uint32_t n_batch, s
     s->kv = slm_alloc_aligned((size_t)total, BUF_ALIGN);
     SLM_CHECK(s->kv, SLM_ERR_NOMEM, "session: cannot allocate %llu bytes of KV cache (n_ctx %u)",
               (unsigned long long)total, n_ctx);
-    memset(s->kv, 0, (size_t)total);
+    /* not cleared: attention only reads positions a forward pass wrote */
     s->k = s->kv;
     s->v = s->kv + kb;
     s->kv_bytes = total;
