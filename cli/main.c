@@ -19,6 +19,7 @@ static const command commands[] = {
     {"logits", cmd_logits, "write the logits of a token sequence to a file"},
     {"gen-model", cmd_gen_model, "write a random-weight model with a real model's shape"},
     {"bench", cmd_bench, "measure prompt and generation speed"},
+    {"train", cmd_train, "train a llama-architecture model on text files"},
     {"quantize", cmd_quantize, "write a quantized copy of a model (llama-quantize's mixes)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

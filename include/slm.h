@@ -343,6 +343,75 @@ typedef struct slm_quantize_params {
 SLM_API slm_quantize_params slm_quantize_default_params(void);
 SLM_API slm_status slm_quantize(const char *in_path, const char *out_path, const slm_quantize_params *p);
 
+/* ---- model training (train/) --------------------------------------------- */
+
+/* Train a llama-architecture model from scratch in F32 and save it as a
+ * llama GGUF that slm_model_load (and llama.cpp) read like a downloaded
+ * model: standard tensor names, tokenizer.* keys copied from the tokenizer
+ * GGUF. Text files (plain or gzip) are cut into documents at
+ * "<|endoftext|>" and blank lines, each tokenized with BOS, and joined;
+ * every micro-batch takes `batch` random windows of n_ctx+1 tokens from a
+ * seeded RNG. Loss: mean cross-entropy. AdamW (decoupled weight decay),
+ * linear warmup then cosine decay to lr*min_lr_frac, gradient clipping by
+ * global norm, `accum` micro-batches per step. Deterministic for a seed and
+ * thread count; resuming a checkpoint continues bit-exactly (the run
+ * settings come from the checkpoint; n_steps from p if larger).
+ * Errors: SLM_ERR_ARG (bad sizes, tokenizer/vocab mismatch, too little
+ * text), SLM_ERR_IO, SLM_ERR_FORMAT (bad checkpoint), SLM_ERR_NOMEM,
+ * SLM_ERR_CANCELLED (progress returned nonzero; a checkpoint is still
+ * written if configured, the model is not). */
+typedef struct slm_train_progress {
+    uint32_t step, n_steps;    /* steps done (1-based), total */
+    float loss;                /* train loss of this step (mean over its micro-batches) */
+    float val_loss;            /* validation loss if evaluated at this step, else NaN */
+    float lr, grad_norm;       /* before clipping */
+    double tokens_per_s;       /* over this run (excludes evaluation) */
+    double elapsed_s, eta_s;
+    uint64_t tokens_seen;      /* training tokens processed in all runs */
+    int checkpointed;          /* 1: a checkpoint was written after this step */
+} slm_train_progress;
+
+typedef struct slm_train_params {
+    /* model shape */
+    uint32_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx; /* default 128 4 4 4 384 256 */
+    int tied;               /* 1 (default): output shares token_embd */
+    /* optimisation */
+    uint32_t batch;         /* sequences per micro-batch; default 8 */
+    uint32_t accum;         /* micro-batches per step; default 1 */
+    uint32_t n_steps;       /* default 1000 */
+    uint32_t warmup;        /* default 100 */
+    float lr, min_lr_frac;  /* default 1e-3, 0.1 */
+    float weight_decay;     /* default 0.1 */
+    float clip;             /* max global gradient norm; <= 0 off; default 1 */
+    float beta1, beta2;     /* default 0.9, 0.95 */
+    uint64_t seed;          /* init and data order; default 1234 */
+    int n_threads;          /* 0 = all cores */
+    uint32_t eval_every;    /* validation every K steps (and at the end); 0 = only at the end */
+    uint32_t eval_batches;  /* validation micro-batches (fixed windows); default 8 */
+    const char *checkpoint; /* write here every checkpoint_every steps and at the end; NULL = no */
+    uint32_t checkpoint_every; /* default 200 */
+    const char *resume;     /* continue from this checkpoint; NULL = fresh */
+    const char *loss_svg;   /* write the loss curve here at the end; NULL = no */
+    /* Called after every step on the calling thread (may be NULL); nonzero cancels. */
+    int (*progress)(const slm_train_progress *p, void *user);
+    void *user;
+} slm_train_params;
+
+typedef struct slm_train_stats {
+    uint64_t n_params;
+    uint64_t n_train_tokens, n_val_tokens; /* sizes of the token streams */
+    uint64_t tokens_seen;
+    float final_loss, final_val_loss;      /* NaN when no validation text */
+    double elapsed_s;                      /* all runs */
+} slm_train_stats;
+
+SLM_API slm_train_params slm_train_default_params(void);
+/* val_files may be empty (n_val 0). stats may be NULL. */
+SLM_API slm_status slm_train(const slm_train_params *p, const char *tokenizer_path,
+                             const char *const *files, size_t n_files,
+                             const char *const *val_files, size_t n_val, const char *out_path,
+                             slm_train_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

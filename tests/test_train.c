@@ -309,8 +309,223 @@ static void adamw_step_follows_the_decoupled_formula(void)
     CHECK(fabsf(slm_lr_schedule(55, 100, 10, 1.0f, 0.1f) - 0.55f) < 1e-6f, "middle");
 }
 
+/* ---- end to end: files, inference, resume ---- */
+
+static char tmpdir[256];
+
+static void tmp_path(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", tmpdir, name);
+}
+
+/* A small corpus of repetitive stories and an SPM tokenizer trained on it. */
+static int make_corpus(char *text_path, char *tok_path, size_t n)
+{
+    static const char *const sent[] = {
+        "Once upon a time there was a little cat named Tom.",
+        "Tom liked to play in the garden with his red ball.",
+        "One day the ball rolled away and Tom was sad.",
+        "His friend the dog found the ball and gave it back.",
+        "Tom was happy and they played together all day.",
+    };
+    tmp_path(text_path, n, "corpus.txt");
+    tmp_path(tok_path, n, "tok.gguf");
+    FILE *f = fopen(text_path, "w");
+    if (!f) return 0;
+    slm_rng r;
+    slm_rng_seed(&r, 11);
+    for (int d = 0; d < 60; d++) {
+        for (int k = 0; k < 5; k++) fprintf(f, "%s ", sent[(d + k + slm_rng_next(&r) % 2) % 5]);
+        fprintf(f, "\n<|endoftext|>\n");
+    }
+    fclose(f);
+    slm_tokenizer_train_params tp = slm_tokenizer_train_default_params();
+    tp.n_vocab = 300;
+    const char *files[1] = {text_path};
+    return slm_tokenizer_train(&tp, files, 1, tok_path, NULL) == SLM_OK;
+}
+
+static void saved_model_gives_the_training_forward_logits_in_the_inference_engine(void)
+{
+    char text[300], tok[300], out[300];
+    REQUIRE(make_corpus(text, tok, sizeof text), "corpus/tokenizer: %s", slm_last_error());
+    tmp_path(out, sizeof out, "fwd.gguf");
+    slm_model *vm = NULL;
+    slm_model_params mp = slm_model_default_params();
+    mp.vocab_only = 1;
+    REQUIRE(slm_model_load(tok, &mp, &vm) == SLM_OK, "%s", slm_last_error());
+    const int V = slm_model_n_vocab(vm);
+    slm_model_free(vm);
+    for (int tied = 0; tied <= 1; tied++) {
+        const slm_tconfig c = {.n_vocab = V, .n_embd = 32, .n_layer = 2, .n_head = 4,
+                               .n_head_kv = 2, .n_ff = 48, .n_ctx = 16, .tied = tied,
+                               .eps = 1e-5f, .rope_base = 10000.0f};
+        const int B = 2, T = 12;
+        slm_tmodel *m;
+        REQUIRE(slm_tmodel_new(&c, B, T, 2, &m) == SLM_OK, "%s", slm_last_error());
+        slm_tmodel_init(m, 3);
+        slm_rng_seed(&rng, 9); /* weights large enough that attention is not uniform */
+        for (size_t i = 0; i < m->n_params; i++) m->params[i] += 0.1f * (float)slm_rng_normal(&rng);
+        int32_t ids[24];
+        for (int i = 0; i < B * T; i++) ids[i] = (int32_t)(slm_rng_next(&rng) % (uint64_t)V);
+        slm_tmodel_forward(m, ids, NULL);
+        REQUIRE(slm_tmodel_save_gguf(m, tok, "test", out) == SLM_OK, "%s", slm_last_error());
+        slm_model *im = NULL;
+        mp.vocab_only = 0;
+        REQUIRE(slm_model_load(out, &mp, &im) == SLM_OK, "%s", slm_last_error());
+        slm_session_params sp = slm_session_default_params();
+        sp.kv_type = SLM_TYPE_F32;
+        sp.logits_all = 1;
+        sp.n_threads = 1;
+        slm_session *s = NULL;
+        REQUIRE(slm_session_new(im, &sp, &s) == SLM_OK, "%s", slm_last_error());
+        double worst = 0.0, scale = 0.0;
+        for (int b = 0; b < B; b++) {
+            slm_session_truncate(s, 0);
+            REQUIRE(slm_session_decode(s, ids + b * T, (size_t)T, NULL) == SLM_OK, "%s",
+                    slm_last_error());
+            for (int t = 0; t < T; t++) {
+                const float *li = slm_session_logits(s, (size_t)t);
+                const float *lt = m->logits + ((size_t)b * T + t) * V;
+                for (int i = 0; i < V; i++) {
+                    const double d = fabs((double)li[i] - lt[i]);
+                    if (d > worst) worst = d;
+                    if (fabs(lt[i]) > scale) scale = fabs(lt[i]);
+                }
+            }
+        }
+        printf("  %s: max |logit diff| %.2e (max |logit| %.2f)\n", tied ? "tied" : "untied", worst,
+               scale);
+        CHECK(worst < 1e-4 && scale > 0.5, "tied %d: max diff %g, scale %g", tied, worst, scale);
+        slm_session_free(s);
+        slm_model_free(im);
+        slm_tmodel_free(m);
+    }
+    remove(out);
+}
+
+typedef struct loss_log {
+    float loss[64];
+    int n, stop_at;
+} loss_log;
+
+static int log_loss(const slm_train_progress *p, void *user)
+{
+    loss_log *l = user;
+    if (p->step >= 1 && p->step <= 64) l->loss[p->step - 1] = p->loss;
+    if ((int)p->step > l->n) l->n = (int)p->step;
+    return l->stop_at > 0 && (int)p->step == l->stop_at;
+}
+
+static slm_train_params tiny_params(void)
+{
+    slm_train_params p = slm_train_default_params();
+    p.n_embd = 32, p.n_layer = 2, p.n_head = 4, p.n_head_kv = 2, p.n_ff = 64, p.n_ctx = 32;
+    p.batch = 4, p.accum = 2, p.n_steps = 40, p.warmup = 5, p.lr = 1e-2f, p.n_threads = 2;
+    p.progress = log_loss;
+    return p;
+}
+
+static void loss_falls_on_a_tiny_corpus(void)
+{
+    char text[300], tok[300], out[300], svg[300];
+    REQUIRE(make_corpus(text, tok, sizeof text), "corpus/tokenizer: %s", slm_last_error());
+    tmp_path(out, sizeof out, "fall.gguf");
+    tmp_path(svg, sizeof svg, "fall.svg");
+    slm_train_params p = tiny_params();
+    loss_log l = {0};
+    p.user = &l;
+    p.loss_svg = svg;
+    const char *files[1] = {text};
+    slm_train_stats st;
+    REQUIRE(slm_train(&p, tok, files, 1, files, 1, out, &st) == SLM_OK, "%s", slm_last_error());
+    printf("  loss %.3f -> %.3f (val %.3f, %llu params)\n", l.loss[0], l.loss[39],
+           st.final_val_loss, (unsigned long long)st.n_params);
+    CHECK(l.n == 40, "steps %d", l.n);
+    /* step 1 is near log(V) = 5.7 (uniform); the corpus repeats five sentences */
+    CHECK(l.loss[39] < 0.6f * l.loss[0], "loss %g -> %g", l.loss[0], l.loss[39]);
+    CHECK(st.final_val_loss < 0.6f * l.loss[0], "val %g", st.final_val_loss);
+    FILE *f = fopen(svg, "r");
+    CHECK(f != NULL, "no svg");
+    if (f) {
+        char head[5] = {0};
+        CHECK(fread(head, 1, 4, f) == 4 && strcmp(head, "<svg") == 0, "svg starts '%s'", head);
+        fclose(f);
+    }
+    remove(out);
+    remove(svg);
+}
+
+static int same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        int ca = fgetc(fa), cb = fgetc(fb);
+        if (ca != cb) same = 0;
+        if (ca == EOF || cb == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+static void resume_after_a_checkpoint_continues_bit_exactly(void)
+{
+    char text[300], tok[300], out1[300], out2[300], ck[300];
+    REQUIRE(make_corpus(text, tok, sizeof text), "corpus/tokenizer: %s", slm_last_error());
+    tmp_path(out1, sizeof out1, "full.gguf");
+    tmp_path(out2, sizeof out2, "resumed.gguf");
+    tmp_path(ck, sizeof ck, "run.ckpt");
+    const char *files[1] = {text};
+    slm_train_params p = tiny_params();
+    p.n_steps = 16;
+    loss_log full = {0}, part = {.stop_at = 7}, rest = {0};
+    p.user = &full;
+    REQUIRE(slm_train(&p, tok, files, 1, NULL, 0, out1, NULL) == SLM_OK, "%s", slm_last_error());
+    p.user = &part;
+    p.checkpoint = ck;
+    p.checkpoint_every = 100; /* the cancel at step 7 writes it */
+    CHECK(slm_train(&p, tok, files, 1, NULL, 0, out2, NULL) == SLM_ERR_CANCELLED, "cancel");
+    p.user = &rest;
+    p.resume = ck;
+    p.lr = 5.0f; /* ignored: the checkpoint's settings win */
+    REQUIRE(slm_train(&p, tok, files, 1, NULL, 0, out2, NULL) == SLM_OK, "%s", slm_last_error());
+    for (int i = 0; i < 7; i++)
+        CHECK(part.loss[i] == full.loss[i], "step %d: %.9g vs %.9g", i + 1, part.loss[i],
+              full.loss[i]);
+    for (int i = 7; i < 16; i++)
+        CHECK(memcmp(&rest.loss[i], &full.loss[i], sizeof(float)) == 0,
+              "step %d: resumed %.9g, uninterrupted %.9g", i + 1, rest.loss[i], full.loss[i]);
+    CHECK(same_file(out1, out2), "resumed model file differs from the uninterrupted one");
+    remove(out1);
+    remove(out2);
+    remove(ck);
+}
+
+static void bad_inputs_are_reported_not_fatal(void)
+{
+    char text[300], tok[300], out[300];
+    REQUIRE(make_corpus(text, tok, sizeof text), "corpus/tokenizer: %s", slm_last_error());
+    tmp_path(out, sizeof out, "bad.gguf");
+    slm_train_params p = tiny_params();
+    const char *missing[1] = {"/nonexistent/corpus.txt"};
+    CHECK(slm_train(&p, tok, missing, 1, NULL, 0, out, NULL) == SLM_ERR_IO, "missing file");
+    CHECK(strstr(slm_last_error(), "/nonexistent/corpus.txt") != NULL, "message: %s",
+          slm_last_error());
+    const char *files[1] = {text};
+    p.n_embd = 30; /* not a multiple of 4 heads with an even head dim */
+    CHECK(slm_train(&p, tok, files, 1, NULL, 0, out, NULL) == SLM_ERR_ARG, "bad shape");
+    p = tiny_params();
+    p.resume = text; /* not a checkpoint */
+    CHECK(slm_train(&p, tok, files, 1, NULL, 0, out, NULL) == SLM_ERR_FORMAT, "bad checkpoint: %s",
+          slm_last_error());
+}
+
 int main(void)
 {
+    snprintf(tmpdir, sizeof tmpdir, "%s/test_train_tmp", SLM_BINARY_DIR);
+    mkdir(tmpdir, 0755);
     RUN(rmsnorm_backward_matches_finite_differences);
     RUN(matmul_backward_matches_finite_differences_with_blas_and_without);
     RUN(rope_backward_matches_finite_differences);
@@ -320,5 +535,9 @@ int main(void)
     RUN(whole_model_backward_matches_finite_differences_untied);
     RUN(whole_model_backward_matches_finite_differences_tied);
     RUN(adamw_step_follows_the_decoupled_formula);
+    RUN(saved_model_gives_the_training_forward_logits_in_the_inference_engine);
+    RUN(loss_falls_on_a_tiny_corpus);
+    RUN(resume_after_a_checkpoint_continues_bit_exactly);
+    RUN(bad_inputs_are_reported_not_fatal);
     return harness_finish();
 }
