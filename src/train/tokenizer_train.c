@@ -252,8 +252,13 @@ static int32_t tok_add(slm_toktrain *t, const char *a, size_t an, const char *b,
         !grow32((void **)&t->toks, &t->cap_toks, t->n_toks + 1, sizeof *t->toks))
         return -1;
     if (itab_find(t, &t->tok_tab, h, tok_eq, &k, &pos) >= 0) return -1;
+    /* a and b may point into tpool, which may move as it grows */
+    char tmp[2 * MAX_PIECE];
+    if (an + bn > sizeof tmp) return -1;
+    memcpy(tmp, a, an);
+    memcpy(tmp + an, b, bn);
     size_t off = t->tpool.n;
-    if (!buf_add(&t->tpool, a, an) || !buf_add(&t->tpool, b, bn)) return -1;
+    if (!buf_add(&t->tpool, tmp, an + bn)) return -1;
     t->tpool.p[t->tpool.n++] = '\0';
     t->toks[t->n_toks] = (tok){(uint32_t)off, (uint32_t)(an + bn), prio, score, type};
     itab_put(&t->tok_tab, pos, h);
@@ -311,13 +316,31 @@ static size_t encode_byte(unsigned char c, char *dst)
 
 static int is_mark(const char *s, size_t n) { return n == 3 && memcmp(s, SPACE_MARK, 3) == 0; }
 
-/* Word cuts (SPM): before a "▁" that follows a non-"▁", and around runs of
- * '\n'. prev/cur are characters. */
+/* Character classes for word cuts: 0 letters (and every non-ASCII
+ * character), 1 digits, 2 other ASCII (punctuation, tabs, controls). */
+static int char_class(const char *c, size_t n)
+{
+    if (n != 1) return 0;
+    unsigned char b = (unsigned char)c[0];
+    if ((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z')) return 0;
+    return b >= '0' && b <= '9' ? 1 : 2;
+}
+
+/* Word cuts (SPM), a function of two adjacent characters only, so that a
+ * piece (a substring of a word) never contains a cut and the runtime can
+ * never merge across one: before a "▁" that follows a non-"▁"; around runs
+ * of '\n'; between letters, digits and punctuation (as SentencePiece's
+ * split_by_unicode_script, roughly) except after "▁", which joins what
+ * follows; between two digits (llama2.c trains with split_digits). */
 static int cut_between(const char *p, size_t pn, const char *c, size_t cn)
 {
     int pm = is_mark(p, pn), cm = is_mark(c, cn);
     int pl = pn == 1 && p[0] == '\n', cl = cn == 1 && c[0] == '\n';
-    return (cm && !pm) || (cl != pl);
+    if (cm) return !pm;
+    if (pl != cl) return 1;
+    if (pm || pl) return 0;
+    int kp = char_class(p, pn), kc = char_class(c, cn);
+    return kp != kc || kp == 1;
 }
 
 /* ---- words -------------------------------------------------------------------- */
@@ -585,12 +608,27 @@ static cand cand_pop(slm_toktrain *t)
     return top;
 }
 
+/* Does the pair (x, y) concatenate to token `only`? */
+static int concat_is(const slm_toktrain *t, int32_t x, int32_t y, int32_t only)
+{
+    size_t xn = t->toks[x].len;
+    return xn + t->toks[y].len == t->toks[only].len &&
+           memcmp(tok_text(t, x), tok_text(t, only), xn) == 0 &&
+           memcmp(tok_text(t, y), tok_text(t, only) + xn, t->toks[y].len) == 0;
+}
+
+/* only >= 0 (SPM training): the symbols are the runtime's final segmentation
+ * before token `only` existed, so only pairs that concatenate to it can
+ * start merging (a cheap comparison instead of a lookup per pair). */
 static int merge_syms(slm_toktrain *t, int32_t *id, int32_t *nxt, int32_t *prv, int32_t n,
-                      int32_t w, int64_t f)
+                      int32_t w, int64_t f, int32_t only)
 {
     t->n_lh = 0;
-    for (int32_t i = 0; i + 1 < n; i++)
+    for (int32_t i = 0; i + 1 < n; i++) {
+        if (only >= 0 && (id[i] < 0 || id[i + 1] < 0 || !concat_is(t, id[i], id[i + 1], only)))
+            continue;
         if (!cand_push(t, id, nxt, i)) return 0;
+    }
     while (t->n_lh) {
         cand c = cand_pop(t);
         int32_t l = c.l, r = nxt[l];
@@ -634,13 +672,13 @@ static void link_run(int32_t *nxt, int32_t *prv, int32_t n)
 }
 
 /* Re-run the merge procedure on word w and compact its symbols. */
-static int update_word(slm_toktrain *t, int32_t w)
+static int update_word(slm_toktrain *t, int32_t w, int32_t only)
 {
     word *wd = &t->words[w];
     int32_t n = (int32_t)wd->n_sym, *id = t->syms + wd->sym_off;
     if (!links(t, (size_t)n)) return 0;
     link_run(t->nxt, t->prv, n);
-    if (!merge_syms(t, id, t->nxt, t->prv, n, w, wd->freq)) return 0;
+    if (!merge_syms(t, id, t->nxt, t->prv, n, w, wd->freq, only)) return 0;
     int32_t m = 0;
     for (int32_t i = 0; i < n; i++)
         if (id[i] != DEAD) id[m++] = id[i];
@@ -879,7 +917,7 @@ static slm_status apply_merge(slm_toktrain *t, int32_t pi)
         int32_t w = list[i];
         if (t->words[w].stamp == t->stamp) continue;
         t->words[w].stamp = t->stamp;
-        if (!update_word(t, w)) {
+        if (!update_word(t, w, t->cfg.kind == SLM_TOKTRAIN_SPM ? id : -1)) {
             slm_free(list);
             return slm_fail(SLM_ERR_NOMEM, "tokenizer training: out of memory");
         }
@@ -975,7 +1013,7 @@ static int encode_word(slm_toktrain *t, const char *s, const size_t *off, const 
 {
     if (!links(t, (size_t)n)) return 0;
     link_run(t->nxt, t->prv, n);
-    if (!merge_syms(t, id, t->nxt, t->prv, n, -1, 0)) return 0;
+    if (!merge_syms(t, id, t->nxt, t->prv, n, -1, 0, -1)) return 0;
     for (int32_t i = 0; i >= 0 && i < n; i = t->nxt[i]) {
         if (id[i] >= 0) {
             if (!ids_push(out, id[i])) return 0;

@@ -12,11 +12,13 @@
  * rules by rank over the GPT-2 byte alphabet, replayed by pair identity as
  * the runtime does.
  *
- * Whitespace (SPM): text is escaped as the runtime does (a dummy "▁" in
- * front, ' ' -> "▁"), then cut before every "▁" that follows a non-"▁" and
- * around every run of '\n'. Every training word, hence every piece, has the
- * shape ▁*[^▁\n]* or \n+, so no piece can span a cut and the runtime, which
- * merges over the whole text, gives the ids of the words one by one.
+ * Words (SPM): text is escaped as the runtime does (a dummy "▁" in front,
+ * ' ' -> "▁"), then cut before every "▁" that follows a non-"▁", around
+ * every run of '\n', between letters, digits and ASCII punctuation (a "▁"
+ * joins what follows it) and between digits. A cut depends only on the two
+ * characters beside it, so no piece (a substring of a word) contains one;
+ * hence the runtime, which merges over the whole text, can never merge
+ * across a cut and gives the ids of the words one by one.
  */
 #ifndef SLM_TRAIN_TOKENIZER_TRAIN_H
 #define SLM_TRAIN_TOKENIZER_TRAIN_H
