@@ -388,6 +388,8 @@ static void avx2_covers_the_hot_kernels(void)
     for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
         CHECK(avx2_k.vec_dot[dots[i]] && avx2_k.vec_dot[dots[i]] != scalar_k.vec_dot[dots[i]],
               "type %d has no AVX2 vec_dot", (int)dots[i]);
+    for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
+        CHECK(avx2_k.vec_dot_x4[dots[i]] != NULL, "type %d has no AVX2 vec_dot_x4 (batches)", (int)dots[i]);
     const slm_type acts[] = {SLM_TYPE_F16, SLM_TYPE_Q8_0, SLM_TYPE_Q8_K};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         CHECK(avx2_k.quant_act[acts[i]] && avx2_k.quant_act[acts[i]] != scalar_k.quant_act[acts[i]],

@@ -5,6 +5,9 @@
  * nothing here may run before dispatch.c has checked the CPU. Each kernel
  * computes exactly what its scalar/ twin computes; only the order of float
  * additions differs (integer parts are exact). register.c fills the table.
+ * One file per type family holds its vec_dot, its vec_dot_x4 (one weight
+ * row against up to 4 activation rows: the weight block is decoded once)
+ * and, for activation types, the quantizer (byte-identical to scalar).
  */
 #ifndef SLM_KERNELS_AVX2_H
 #define SLM_KERNELS_AVX2_H
