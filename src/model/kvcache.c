@@ -29,7 +29,10 @@ static void scratch_table(const slm_model *m, uint32_t n_ctx, uint32_t n_batch, 
     const size_t T = n_batch, E = hp->n_embd, f = sizeof(float);
     const size_t Hk = (size_t)hp->n_head * hp->hd_k, Hv = (size_t)hp->n_head * hp->hd_v;
     const size_t Gk = (size_t)hp->n_head_kv * hp->hd_k, Gv = (size_t)hp->n_head_kv * hp->hd_v;
-    const size_t F = max3(2 * (size_t)hp->n_ff, hp->n_ff_exp, hp->n_ff_shexp);
+    /* phi3's fused up projection writes gate|up (2 n_ff) into one row */
+    const int fused_up = hp->arch == SLM_ARCH_PHI3;
+    const size_t F = max3((fused_up ? 2 : 1) * (size_t)hp->n_ff, hp->n_ff_exp, hp->n_ff_shexp);
+    const int fused_qkv = hp->arch == SLM_ARCH_PHI3;
     const size_t X = hp->n_expert, K = hp->n_expert_used;
     size_t max_in = max3(E, Hv, F);
     const int moe = X > 0;
@@ -39,7 +42,7 @@ static void scratch_table(const slm_model *m, uint32_t n_ctx, uint32_t n_batch, 
     B(2, "q", q, T * Hk * f);
     B(3, "k", kc, T * Gk * f);
     B(4, "v", vc, T * Gv * f);
-    B(5, "qkv", qkv, T * (Hk + Gk + Gv) * f);
+    B(5, "qkv", qkv, fused_qkv ? T * (Hk + Gk + Gv) * f : 0);
     B(6, "att", att, T * Hv * f);
     B(7, "o", o, T * E * f);
     B(8, "ffn_gate", g, T * F * f);
