@@ -14,6 +14,11 @@
 #include "quant/types.h"
 #include "slm.h"
 
+/* The generator's internals (llama3_rope_factors) are checked directly, so
+ * this test compiles random_model.c itself (llama2.c's test.c pattern); the
+ * library's copy is then never pulled from the static archive. */
+#include "gen/random_model.c"
+
 static char path_a[512], path_b[512];
 
 static void set_paths(void)
@@ -196,6 +201,32 @@ static void q4_k_m_types_match_llama_quantize(void)
     slm_gguf_close(theirs);
 }
 
+/* rope_freqs.weight of tiny-llama-tied was written by llama.cpp's converter
+ * logic with Llama-3 scaling (factor 32, low 1, high 4, original 8192) for
+ * head dim 32 and freq_base 500000: our factors must equal it. */
+static void llama3_rope_factors_match_the_reference_model(void)
+{
+    char ref[512];
+    snprintf(ref, sizeof ref, "%s/models/tiny-llama-tied-F32.gguf", SLM_TESTDATA_DIR);
+    if (access(ref, R_OK) != 0) {
+        printf("  (skipped: %s absent)\n", ref);
+        return;
+    }
+    slm_gguf *g = NULL;
+    REQUIRE(slm_gguf_open(ref, 1, &g) == SLM_OK, "open: %s", slm_last_error());
+    const slm_gguf_tensor *t = slm_gguf_find_tensor(g, "rope_freqs.weight");
+    CHECK(t && t->type == SLM_TYPE_F32 && t->ne[0] == 16, "reference rope_freqs");
+    if (t && t->type == SLM_TYPE_F32 && t->ne[0] == 16) {
+        float ours[16], want[16];
+        memcpy(want, t->data, sizeof want);
+        llama3_rope_factors(ours, 32, 500000.0f);
+        for (int i = 0; i < 16; i++)
+            CHECK(fabsf(ours[i] - want[i]) <= 1e-5f * want[i], "factor %d: %.7g, reference %.7g", i,
+                  (double)ours[i], (double)want[i]);
+    }
+    slm_gguf_close(g);
+}
+
 static slm_type type_of(slm_gguf *g, const char *name)
 {
     const slm_gguf_tensor *t = slm_gguf_find_tensor(g, name);
@@ -322,6 +353,7 @@ int main(void)
     RUN(same_seed_gives_identical_files_whatever_the_thread_count);
     RUN(weights_have_std_0_02_and_norms_are_one);
     RUN(q4_k_m_types_match_llama_quantize);
+    RUN(llama3_rope_factors_match_the_reference_model);
     RUN(q4_k_m_on_8_layers_promotes_attn_v_and_ffn_down_of_layers_0_3_6_7);
     RUN(k_quants_fall_back_on_rows_that_are_not_multiples_of_256);
     RUN(vocabulary_tokenizes_and_detokenizes_text_exactly);
