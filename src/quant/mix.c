@@ -204,7 +204,7 @@ static slm_type fallback(slm_type t, int64_t ne0, int *n_fallback)
     case SLM_TYPE_Q4_K: t = SLM_TYPE_Q5_0; break;
     case SLM_TYPE_Q5_K: t = SLM_TYPE_Q5_1; break;
     case SLM_TYPE_Q6_K: t = SLM_TYPE_Q8_0; break;
-    default: return SLM_TYPE_COUNT;
+    default: return SLM_TYPE_F16; /* llama.cpp refuses these (e.g. Q4_0 on rows of 172); we keep F16 */
     }
     return ne0 % block_of(t) == 0 ? t : SLM_TYPE_F16;
 }

@@ -58,8 +58,8 @@ int slm_mix_allows(const char *name, int n_dims);
  * incremented when the row length forced a different type (k-quants need
  * multiples of 256: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K/Q3_K ->
  * Q4_0, IQ4_XS -> IQ4_NL, and F16 if even that does not divide the row).
- * Returns SLM_TYPE_COUNT when no type fits (e.g. pure Q4_0 with rows that
- * are not a multiple of 32: llama.cpp refuses those too). */
+ * Where llama.cpp has no fallback and refuses the model (e.g. Q4_0 or Q8_0
+ * on rows of 172), slm gives F16 too and counts a fallback. */
 slm_type slm_mix_tensor_type(const slm_mix *mix, const slm_mix_model *mm, const slm_mix_opts *opts,
                              const char *name, int n_dims, slm_type cur, int64_t ne0, int *n_fallback);
 
