@@ -23,11 +23,13 @@ void slm_vec_dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *vw, const void 
     const int64_t nb = n / SLM_QK4_0;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256 d0 = _mm256_set1_ps(slm_avx2_h2f(w[i].d) * slm_avx2_h2f(a[i].d));
-        const __m256 d1 = _mm256_set1_ps(slm_avx2_h2f(w[i + 1].d) * slm_avx2_h2f(a[i + 1].d));
-        acc0 = _mm256_fmadd_ps(d0, block_dot(w + i, a + i), acc0);
-        acc1 = _mm256_fmadd_ps(d1, block_dot(w + i + 1, a + i + 1), acc1);
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 d = slm_avx2_dprod4(w[i].d, w[i + 1].d, w[i + 2].d, w[i + 3].d,
+                                         a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);
+        acc0 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0x00), block_dot(w + i, a + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0x55), block_dot(w + i + 1, a + i + 1), acc1);
+        acc0 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0xAA), block_dot(w + i + 2, a + i + 2), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0xFF), block_dot(w + i + 3, a + i + 3), acc1);
     }
     for (; i < nb; i++) {
         const __m256 d = _mm256_set1_ps(slm_avx2_h2f(w[i].d) * slm_avx2_h2f(a[i].d));

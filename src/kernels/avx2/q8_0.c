@@ -7,6 +7,12 @@
  */
 #include "kernels/avx2/avx2.h"
 
+static inline __m256 block_dot(const slm_block_q8_0 *w, const slm_block_q8_0 *a)
+{
+    return _mm256_cvtepi32_ps(slm_avx2_dot_i8(_mm256_loadu_si256((const __m256i *)w->qs),
+                                              _mm256_loadu_si256((const __m256i *)a->qs)));
+}
+
 void slm_vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *vw, const void *va)
 {
     const slm_block_q8_0 *w = vw;
@@ -14,21 +20,17 @@ void slm_vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *vw, const void 
     const int64_t nb = n / SLM_QK8_0;
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        const __m256i p0 = slm_avx2_dot_i8(_mm256_loadu_si256((const __m256i *)w[i].qs),
-                                           _mm256_loadu_si256((const __m256i *)a[i].qs));
-        const __m256i p1 = slm_avx2_dot_i8(_mm256_loadu_si256((const __m256i *)w[i + 1].qs),
-                                           _mm256_loadu_si256((const __m256i *)a[i + 1].qs));
-        const __m256 d0 = _mm256_set1_ps(slm_avx2_h2f(w[i].d) * slm_avx2_h2f(a[i].d));
-        const __m256 d1 = _mm256_set1_ps(slm_avx2_h2f(w[i + 1].d) * slm_avx2_h2f(a[i + 1].d));
-        acc0 = _mm256_fmadd_ps(d0, _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(d1, _mm256_cvtepi32_ps(p1), acc1);
+    for (; i + 4 <= nb; i += 4) {
+        const __m256 d = slm_avx2_dprod4(w[i].d, w[i + 1].d, w[i + 2].d, w[i + 3].d,
+                                         a[i].d, a[i + 1].d, a[i + 2].d, a[i + 3].d);
+        acc0 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0x00), block_dot(w + i, a + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0x55), block_dot(w + i + 1, a + i + 1), acc1);
+        acc0 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0xAA), block_dot(w + i + 2, a + i + 2), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_permute_ps(d, 0xFF), block_dot(w + i + 3, a + i + 3), acc1);
     }
     for (; i < nb; i++) {
-        const __m256i p = slm_avx2_dot_i8(_mm256_loadu_si256((const __m256i *)w[i].qs),
-                                          _mm256_loadu_si256((const __m256i *)a[i].qs));
         const __m256 d = _mm256_set1_ps(slm_avx2_h2f(w[i].d) * slm_avx2_h2f(a[i].d));
-        acc0 = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc0);
+        acc0 = _mm256_fmadd_ps(d, block_dot(w + i, a + i), acc0);
     }
     *s = slm_avx2_hsum_ps(_mm256_add_ps(acc0, acc1));
 }
