@@ -103,6 +103,8 @@ static void train_and_measure(slm_toktrain_kind kind, int32_t n_vocab)
     CHECK(in.n_docs == n_train_docs, "%llu documents, expected %zu",
           (unsigned long long)in.n_docs, n_train_docs);
     CHECK(t2 - t0 < 20.0, "training took %.1f s", t2 - t0);
+    CHECK(slm_toktrain_verify(t) == 0, "%lld training words segmented unlike the runtime",
+          (long long)slm_toktrain_verify(t));
     slm_vocab *v = NULL;
     REQUIRE(slm_toktrain_vocab(t, &v) == SLM_OK, "vocab: %s", slm_last_error());
     size_t bytes = 0;

@@ -992,6 +992,43 @@ void slm_toktrain_get_info(const slm_toktrain *t, slm_toktrain_info *info)
     info->n_chars_dropped = t->n_chars_dropped;
 }
 
+/* Re-segment every training word from its characters with the final
+ * vocabulary and compare with the segmentation kept during training. */
+int64_t slm_toktrain_verify(const slm_toktrain *tc)
+{
+    slm_toktrain *t = (slm_toktrain *)tc;
+    if (!t || !t->ran) return -1;
+    int64_t bad = 0;
+    int32_t *id = NULL;
+    size_t cap = 0;
+    for (int32_t w = 0; w < t->n_words; w++) {
+        const word *wd = &t->words[w];
+        const char *p = t->wpool.p + wd->off;
+        if (!grow((void **)&id, &cap, wd->len + 1, sizeof *id)) goto nomem;
+        int32_t n = 0;
+        for (size_t i = 0; i < wd->len; n++) {
+            /* (BPE: one symbol per original byte, 1 or 2 bytes encoded) */
+            size_t cn = utf8_len((unsigned char)p[i]);
+            if (cn > wd->len - i) cn = wd->len - i;
+            id[n] = tok_find2(t, p + i, cn, "", 0);
+            i += cn;
+        }
+        if (!links(t, (size_t)n)) goto nomem;
+        link_run(t->nxt, t->prv, n);
+        if (!merge_syms(t, id, t->nxt, t->prv, n, -1, 0, -1)) goto nomem;
+        uint32_t k = 0;
+        int differ = 0;
+        for (int32_t i = 0; i >= 0 && i < n; i = t->nxt[i], k++)
+            differ |= k >= wd->n_sym || t->syms[wd->sym_off + k] != id[i];
+        bad += differ || k != wd->n_sym;
+    }
+    slm_free(id);
+    return bad;
+nomem:
+    slm_free(id);
+    return -1;
+}
+
 /* ---- encoding ----------------------------------------------------------------- */
 
 typedef struct ids {

@@ -82,6 +82,11 @@ void slm_toktrain_get_info(const slm_toktrain *t, slm_toktrain_info *info);
 slm_status slm_toktrain_encode(const slm_toktrain *t, const char *text, size_t len, int32_t **ids,
                                size_t *n);
 
+/* Number of training words whose segmentation kept during training differs
+ * from a fresh run of the runtime's procedure with the final vocabulary
+ * (0 = the invariant held), or -1 (not trained / out of memory). Tests. */
+int64_t slm_toktrain_verify(const slm_toktrain *t);
+
 /* Set the tokenizer.ggml.* keys of the trained vocabulary on a writer. */
 slm_status slm_toktrain_set_keys(const slm_toktrain *t, slm_gguf_writer *w);
 
