@@ -24,6 +24,7 @@ typedef struct spec {
     int n_expert, n_used, n_ff_exp, n_ff_shexp;
     int n_swa;
     float rope_base, rope_base_swa;
+    float rope_linear;      /* > 0: rope.scaling.type linear with this factor */
     const char *omit;       /* tensor name left out */
     const char *bad_shape;  /* tensor written with one row too many */
     int bad_head_kv;        /* write head_count_kv that does not divide */
@@ -159,6 +160,10 @@ static int write_model(const tmodel *tm, const char *path)
     slm_gguf_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
     slm_gguf_set_f32(w, KEY("rope.freq_base"), s->rope_base > 0 ? s->rope_base : 10000.0f);
     if (s->rope_base_swa > 0) slm_gguf_set_f32(w, KEY("rope.freq_base_swa"), s->rope_base_swa);
+    if (s->rope_linear > 0) {
+        slm_gguf_set_str(w, KEY("rope.scaling.type"), "linear");
+        slm_gguf_set_f32(w, KEY("rope.scaling.factor"), s->rope_linear);
+    }
     if (s->n_expert) {
         slm_gguf_set_u32(w, KEY("expert_count"), (uint32_t)s->n_expert);
         slm_gguf_set_u32(w, KEY("expert_used_count"), (uint32_t)s->n_used);
@@ -229,10 +234,12 @@ static void o_matvec(double *y, const float *w, const double *x, int n_in, int n
     }
 }
 
+static double o_rope_scale = 1.0; /* linear scaling: positions divided by the factor */
+
 static void o_rope(double *v, int hd, int pos, double base, int neox)
 {
     for (int i = 0; i < hd / 2; i++) {
-        double th = pos * pow(base, -2.0 * i / hd);
+        double th = pos * pow(base, -2.0 * i / hd) / o_rope_scale;
         int a = neox ? i : 2 * i, b = neox ? i + hd / 2 : 2 * i + 1;
         double x0 = v[a], x1 = v[b];
         v[a] = x0 * cos(th) - x1 * sin(th);
@@ -339,6 +346,7 @@ static double *oracle(const tmodel *tm, const int32_t *ids, int n)
            *o = malloc(E * sizeof *o), *sc = malloc(n * sizeof *sc);
     double *logits = malloc((size_t)n * V * sizeof *logits);
     const float *emb = get_w(tm, "token_embd.weight");
+    o_rope_scale = s->rope_linear > 0 ? s->rope_linear : 1.0;
     char nm[64];
     for (int t = 0; t < n; t++)
         for (int i = 0; i < E; i++) x[t * E + i] = emb[(size_t)ids[t] * E + i] * (gemma ? sqrt(E) : 1.0);
@@ -519,6 +527,14 @@ static void pool_runs_every_chunk_once_per_job(void)
 static void llama_matches_float64_oracle(void)
 {
     spec sp = base_spec();
+    double d = oracle_diff(&sp);
+    CHECK(d < 1e-4, "max abs diff %.3g", d);
+}
+
+static void linear_rope_scaling_divides_positions(void)
+{
+    spec sp = base_spec();
+    sp.rope_linear = 4.0f;
     double d = oracle_diff(&sp);
     CHECK(d < 1e-4, "max abs diff %.3g", d);
 }
@@ -865,6 +881,7 @@ int main(void)
 {
     RUN(llama_matches_float64_oracle);
     RUN(tied_output_uses_token_embd);
+    RUN(linear_rope_scaling_divides_positions);
     RUN(qwen2moe_with_shared_expert_matches_oracle);
     RUN(llama_moe_top3_of_6_matches_oracle);
     RUN(qwen3moe_with_qk_norms_matches_oracle);
