@@ -546,8 +546,10 @@ int cmd_bench(int argc, char **argv)
             threads_given = 1;
         } else if ((strcmp(a, "-r") == 0 || strcmp(a, "--repetitions") == 0) && has_val) {
             int_list l;
-            if (!parse_list(a, argv[++i], 1, &l) || l.n != 1) {
-                fprintf(stderr, "slm bench: %s takes one integer >= 1\n", a);
+            if (!parse_list(a, argv[++i], 1, &l))
+                goto bad_args;
+            if (l.n != 1) {
+                fprintf(stderr, "slm bench: %s takes one integer >= 1, not a list\n", a);
                 goto bad_args;
             }
             o.n_reps = l.v[0];
