@@ -58,7 +58,7 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
         float *y2[2] = {s->g, s->u};
         const int64_t ld2[2] = {Fe, Fe};
         slm_nn_matmul_n(s->pool, 2, w2, s->ex, E, cnt, y2, ld2, s->act);
-        slm_nn_glu(s->g, s->u, cnt * Fe, SLM_ACT_SILU);
+        slm_nn_glu_pool(s->pool, s->g, s->u, cnt * Fe, SLM_ACT_SILU);
         slm_nn_matmul(s->pool, &d, s->g, Fe, cnt, s->o, E, s->act);
         for (int64_t c = 0; c < cnt; c++) {
             const int64_t t = s->erows[c], k = s->eslot[c];
@@ -80,7 +80,7 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
         slm_nn_matmul(s->pool, &gi, s->h, E, n, s->shx, 1, s->act);
         slm_nn_matmul(s->pool, &L->gate_shexp, s->h, E, n, s->g, Fs, s->act);
         slm_nn_matmul(s->pool, &L->up_shexp, s->h, E, n, s->u, Fs, s->act);
-        slm_nn_glu(s->g, s->u, (int64_t)n * Fs, SLM_ACT_SILU);
+        slm_nn_glu_pool(s->pool, s->g, s->u, (int64_t)n * Fs, SLM_ACT_SILU);
         slm_nn_matmul(s->pool, &L->down_shexp, s->g, Fs, n, s->ex, E, s->act);
         for (uint32_t t = 0; t < n; t++) {
             const float gate = 1.0f / (1.0f + expf(-s->shx[t]));
@@ -195,7 +195,7 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
             float *y2[2] = {s->g, s->u};
             const int64_t ld2[2] = {F, F};
             slm_nn_matmul_n(s->pool, 2, w2, s->h, E, n, y2, ld2, s->act);
-            slm_nn_glu(s->g, s->u, (int64_t)n * F, hp->act);
+            slm_nn_glu_pool(s->pool, s->g, s->u, (int64_t)n * F, hp->act);
             slm_nn_matmul(s->pool, &L->ffn_down, s->g, F, n, s->o, E, s->act);
         }
         for (uint32_t t = 0; t < n; t++) {

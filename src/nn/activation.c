@@ -34,6 +34,30 @@ void slm_nn_glu(float *g, const float *u, int64_t n, int act)
     }
 }
 
+typedef struct glu_job {
+    float *g;
+    const float *u;
+    int64_t n;
+    int act;
+} glu_job;
+
+static void glu_run(void *ctx, int ith, int nth)
+{
+    glu_job *j = ctx;
+    /* 16-float (cache line) granules so chunks never share a line */
+    const int64_t n16 = (j->n + 15) / 16;
+    int64_t i0 = n16 * ith / nth * 16, i1 = n16 * (ith + 1) / nth * 16;
+    if (i1 > j->n) i1 = j->n;
+    if (i0 < i1) slm_nn_glu(j->g + i0, j->u + i0, i1 - i0, j->act);
+}
+
+void slm_nn_glu_pool(slm_pool *pool, float *g, const float *u, int64_t n, int act)
+{
+    glu_job j = {g, u, n, act};
+    if (n < 8192) slm_nn_glu(g, u, n, act); /* a pool run costs more than this */
+    else slm_pool_run(pool, glu_run, &j);
+}
+
 void slm_nn_softcap(float *x, int64_t n, float c)
 {
     const float inv = 1.0f / c;

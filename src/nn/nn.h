@@ -108,6 +108,8 @@ float slm_nn_gelu_fp16(float x);
 /* g[i] = act(g[i]) * u[i] over n elements; act: 0 SiLU, 1 GELU. */
 enum { SLM_ACT_SILU = 0, SLM_ACT_GELU = 1 };
 void slm_nn_glu(float *g, const float *u, int64_t n, int act);
+/* The same split across the pool's threads for large n (batches). */
+void slm_nn_glu_pool(slm_pool *pool, float *g, const float *u, int64_t n, int act);
 /* x = c * tanh(x / c) over n elements (c > 0). */
 void slm_nn_softcap(float *x, int64_t n, float c);
 
