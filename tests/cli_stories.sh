@@ -92,6 +92,8 @@ V="$TD/tokenizer/ggml-vocab-llama-spm.gguf"
 if [ -f "$V" ]; then
     got=$("$SLM" tokenize "$V" --text "ied 4 ½ months" --no-bos --ids 2>&1)
     [ "$got" = "474 287 29871 29946 29871 30226 7378" ] || fail "tokenize on vocab-only llama-spm: '$got'"
+    got=$("$SLM" info "$V" --vocab-only 2>&1) || fail "info --vocab-only failed: $got"
+    case "$got" in *32000*) ;; *) fail "info --vocab-only lacks the vocabulary size: $got" ;; esac
 fi
 
 # Logits of the prompt, against llama.cpp's, within 1e-4.

@@ -31,7 +31,7 @@ for f in -p -f -n -t -c --temp --top-k --top-p --min-p --repeat-penalty --repeat
          --presence-penalty --seed --no-mmap --mlock --kv-type --ignore-eos --no-display-prompt --json; do
     expect 0 "$f" "$SLM" run --help
 done
-for f in --ctx --json; do expect 0 "$f" "$SLM" info --help; done
+for f in --ctx --json --vocab-only; do expect 0 "$f" "$SLM" info --help; done
 for f in --text --file --ids --no-bos --parse-special; do expect 0 "$f" "$SLM" tokenize --help; done
 for f in --tokens --out --threads --kv-type; do expect 0 "$f" "$SLM" logits --help; done
 for f in --shape --arch --dims --type --seed -o SmolLM2-135M Qwen2.5-0.5B Llama-3.2-1B Gemma-2-2B Phi-3-mini tiny Q4_K_M; do
