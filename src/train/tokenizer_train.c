@@ -144,6 +144,7 @@ typedef struct pair {
     int32_t result;     /* BPE: id of the merged token once chosen */
     int32_t *words;     /* words that held the pair at some point (may repeat or be stale) */
     uint32_t n_words, cap_words;
+    uint32_t dirty;     /* merge (stamp) in which the count last grew */
 } pair;
 
 typedef struct hent { /* lazy max-heap entry */
@@ -178,6 +179,8 @@ struct slm_toktrain {
     itab pair_tab;
     hent *heap;
     size_t n_heap, cap_heap;
+    int32_t *dirty; /* pairs whose count grew during the current merge */
+    size_t n_dirty, cap_dirty;
     int32_t *rule; /* BPE: pair index of merge rank r */
     int32_t n_merges, cap_rule;
     int32_t first_char, n_chars, n_chars_dropped;
@@ -529,7 +532,7 @@ static int pair_inc(slm_toktrain *t, int32_t x, int32_t y, int64_t f, int32_t w)
             return 0;
         itab_find(t, &t->pair_tab, h, pair_eq, &k, &pos);
         idx = t->n_pairs++;
-        t->pairs[idx] = (pair){x, y, 0, -1, -1, NULL, 0, 0};
+        t->pairs[idx] = (pair){x, y, 0, -1, -1, NULL, 0, 0, 0};
         itab_put(&t->pair_tab, pos, h);
     }
     pair *p = &t->pairs[idx];
@@ -540,7 +543,13 @@ static int pair_inc(slm_toktrain *t, int32_t x, int32_t y, int64_t f, int32_t w)
         p->cap_words = (uint32_t)cap;
         p->words[p->n_words++] = w;
     }
-    return t->counting || heap_push(t, p->count, idx);
+    /* one heap entry per grown pair per merge (apply_merge pushes them),
+     * not one per increment: the heap stays small */
+    if (t->counting || p->dirty == t->stamp) return 1;
+    p->dirty = t->stamp;
+    if (!grow((void **)&t->dirty, &t->cap_dirty, t->n_dirty + 1, sizeof *t->dirty)) return 0;
+    t->dirty[t->n_dirty++] = idx;
+    return 1;
 }
 
 static void pair_dec(slm_toktrain *t, int32_t x, int32_t y, int64_t f)
@@ -698,6 +707,9 @@ static void free_pairs(slm_toktrain *t)
     slm_free(t->heap);
     t->heap = NULL;
     t->n_heap = t->cap_heap = 0;
+    slm_free(t->dirty);
+    t->dirty = NULL;
+    t->n_dirty = t->cap_dirty = 0;
 }
 
 void slm_toktrain_free(slm_toktrain *t)
@@ -923,6 +935,12 @@ static slm_status apply_merge(slm_toktrain *t, int32_t pi)
         }
     }
     slm_free(list);
+    for (size_t i = 0; i < t->n_dirty; i++) {
+        const pair *d = &t->pairs[t->dirty[i]];
+        if (d->count > 0 && d->rank < 0 && !heap_push(t, d->count, t->dirty[i]))
+            return slm_fail(SLM_ERR_NOMEM, "tokenizer training: out of memory");
+    }
+    t->n_dirty = 0;
     return SLM_OK;
 }
 
