@@ -21,6 +21,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "measure prompt and generation speed"},
     {"train", cmd_train, "train a llama-architecture model on text files"},
     {"quantize", cmd_quantize, "write a quantized copy of a model (llama-quantize's mixes)"},
+    {"perplexity", cmd_perplexity, "perplexity on a text file (llama.cpp's method), KL vs a base model"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

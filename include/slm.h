@@ -265,7 +265,9 @@ SLM_API slm_status slm_gen_model(const slm_gen_params *p, const char *out_path);
  * in merge order; tokenizer.ggml.model "llama", add_space_prefix. type
  * "bpe": byte-level BPE (tokenizer.ggml.model "gpt2", pre-tokenizer
  * "gpt-2", merges, <|endoftext|> last). slm_tokenize on the result gives
- * exactly the trainer's own segmentation of any text.
+ * exactly the trainer's own segmentation of any text. spm pieces never
+ * cross a word start (a space joins the word after it), a run of newlines,
+ * a change between letters, digits and ASCII punctuation, or two digits.
  * Files: plain text or gzip; "<|endoftext|>" separates documents (it is not
  * text) and whitespace at both ends of a document is dropped. dna: one
  * sequence per line (FASTA '>' lines skipped, first CSV field), split at N;
