@@ -414,6 +414,56 @@ SLM_API slm_status slm_train(const slm_train_params *p, const char *tokenizer_pa
                              const char *const *val_files, size_t n_val, const char *out_path,
                              slm_train_stats *stats);
 
+/* ---- evaluation: perplexity and KL divergence (eval/) ------------------- */
+
+/* Perplexity on a text file with llama.cpp's method (llama-perplexity):
+ * tokenize the whole file (BOS added as the vocabulary says), split it into
+ * non-overlapping chunks of n_ctx tokens (at least 2 chunks' worth of text
+ * needed), evaluate each chunk from an empty cache with its first token
+ * replaced by BOS, and score only the second half: the logits at positions
+ * n_ctx/2 .. n_ctx-2 predicting the next token. ppl = exp(mean NLL);
+ * ppl_err = ppl x standard error of the mean NLL.
+ * save_logits writes every scored token's log-probabilities for a later
+ * comparison; kl_base compares against such a file (same tokenizer, n_ctx
+ * and text): mean KL(base || this) with its standard error, median, 99th
+ * percentile and max, top-1 agreement (same argmax), and Δppl. File format
+ * (little-endian, slm's own; float32 so a model against itself gives KL 0
+ * exactly): "SLMLOGP1", u32 n_vocab, u32 n_ctx, u32 n_chunk, u32 0, i32
+ * tokens[n_chunk * n_ctx], then per chunk (n_ctx - 1 - n_ctx/2) rows of
+ * n_vocab float32 log-softmax values. The data file may be gzip-compressed.
+ * Errors: SLM_ERR_IO (files), SLM_ERR_ARG (too little text, bad params),
+ * SLM_ERR_FORMAT (a base file that is malformed or does not match). */
+typedef struct slm_perplexity_params {
+    uint32_t n_ctx;          /* tokens per chunk; default 512 */
+    uint32_t n_chunks;       /* evaluate at most this many chunks; 0 = all */
+    uint64_t max_bytes;      /* read at most this many bytes of the data file; 0 = all */
+    int n_threads;           /* 0 = all cores */
+    const char *save_logits; /* write log-probs here (NULL = no) */
+    const char *kl_base;     /* compare with this saved file (NULL = no) */
+    /* Called after each chunk (may be NULL) with the running estimate; a
+     * nonzero return cancels (SLM_ERR_CANCELLED). */
+    int (*progress)(uint32_t chunk, uint32_t n_chunks, double ppl, void *user);
+    void *user;
+} slm_perplexity_params;
+
+typedef struct slm_perplexity_result {
+    double ppl, ppl_err;     /* exp(mean NLL) and its standard error */
+    double nll, nll_err;     /* mean NLL (nats) and its standard error */
+    uint32_t n_ctx, chunks;  /* chunks evaluated */
+    uint64_t tokens;         /* tokens scored */
+    uint64_t text_tokens;    /* tokens in the (possibly truncated) data */
+    int has_kl;              /* 1 when kl_base was given: the fields below */
+    double base_ppl, base_ppl_err;
+    double dppl, dppl_err;   /* ppl - base_ppl; error from the per-token NLL differences */
+    double kld, kld_err;     /* mean KL(base || this) in nats, standard error */
+    double kld_median, kld_p99, kld_max;
+    double top1, top1_err;   /* fraction of tokens whose argmax agrees with the base */
+} slm_perplexity_result;
+
+SLM_API slm_perplexity_params slm_perplexity_default_params(void);
+SLM_API slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplexity_params *p,
+                                  slm_perplexity_result *out);
+
 #ifdef __cplusplus
 }
 #endif
