@@ -1,7 +1,7 @@
 /* test_conf_tokenizer_train.c — tokenizer training on real text: the
  * TinyStories train sample of ../shared/data (skipped, exit 77, without it).
  *
- * Trains SPM vocabularies of 512 and 4096 (and a 4096 byte-level BPE) on the
+ * Trains SPM and byte-level BPE vocabularies of 512, 2048 and 4096 on the
  * 1.4 MB train file, checks that the runtime tokenizer gives exactly the
  * trainer's ids on every line of the validation prefix (text the trainer
  * never saw), and prints training time and compression (bytes per token)
@@ -130,7 +130,12 @@ static void spm_4096_trains_in_seconds_and_runtime_agrees_on_validation(void)
 {
     train_and_measure(SLM_TOKTRAIN_SPM, 4096);
 }
-static void bpe_4096_trains_and_runtime_agrees_on_validation(void) { train_and_measure(SLM_TOKTRAIN_BPE, 4096); }
+static void bpe_512_2048_4096_train_and_runtime_agrees_on_validation(void)
+{
+    train_and_measure(SLM_TOKTRAIN_BPE, 512);
+    train_and_measure(SLM_TOKTRAIN_BPE, 2048);
+    train_and_measure(SLM_TOKTRAIN_BPE, 4096);
+}
 
 /* llama2.c's export: u32 max_token_length, then per token f32 score, i32
  * length, bytes. */
@@ -203,7 +208,7 @@ int main(void)
     RUN(spm_512_trains_and_runtime_agrees_on_validation);
     RUN(spm_2048_trains_and_runtime_agrees_on_validation);
     RUN(spm_4096_trains_in_seconds_and_runtime_agrees_on_validation);
-    RUN(bpe_4096_trains_and_runtime_agrees_on_validation);
+    RUN(bpe_512_2048_4096_train_and_runtime_agrees_on_validation);
     free(valid_text);
     return harness_finish();
 }
