@@ -91,6 +91,13 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
     }
 }
 
+/* Report a matmul input to the optional observer (imatrix collection). */
+static void observe(const slm_state *s, uint32_t il, const char *tensor, const float *x, int64_t ld, uint32_t n,
+                    int64_t n_in)
+{
+    if (s->observe) s->observe(s->observe_user, (int)il, tensor, x, ld, n, n_in);
+}
+
 void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, uint32_t first_logit,
                  float *logits)
 {
@@ -122,6 +129,7 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
         /* Q, K, V */
         if (L->wqkv.data) {
             const int64_t W = Hk + Gk + Gv;
+            observe(s, il, "attn_qkv.weight", s->h, E, n, E);
             slm_nn_matmul(s->pool, &L->wqkv, s->h, E, n, s->qkv, W, s->act);
             for (uint32_t t = 0; t < n; t++) {
                 memcpy(s->q + t * Hk, s->qkv + t * W, (size_t)Hk * sizeof(float));
@@ -132,6 +140,9 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
             const slm_mat *w3[3] = {&L->wq, &L->wk, &L->wv};
             float *y3[3] = {s->q, s->kc, s->vc};
             const int64_t ld3[3] = {Hk, Gk, Gv};
+            observe(s, il, "attn_q.weight", s->h, E, n, E);
+            observe(s, il, "attn_k.weight", s->h, E, n, E);
+            observe(s, il, "attn_v.weight", s->h, E, n, E);
             slm_nn_matmul_n(s->pool, 3, w3, s->h, E, n, y3, ld3, s->act);
         }
         if (L->bq) add_bias(s->q, Hk, L->bq, Hk, n);
@@ -172,6 +183,7 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
             .k_row_bytes = s->k_row_bytes, .vt_row_bytes = s->vt_row_bytes, .n_ctx = s->n_ctx,
         };
         slm_nn_attention(s->pool, &at, s->q, n, (int32_t)pos0, s->att, s->scores);
+        observe(s, il, "attn_output.weight", s->att, Hv, n, Hv);
         slm_nn_matmul(s->pool, &L->wo, s->att, Hv, n, s->o, E, s->act);
         for (uint32_t t = 0; t < n; t++) {
             if (L->attn_post_norm)
@@ -186,16 +198,21 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
             moe_ffn(s, L, n);
         } else if (!L->ffn_gate.data) {
             /* phi3: fused up = [gate | up], 2F rows */
+            observe(s, il, "ffn_up.weight", s->h, E, n, E);
             slm_nn_matmul(s->pool, &L->ffn_up, s->h, E, n, s->g, 2 * F, s->act);
             for (uint32_t t = 0; t < n; t++)
                 slm_nn_glu(s->g + t * 2 * F, s->g + t * 2 * F + F, F, hp->act);
+            observe(s, il, "ffn_down.weight", s->g, 2 * F, n, F);
             slm_nn_matmul(s->pool, &L->ffn_down, s->g, 2 * F, n, s->o, E, s->act);
         } else {
             const slm_mat *w2[2] = {&L->ffn_gate, &L->ffn_up};
             float *y2[2] = {s->g, s->u};
             const int64_t ld2[2] = {F, F};
+            observe(s, il, "ffn_gate.weight", s->h, E, n, E);
+            observe(s, il, "ffn_up.weight", s->h, E, n, E);
             slm_nn_matmul_n(s->pool, 2, w2, s->h, E, n, y2, ld2, s->act);
             slm_nn_glu_pool(s->pool, s->g, s->u, (int64_t)n * F, hp->act);
+            observe(s, il, "ffn_down.weight", s->g, F, n, F);
             slm_nn_matmul(s->pool, &L->ffn_down, s->g, F, n, s->o, E, s->act);
         }
         for (uint32_t t = 0; t < n; t++) {
