@@ -772,7 +772,7 @@ static int chr_cmp(const void *pa, const void *pb, const char *pool)
     return memcmp(pool + a->off, pool + b->off, a->len);
 }
 
-/* Insertion-free merge sort (qsort has no context argument in C11). */
+/* Merge sort: qsort has no context argument in C11. */
 static void chr_sort(chr *v, chr *tmp, size_t n, const char *pool)
 {
     if (n < 2) return;

@@ -78,7 +78,8 @@ void slm_toktrain_get_info(const slm_toktrain *t, slm_toktrain_info *info);
 
 /* The trainer's own encoding of text (no BOS/EOS; what slm_vocab_tokenize
  * gives with add_special=0, parse_special=0 on the saved vocabulary). *ids is
- * allocated (slm_free). After slm_toktrain_run only. */
+ * allocated (slm_free). After slm_toktrain_run only. Uses the trainer's
+ * scratch buffers: one call at a time per trainer. */
 slm_status slm_toktrain_encode(const slm_toktrain *t, const char *text, size_t len, int32_t **ids,
                                size_t *n);
 
