@@ -6,6 +6,7 @@
  * streamed text. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -58,6 +59,17 @@ typedef struct run_opts {
     int no_mmap, mlock, ignore_eos, no_display_prompt, json;
     slm_type kv_type;
 } run_opts;
+
+/* Ctrl-C stops generation cleanly (text flushed, timings printed); a second
+ * Ctrl-C kills the process as usual. */
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL);
+}
 
 static int file_exists(const char *p)
 {
@@ -236,6 +248,8 @@ int cmd_run(int argc, char **argv)
     int32_t *gen_ids = NULL;
     size_t n_gen = 0, gen_cap = 0;
     const char *stop = "length";
+    struct sigaction sa, old_sa;
+    int sig_installed = 0;
     slm_status st;
     rc = CLI_FAIL;
 
@@ -305,7 +319,16 @@ int cmd_run(int argc, char **argv)
     double t_prompt1 = cli_now_ms(), t_first = t_prompt1;
     int32_t n_vocab = slm_model_n_vocab(model);
 
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sig_installed = sigaction(SIGINT, &sa, &old_sa) == 0;
     for (int32_t i = 0; o.n_predict < 0 || i < o.n_predict; i++) {
+        if (interrupted) {
+            stop = "interrupted";
+            break;
+        }
         int32_t tok = slm_sampler_sample(smp, logits, n_vocab);
         if (tok < 0) {
             cli_fail(cmd, "sampling failed", SLM_ERR_NOMEM);
@@ -335,6 +358,8 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
     }
+    if (sig_installed) sigaction(SIGINT, &old_sa, NULL);
+    sig_installed = 0;
     double t_end = cli_now_ms();
     if (!o.json) {
         cli_utf8_flush(&rs.out);
@@ -343,6 +368,8 @@ int cmd_run(int argc, char **argv)
     }
     if (strcmp(stop, "context") == 0)
         fprintf(stderr, "slm run: stopped: the context (%u tokens) is full\n", n_ctx);
+    else if (strcmp(stop, "interrupted") == 0)
+        fprintf(stderr, "slm run: stopped: interrupted\n");
 
     double load_ms = t_loaded - t_start, prompt_ms = t_prompt1 - t_prompt0,
            gen_ms = t_end - t_prompt1, ttft_ms = t_first - t_prompt0;
@@ -378,6 +405,7 @@ nomem:
     fprintf(stderr, "slm run: out of memory\n");
     rc = CLI_FAIL;
 done:
+    if (sig_installed) sigaction(SIGINT, &old_sa, NULL);
     if (!o.json) cli_utf8_flush(&rs.out);
     slm_sampler_free(smp);
     slm_session_free(sess);

@@ -51,5 +51,20 @@ PY
 got=$("$SLM" tokenize "$W/a.gguf" --text "Once upon a time" --ids --no-bos 2>&1) || fail "tokenize failed: $got"
 [ -n "$got" ] || fail "tokenize printed nothing"
 
+# Ctrl-C during generation: clean stop, text flushed, timings printed, exit 0.
+# (If the signal lands before generation starts, the default action kills the
+# process: that case is not a failure of this check, only inconclusive.)
+"$SLM" run "$W/a.gguf" -p "hi" -n -1 --ignore-eos -c 1000000 -t 1 >"$W/int.out" 2>"$W/int.err" &
+pid=$!
+sleep 2
+kill -INT "$pid" 2>/dev/null
+wait "$pid"; rc=$?
+if [ "$rc" -ne 130 ]; then
+    [ "$rc" -eq 0 ] || fail "interrupted run exited $rc: $(cat "$W/int.err")"
+    grep -q "stopped: interrupted" "$W/int.err" || fail "no interruption note: $(cat "$W/int.err")"
+    grep -q "generated [0-9]* tokens" "$W/int.err" || fail "no timings after interruption"
+    [ -s "$W/int.out" ] || fail "no text before interruption"
+fi
+
 [ "$fails" -eq 0 ] && echo "cli_gen_model: all passed" || echo "cli_gen_model: $fails failed"
 [ "$fails" -eq 0 ]
