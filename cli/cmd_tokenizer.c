@@ -26,8 +26,9 @@ static void usage(FILE *f)
             "      --type spm|bpe    spm (default): SentencePiece-style BPE with byte fallback, like\n"
             "                        llama2.c's tok512; bpe: byte-level BPE (GPT-2 style, merges)\n"
             "      --max-bytes M     read at most M bytes of text over all files (0 = all)\n"
-            "      --dna             DNA sequences: one per line (FASTA headers skipped, first\n"
-            "                        CSV field), split at N, no space prefix (spm only)\n"
+            "      --dna             DNA sequences: one per line (the longest A/C/G/T/N field of a\n"
+            "                        CSV/TSV row; FASTA '>' lines skipped), split at N, no space\n"
+            "                        prefix (spm only)\n"
             "  -q, --quiet           no progress\n"
             "  -h, --help            show this help\n");
 }

@@ -270,9 +270,10 @@ SLM_API slm_status slm_gen_model(const slm_gen_params *p, const char *out_path);
  * a change between letters, digits and ASCII punctuation, or two digits.
  * Files: plain text or gzip; "<|endoftext|>" separates documents (it is not
  * text) and whitespace at both ends of a document is dropped. dna: one
- * sequence per line (FASTA '>' lines skipped, first CSV field), split at N;
- * no space prefix. Deterministic. Errors: SLM_ERR_ARG (bad params, no text),
- * SLM_ERR_IO (a file, named in the message), SLM_ERR_NOMEM. */
+ * sequence per line (the longest A/C/G/T/N field of a CSV/TSV row; FASTA
+ * '>' lines skipped), split at N; no space prefix. Deterministic.
+ * Errors: SLM_ERR_ARG (bad params, no text), SLM_ERR_IO (a file, named in
+ * the message), SLM_ERR_NOMEM. */
 typedef struct slm_tokenizer_train_params {
     uint32_t n_vocab;    /* total tokens, specials and bytes included (at most;
                             fewer if the corpus runs out of pairs); default 4096;

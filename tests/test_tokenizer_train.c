@@ -443,6 +443,34 @@ static void dna_sequences_train_without_space_prefix(void)
 /* Fail the 1st, 2nd, ... allocation of a whole training run until it
  * succeeds: every failure must come back as SLM_ERR_NOMEM and free
  * everything (ASan's leak check). */
+/* --dna reading: FASTA headers skipped, the sequence field of CSV and UCI
+ * rows, header rows dropped, lower case folded, N splits. */
+static void dna_files_give_one_document_per_sequence_run(void)
+{
+    char path[] = "/tmp/slm_dna_XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0, "mkstemp");
+    const char *text = ">chr1 some header\nACGTACGTNNACGT\nsequence,label\nacgtacgt,1\n"
+                       "EI, NAME-1,   CCAGCTGA\n\n>x\nTTTT";
+    REQUIRE(write(fd, text, strlen(text)) == (ssize_t)strlen(text), "write");
+    close(fd);
+    slm_toktrain_config c = {.kind = SLM_TOKTRAIN_SPM, .n_vocab = 270, .dna = 1};
+    slm_toktrain *t = NULL;
+    REQUIRE(slm_toktrain_new(&c, &t) == SLM_OK, "new");
+    uint64_t got = 0;
+    CHECK(slm_toktrain_add_file(t, path, 0, &got) == SLM_OK, "%s", slm_last_error());
+    CHECK(got == strlen(text), "%llu bytes", (unsigned long long)got);
+    REQUIRE(slm_toktrain_run(t) == SLM_OK, "%s", slm_last_error());
+    slm_toktrain_info in;
+    slm_toktrain_get_info(t, &in);
+    /* ACGTACGT, ACGT, ACGTACGT, CCAGCTGA, TTTT */
+    CHECK(in.n_docs == 5 && in.n_unique_words == 4, "%llu docs, %llu distinct",
+          (unsigned long long)in.n_docs, (unsigned long long)in.n_unique_words);
+    CHECK(in.n_chars == 4, "%d characters (A C G T expected)", in.n_chars);
+    slm_toktrain_free(t);
+    unlink(path);
+}
+
 static void allocation_failures_are_reported(void)
 {
     quiet = 1;
@@ -482,6 +510,7 @@ int main(void)
     RUN(bad_arguments_are_refused);
     RUN(public_train_writes_a_loadable_gguf);
     RUN(dna_sequences_train_without_space_prefix);
+    RUN(dna_files_give_one_document_per_sequence_run);
     RUN(allocation_failures_are_reported);
     return harness_finish();
 }

@@ -1277,25 +1277,36 @@ static slm_status add_trimmed(slm_toktrain *t, const char *s, size_t n)
     return n ? slm_toktrain_add_doc(t, s, n) : SLM_OK;
 }
 
-/* DNA: one sequence per line: '>' header lines are skipped, a CSV/TSV row
- * gives its first field; a field with anything but A/C/G/T/N (any case) is
- * not a sequence (e.g. the "sequence,label" header) and is skipped. The
- * sequence is upper-cased and split at N into documents. */
+static int is_base(char c)
+{
+    c = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+    return c == 'A' || c == 'C' || c == 'G' || c == 'T' || c == 'N';
+}
+
+/* DNA: one sequence per line: '>' header lines are skipped; of the fields
+ * of a line (split at commas, tabs, spaces, semicolons) the longest made of
+ * A/C/G/T/N only (any case) is the sequence, so CSV rows ("ACGT...,1"),
+ * UCI rows ("EI, NAME, ACGT...") and FASTA lines all work, and a header row
+ * such as "sequence,label" has none. The sequence is upper-cased and split
+ * at N into documents. */
 static slm_status add_dna_lines(slm_toktrain *t, char *s, size_t n)
 {
     slm_status st = SLM_OK;
     for (size_t i = 0; i < n;) {
-        size_t e = i, f = i;
+        size_t e = i, best = 0, best_len = 0;
         while (e < n && s[e] != '\n') e++;
-        while (f < e && s[f] != ',' && s[f] != '\t' && s[f] != ' ' && s[f] != '\r') f++;
-        int ok = s[i] != '>';
-        for (size_t k = i; k < f && ok; k++) {
-            char c = (char)(s[k] >= 'a' && s[k] <= 'z' ? s[k] - 32 : s[k]);
-            ok = c == 'A' || c == 'C' || c == 'G' || c == 'T' || c == 'N';
-            s[k] = c;
+        for (size_t f = i; s[i] != '>' && f < e;) {
+            size_t g = f;
+            int ok = 1;
+            while (g < e && !strchr(",\t ;\r", s[g])) ok &= is_base(s[g++]);
+            if (ok && g - f > best_len) best = f, best_len = g - f;
+            f = g + 1;
         }
-        for (size_t k = i, run = i; ok && k <= f; k++) {
-            if (k < f && s[k] != 'N') continue;
+        for (size_t k = best, run = best; k <= best + best_len; k++) {
+            if (k < best + best_len) {
+                s[k] = (char)(s[k] >= 'a' && s[k] <= 'z' ? s[k] - 32 : s[k]);
+                if (s[k] != 'N') continue;
+            }
             if (k > run) SLM_TRY(slm_toktrain_add_doc(t, s + run, k - run));
             run = k + 1;
         }

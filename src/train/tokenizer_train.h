@@ -57,8 +57,8 @@ void slm_toktrain_free(slm_toktrain *t); /* NULL is a no-op */
 slm_status slm_toktrain_add_doc(slm_toktrain *t, const char *text, size_t len);
 
 /* Add a corpus file (plain text or gzip): documents are separated by
- * "<|endoftext|>" (the marker is not text); with dna, by lines, header lines
- * ('>') skipped, first comma/space-separated field, upper-cased. Reads at
+ * "<|endoftext|>" (the marker is not text); with dna, one sequence per line
+ * (the longest A/C/G/T/N field; '>' lines skipped), upper-cased, split at N. Reads at
  * most max_bytes of (uncompressed) text, 0 = all; *n_read (optional) gets
  * the bytes used. Errors: SLM_ERR_IO naming the file, SLM_ERR_NOMEM. */
 slm_status slm_toktrain_add_file(slm_toktrain *t, const char *path, uint64_t max_bytes,
