@@ -22,6 +22,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a llama-architecture model on text files"},
     {"quantize", cmd_quantize, "write a quantized copy of a model (llama-quantize's mixes)"},
     {"perplexity", cmd_perplexity, "perplexity on a text file (llama.cpp's method), KL vs a base model"},
+    {"imatrix", cmd_imatrix, "collect an importance matrix on calibration text (for quantize)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -465,6 +465,30 @@ SLM_API slm_perplexity_params slm_perplexity_default_params(void);
 SLM_API slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplexity_params *p,
                                   slm_perplexity_result *out);
 
+/* ---- importance matrix (compress/) ------------------------------------- */
+
+/* Collect activation statistics on calibration text, as llama-imatrix does:
+ * the text is tokenized whole and cut into chunks of n_ctx tokens, each run
+ * from an empty context with BOS in place of its first token; for every
+ * layer matrix (attn_q/k/v/qkv/output, ffn_gate/up/down) the mean of the
+ * squared input activation of each column over all tokens is stored in
+ * llama.cpp's legacy imatrix .dat format at out_path, which `slm quantize
+ * --imatrix` and llama-quantize read. Not collected: MoE expert matrices
+ * and the output head (llama-imatrix skips the head by default too).
+ * Errors as slm_perplexity, plus SLM_ERR_IO for the output. */
+typedef struct slm_imatrix_params {
+    uint32_t n_ctx;      /* tokens per chunk; default 512 */
+    uint32_t n_chunks;   /* at most this many chunks; 0 = all */
+    uint64_t max_bytes;  /* read at most this many bytes of the data; 0 = all */
+    int n_threads;       /* 0 = all cores */
+    int (*progress)(uint32_t chunk, uint32_t n_chunks, void *user); /* nonzero cancels */
+    void *user;
+} slm_imatrix_params;
+
+SLM_API slm_imatrix_params slm_imatrix_default_params(void);
+SLM_API slm_status slm_imatrix_collect(slm_model *m, const char *data_path, const char *out_path,
+                                       const slm_imatrix_params *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 #include "base/alloc.h"
 #include "base/status.h"
 #include "eval/kld.h"
+#include "eval/text.h"
 
 slm_perplexity_params slm_perplexity_default_params(void)
 {
@@ -60,6 +61,38 @@ fail:
     return st;
 }
 
+slm_status slm_eval_tokenize_file(const slm_model *m, const char *path, uint64_t max_bytes, int32_t **tokens,
+                                  size_t *n_tokens)
+{
+    slm_status st = SLM_OK;
+    char *text = NULL;
+    int32_t *tok = NULL;
+    size_t len = 0, n = 0;
+    *tokens = NULL;
+    *n_tokens = 0;
+    SLM_TRY(read_text(path, max_bytes, &text, &len));
+    size_t cap = len + 16; /* a byte never gives more than one token */
+    tok = slm_alloc(cap * sizeof *tok);
+    SLM_CHECK(tok != NULL, SLM_ERR_NOMEM, "'%s': cannot allocate %zu tokens", path, cap);
+    st = slm_tokenize(m, text, len, 1, 0, tok, cap, &n);
+    if (st == SLM_ERR_FULL) {
+        slm_free(tok);
+        cap = n;
+        tok = slm_alloc(cap * sizeof *tok);
+        SLM_CHECK(tok != NULL, SLM_ERR_NOMEM, "'%s': cannot allocate %zu tokens", path, cap);
+        st = slm_tokenize(m, text, len, 1, 0, tok, cap, &n);
+    }
+    SLM_TRY(st);
+    slm_free(text);
+    *tokens = tok;
+    *n_tokens = n;
+    return SLM_OK;
+fail:
+    slm_free(text);
+    slm_free(tok);
+    return st;
+}
+
 /* log-softmax of one row of logits, in double for the sum. */
 static void log_softmax(const float *logits, float *lp, int32_t n)
 {
@@ -76,8 +109,7 @@ slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplex
                           slm_perplexity_result *out)
 {
     slm_status st = SLM_OK;
-    char *text = NULL;
-    size_t len = 0, n_tok = 0;
+    size_t n_tok = 0;
     int32_t *tok = NULL, *base_tok = NULL;
     float *lp = NULL, *base_lp = NULL;
     slm_session *s = NULL;
@@ -93,21 +125,7 @@ slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplex
     SLM_CHECK(n_ctx >= 4, SLM_ERR_ARG, "perplexity: n_ctx %u, expected >= 4", n_ctx);
     const int32_t n_vocab = slm_model_n_vocab(m);
 
-    SLM_TRY(read_text(data_path, p->max_bytes, &text, &len));
-    size_t cap = len + 16;
-    tok = slm_alloc(cap * sizeof *tok);
-    SLM_CHECK(tok != NULL, SLM_ERR_NOMEM, "perplexity: cannot allocate %zu tokens", cap);
-    st = slm_tokenize(m, text, len, 1, 0, tok, cap, &n_tok);
-    if (st == SLM_ERR_FULL) {
-        slm_free(tok);
-        cap = n_tok;
-        tok = slm_alloc(cap * sizeof *tok);
-        SLM_CHECK(tok != NULL, SLM_ERR_NOMEM, "perplexity: cannot allocate %zu tokens", cap);
-        st = slm_tokenize(m, text, len, 1, 0, tok, cap, &n_tok);
-    }
-    SLM_TRY(st);
-    slm_free(text);
-    text = NULL;
+    SLM_TRY(slm_eval_tokenize_file(m, data_path, p->max_bytes, &tok, &n_tok));
     out->text_tokens = n_tok;
     SLM_CHECK(n_tok >= 2 * (size_t)n_ctx, SLM_ERR_ARG,
               "perplexity: '%s' gives %zu tokens; a context of %u needs at least %u (two chunks)", data_path, n_tok,
@@ -211,6 +229,5 @@ fail:
     slm_free(base_lp);
     slm_free(base_tok);
     slm_free(tok);
-    slm_free(text);
     return st;
 }
