@@ -54,7 +54,7 @@ got=$("$SLM" tokenize "$W/a.gguf" --text "Once upon a time" --ids --no-bos 2>&1)
 # Ctrl-C during generation: clean stop, text flushed, timings printed, exit 0.
 # (If the signal lands before generation starts, the default action kills the
 # process: that case is not a failure of this check, only inconclusive.)
-"$SLM" run "$W/a.gguf" -p "hi" -n -1 --ignore-eos -c 1000000 -t 1 >"$W/int.out" 2>"$W/int.err" &
+"$SLM" run "$W/a.gguf" -p "hi" -n -1 --ignore-eos -c 20000 -t 1 >"$W/int.out" 2>"$W/int.err" &
 pid=$!
 sleep 2
 kill -INT "$pid" 2>/dev/null
