@@ -20,6 +20,7 @@
 #include "base/pool.h"
 #include "base/status.h"
 #include "gguf/gguf.h"
+#include "quant/mix.h"
 #include "quant/types.h"
 #include "sample/rng.h"
 #include "slm.h"
@@ -118,18 +119,6 @@ typedef enum kind {
     K_FFN_GATE, K_FFN_UP, K_FFN_DOWN, K_NORM, K_BIAS, K_ROPE_FREQS,
 } kind;
 
-typedef struct mix {
-    const char *name;
-    slm_type base;
-    uint32_t file_type; /* llama_ftype */
-} mix;
-
-static const mix mixes[] = {
-    {"Q3_K_M", SLM_TYPE_Q3_K, 12}, {"Q3_K_L", SLM_TYPE_Q3_K, 13}, {"Q4_K_S", SLM_TYPE_Q4_K, 14},
-    {"Q4_K_M", SLM_TYPE_Q4_K, 15}, {"Q5_K_S", SLM_TYPE_Q5_K, 16}, {"Q5_K_M", SLM_TYPE_Q5_K, 17},
-};
-#define N_MIXES (sizeof mixes / sizeof mixes[0])
-
 /* llama_ftype of a pure type (the nearest one for the k-quants). */
 static uint32_t pure_file_type(slm_type t)
 {
@@ -151,68 +140,6 @@ static uint32_t pure_file_type(slm_type t)
     case SLM_TYPE_BF16: return 32;
     default: return 0;
     }
-}
-
-/* llama.cpp's layer selector for "more bits": the first and last eighth of
- * the layers and every third layer in between. */
-static int use_more_bits(int i, int n)
-{
-    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
-}
-
-/* The type a mix gives a matrix, following llama.cpp's llama_tensor_get_type
- * for the non-MoE, non-Falcon case. */
-static slm_type mix_type(const mix *m, kind k, int layer, int n_layer)
-{
-    slm_type t = m->base;
-    const char *n = m->name;
-    switch (k) {
-    case K_OUTPUT:
-        return SLM_TYPE_Q6_K;
-    case K_ATTN_V:
-        if (!strcmp(n, "Q3_K_M")) t = layer < 2 ? SLM_TYPE_Q5_K : SLM_TYPE_Q4_K;
-        else if (!strcmp(n, "Q3_K_L")) t = SLM_TYPE_Q5_K;
-        else if ((!strcmp(n, "Q4_K_M") || !strcmp(n, "Q5_K_M")) && use_more_bits(layer, n_layer)) t = SLM_TYPE_Q6_K;
-        else if (!strcmp(n, "Q4_K_S") && layer < 4) t = SLM_TYPE_Q5_K;
-        return t;
-    case K_FFN_DOWN:
-        if (!strcmp(n, "Q3_K_M")) t = layer < n_layer / 16 ? SLM_TYPE_Q5_K : SLM_TYPE_Q4_K;
-        else if (!strcmp(n, "Q3_K_L")) t = SLM_TYPE_Q5_K;
-        else if ((!strcmp(n, "Q4_K_M") || !strcmp(n, "Q5_K_M")) && use_more_bits(layer, n_layer)) t = SLM_TYPE_Q6_K;
-        else if (!strcmp(n, "Q4_K_S") && layer < n_layer / 8) t = SLM_TYPE_Q5_K;
-        return t;
-    case K_ATTN_OUT:
-        if (!strcmp(n, "Q3_K_M")) t = SLM_TYPE_Q4_K;
-        else if (!strcmp(n, "Q3_K_L")) t = SLM_TYPE_Q5_K;
-        return t;
-    case K_ATTN_QKV:
-        if (!strcmp(n, "Q3_K_M") || !strcmp(n, "Q3_K_L")) t = SLM_TYPE_Q4_K;
-        else if (!strcmp(n, "Q4_K_M")) t = SLM_TYPE_Q5_K;
-        else if (!strcmp(n, "Q5_K_M")) t = SLM_TYPE_Q6_K;
-        return t;
-    default:
-        return t;
-    }
-}
-
-/* A type whose blocks do not divide the row length falls back as llama.cpp
- * does (k-quants need rows that are multiples of 256). */
-static slm_type fit_row(slm_type t, int64_t n_per_row)
-{
-    const slm_type_traits *tr = slm_type_traits_get(t);
-    if (tr && n_per_row % tr->block_size == 0) return t;
-    switch (t) {
-    case SLM_TYPE_Q2_K:
-    case SLM_TYPE_Q3_K:
-    case SLM_TYPE_IQ4_XS: t = SLM_TYPE_IQ4_NL; break;
-    case SLM_TYPE_Q4_K: t = SLM_TYPE_Q5_0; break;
-    case SLM_TYPE_Q5_K: t = SLM_TYPE_Q5_1; break;
-    case SLM_TYPE_Q6_K: t = SLM_TYPE_Q8_0; break;
-    default: t = SLM_TYPE_F16; break;
-    }
-    tr = slm_type_traits_get(t);
-    if (!tr || n_per_row % tr->block_size != 0) t = SLM_TYPE_F16;
-    return t;
 }
 
 /* ---- the synthetic vocabulary ------------------------------------------------------
@@ -404,7 +331,9 @@ static void fill_worker(void *ctx, int ith, int nth)
 typedef struct gen_ctx {
     const slm_gen_params *p;
     shape s;
-    const mix *mix;
+    const slm_mix *mix; /* NULL: the pure type p->type */
+    slm_mix pure;       /* that pure type as a mix (pure rules) */
+    slm_mix_model mm;
     slm_gguf_writer *w;
     slm_pool *pool;
     float **scratch; /* [nth] */
@@ -415,16 +344,13 @@ typedef struct gen_ctx {
     uint64_t total_bytes;
 } gen_ctx;
 
-static slm_type tensor_type(const gen_ctx *g, kind k, int layer, int64_t n_per_row)
+/* The type of a tensor: quant/mix.c decides, as llama-quantize would for
+ * this mix (or for a pure type with --pure). */
+static slm_type tensor_type(const gen_ctx *g, const char *name, kind k, int64_t n_per_row)
 {
     if (k == K_NORM || k == K_BIAS || k == K_ROPE_FREQS) return SLM_TYPE_F32;
-    slm_type t = g->p->type;
-    if (g->mix) {
-        kind kk = k;
-        if (k == K_TOKEN_EMBD && g->s.tied) kk = K_OUTPUT;
-        t = mix_type(g->mix, kk, layer, (int)g->s.n_layer);
-    }
-    return fit_row(t, n_per_row);
+    slm_mix_opts o = {g->mix == NULL, SLM_TYPE_COUNT, SLM_TYPE_COUNT};
+    return slm_mix_tensor_type(g->mix ? g->mix : &g->pure, &g->mm, &o, name, 2, SLM_TYPE_F32, n_per_row, NULL);
 }
 
 static slm_status keep_buf(gen_ctx *g, void *buf)
@@ -451,7 +377,8 @@ static slm_status add_tensor(gen_ctx *g, const char *name, kind k, int layer, in
     void *data = NULL;
     int64_t ne[2] = {ne0, ne1};
     int n_dims = ne1 > 1 || k == K_TOKEN_EMBD || k == K_OUTPUT ? 2 : 1;
-    slm_type t = tensor_type(g, k, layer, ne0);
+    slm_type t = tensor_type(g, name, k, ne0);
+    (void)layer; /* the type comes from the name (quant/mix.c) */
     const slm_type_traits *tr = slm_type_traits_get(t);
     SLM_CHECK(tr && tr->from_float_ref, SLM_ERR_UNSUPPORTED, "gen: tensor '%s': type %s cannot be quantized",
               name, slm_type_name(t) ? slm_type_name(t) : "?");
@@ -532,7 +459,7 @@ static slm_status set_meta(gen_ctx *g, const vocab *v)
     if (strcmp(a, "phi3") == 0) snprintf(name, sizeof name, "random-phi-mini");
     SLM_TRY(slm_gguf_set_str(g->w, "general.name", name));
     SLM_TRY(slm_gguf_set_u32(g->w, "general.file_type",
-                             g->mix ? g->mix->file_type : pure_file_type(g->p->type)));
+                             g->mix ? g->mix->file_type : g->pure.file_type));
     SLM_TRY(slm_gguf_set_u32(g->w, "general.quantization_version", 2));
     SLM_TRY(slm_gguf_set_u32(g->w, KEY("context_length"), n_ctx));
     SLM_TRY(slm_gguf_set_u32(g->w, KEY("embedding_length"), s->n_embd));
@@ -670,19 +597,21 @@ slm_status slm_gen_model(const slm_gen_params *p, const char *out_path)
               "n_head_kv and an even head size dividing n_embd)", s->n_embd, s->n_head, s->n_head_kv);
 
     if (p->mix) {
-        size_t i;
-        for (i = 0; i < N_MIXES; i++)
-            if (str_ieq(p->mix, mixes[i].name)) break;
-        SLM_CHECK(i < N_MIXES, SLM_ERR_ARG,
-                  "gen: type '%s' unknown (expected a type such as Q4_0 or a mix: Q3_K_M, Q3_K_L, Q4_K_S, "
-                  "Q4_K_M, Q5_K_S, Q5_K_M)", p->mix);
-        g.mix = &mixes[i];
+        g.mix = slm_mix_find(p->mix);
+        SLM_CHECK(g.mix != NULL, SLM_ERR_ARG,
+                  "gen: type '%s' unknown (expected a type such as Q4_0 or a llama-quantize mix: Q2_K, Q3_K_S, "
+                  "Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ4_XS...)", p->mix);
     } else {
         const slm_type_traits *tr = slm_type_traits_get(p->type);
         SLM_CHECK(tr && tr->from_float_ref && p->type != SLM_TYPE_Q8_1 && p->type != SLM_TYPE_Q8_K,
                   SLM_ERR_ARG, "gen: weight type %s (%d) cannot be generated",
                   slm_type_name(p->type) ? slm_type_name(p->type) : "?", (int)p->type);
+        g.pure = (slm_mix){slm_type_name(p->type), pure_file_type(p->type), p->type};
     }
+    g.mm.n_layer = (int)s->n_layer;
+    g.mm.n_attn_v = (int)s->n_layer;
+    g.mm.n_gqa = (int)(s->n_head / s->n_head_kv);
+    g.mm.tied = s->tied;
 
     SLM_TRY(vocab_build(&v, s->n_vocab));
     int64_t n_ones = s->n_embd > hd ? s->n_embd : hd;
