@@ -247,6 +247,9 @@ done:
 
 /* ---- logits dump ----------------------------------------------------------- */
 
+/* --reference-settings: dump logits as ../shared/testdata was computed. */
+static int reference_settings;
+
 static int dump_logits(const char *path, int n_threads, const llama_token *ids, int n,
                        const char *out_path)
 {
@@ -263,6 +266,12 @@ static int dump_logits(const char *path, int n_threads, const llama_token *ids, 
     cp.n_ubatch = (uint32_t)n;
     cp.n_threads = n_threads;
     cp.n_threads_batch = n_threads;
+    if (reference_settings) {
+        /* The settings ../shared/testdata was made with: F32 cache, no flash attention. */
+        cp.type_k = GGML_TYPE_F32;
+        cp.type_v = GGML_TYPE_F32;
+        cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED;
+    }
     struct llama_context *ctx = llama_init_from_model(model, cp);
     int status = 1;
     FILE *out = NULL;
@@ -341,6 +350,7 @@ static void usage(FILE *out)
             "usage: llamacpp_bench -m MODEL [-m MODEL...] [-p N_PROMPT] [-n N_GEN] [-t THREADS]\n"
             "                      [-r REPS] [--backend-dir DIR] [--no-warmup] [-v]\n"
             "       llamacpp_bench -m MODEL --tokens \"ID ...\" --logits-out FILE [-t THREADS]\n"
+            "                      [--reference-settings]  (F32 KV cache, flash attention off)\n"
             "  -p  prompt tokens decoded in one batch (default 128)\n"
             "  -n  tokens generated one at a time after the prompt (default 32)\n"
             "  -t  threads (default 1)\n"
@@ -378,6 +388,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "-v") == 0) {
             verbose = 1;
+        } else if (strcmp(a, "--reference-settings") == 0) {
+            reference_settings = 1;
         } else if (strcmp(a, "--no-warmup") == 0) {
             o.warmup = 0;
         } else if (strcmp(a, "-m") == 0 && has_val) {
