@@ -180,10 +180,103 @@ static void quantized_tiny_llama_loads_and_matches_llama_cpp_logits(void)
     remove(out);
 }
 
+
+/* llama.cpp (the libllama bench/compare installs from npm, driven by
+ * bench/llamacpp_bench.c) loads every file slm_quantize writes, for every
+ * mix, on a model whose rows take k-quants (tiny-llama) and one whose FFN
+ * rows of 384 need fallbacks (tiny-qwen2), and computes the same logits as
+ * slm on them. Skipped (with a note) when the driver is not installed. */
+static void every_mix_loads_in_llama_cpp_with_the_same_logits(void)
+{
+    char cache[512], driver[600], libdir[800], cmd[4096], out[512], lg[512], in[512], path[512];
+    const char *c = getenv("SLM_BENCH_CACHE"), *home = getenv("HOME");
+    snprintf(cache, sizeof cache, "%s", c ? c : home ? home : "/nonexistent");
+    if (!c) strncat(cache, "/.cache/slm-bench", sizeof cache - strlen(cache) - 1);
+    snprintf(driver, sizeof driver, "%s/bin/llamacpp_bench", cache);
+    snprintf(libdir, sizeof libdir, "%s/node-llama-cpp/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64", cache);
+    if (access(driver, X_OK) != 0 || access(libdir, R_OK) != 0) {
+        printf("     (skipped: no llama.cpp driver at %s; run bench/compare --check-load once to install it)\n",
+               driver);
+        return;
+    }
+    static const char *const bases[] = {"tiny-llama", "tiny-qwen2"};
+    static const char *const types[] = {"Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S",
+                                        "Q5_K_M", "Q6_K", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL",
+                                        "IQ4_XS", "F16", "BF16"};
+    tmp_path(out, sizeof out, "llama");
+    snprintf(lg, sizeof lg, "%s/test_conf_quantize_%d.f32", SLM_BINARY_DIR, (int)getpid());
+    size_t n_tok = 0;
+    snprintf(path, sizeof path, "%s/tiny-llama-F32.tokens.txt", models_dir());
+    int32_t *tok = read_tokens(path, &n_tok);
+    REQUIRE(tok && n_tok > 0, "tokens");
+    char ids[1024] = "";
+    for (size_t i = 0; i < n_tok; i++)
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d", i ? " " : "", tok[i]);
+    int n_ok = 0, n_all = 0;
+    double worst_all = 0;
+    for (size_t b = 0; b < 2; b++)
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            snprintf(in, sizeof in, "%s/%s-F32.gguf", models_dir(), bases[b]);
+            slm_quantize_params p = slm_quantize_default_params();
+            p.type = types[t];
+            n_all++;
+            if (slm_quantize(in, out, &p) != SLM_OK) {
+                CHECK(0, "%s %s: %s", bases[b], types[t], slm_last_error());
+                continue;
+            }
+            remove(lg);
+            snprintf(cmd, sizeof cmd, "'%s' --backend-dir '%s' -m '%s' --tokens '%s' -t 1 --logits-out '%s' 2>/dev/null",
+                     driver, libdir, out, ids, lg);
+            int rc = system(cmd);
+            size_t n_ref = 0;
+            float *ref = rc == 0 ? read_f32(lg, &n_ref) : NULL;
+            CHECK(rc == 0 && ref, "%s %s: llama.cpp did not load/decode it (rc %d)", bases[b], types[t], rc);
+            if (!ref) continue;
+            slm_model *m = NULL;
+            slm_session *s = NULL;
+            slm_model_params mp = slm_model_default_params();
+            slm_session_params sp = slm_session_default_params();
+            sp.logits_all = 1;
+            sp.n_threads = 1;
+            int ok = slm_model_load(out, &mp, &m) == SLM_OK && slm_session_new(m, &sp, &s) == SLM_OK &&
+                     slm_session_decode(s, tok, n_tok, NULL) == SLM_OK;
+            CHECK(ok, "%s %s: slm: %s", bases[b], types[t], slm_last_error());
+            if (ok) {
+                int32_t nv = slm_model_n_vocab(m);
+                double worst = 0;
+                if (n_ref == n_tok * (size_t)nv)
+                    for (size_t i = 0; i < n_tok; i++)
+                        for (int32_t v = 0; v < nv; v++) {
+                            double d = fabs((double)slm_session_logits(s, i)[v] - ref[i * (size_t)nv + (size_t)v]);
+                            if (!(d <= worst)) worst = d;
+                        }
+                else
+                    worst = INFINITY;
+                /* same weights: the tolerances test_conf_models allows between slm and llama.cpp on
+                 * llama.cpp's own files of these types (activation conversion differs, README sec. 4) */
+                double tol = !strcmp(types[t], "F16") ? 0.01 : !strcmp(types[t], "BF16") ? 0.03
+                             : strstr(types[t], "_K") || strstr(types[t], "IQ4_XS") ? 0.25 : 0.15;
+                CHECK(worst <= tol, "%s %s: max |slm - llama.cpp| = %.4g > %.3g", bases[b], types[t], worst, tol);
+                n_ok += worst <= tol;
+                if (getenv("SLM_TEST_VERBOSE")) printf("     %s %s: %.3g\n", bases[b], types[t], worst);
+                if (worst > worst_all) worst_all = worst;
+            }
+            slm_session_free(s);
+            slm_model_free(m);
+            free(ref);
+        }
+    printf("     llama.cpp loads %d of %d slm-quantized files with the same logits (worst max diff %.3g)\n", n_ok,
+           n_all, worst_all);
+    free(tok);
+    remove(out);
+    remove(lg);
+}
+
 int main(void)
 {
     harness_need_dir(SLM_TESTDATA_DIR);
     RUN(quantize_reproduces_every_llama_quantize_reference_file);
     RUN(quantized_tiny_llama_loads_and_matches_llama_cpp_logits);
+    RUN(every_mix_loads_in_llama_cpp_with_the_same_logits);
     return harness_finish();
 }
