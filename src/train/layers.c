@@ -202,6 +202,19 @@ void slm_tl_rope_backward(float *dx, const float *tab, int B, int T, int n_head,
 
 /* ---- causal GQA attention ---------------------------------------------- */
 
+/* Dot product with eight partial sums: a plain float reduction does not
+ * vectorize (the compiler may not reorder it); eight lanes do. */
+static inline float dot8(const float *a, const float *b, int n)
+{
+    float acc[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
 typedef struct attn_job {
     float *out, *p, *dq, *dk, *dv, *scratch;
     const float *dout, *q, *k, *v, *pc;
@@ -222,9 +235,7 @@ static void attn_fwd_run(void *ctx, int ith, int nth)
             float mx = -INFINITY;
             for (int s = 0; s <= t; s++) {
                 const float *ks = j->k + ((size_t)b * T + s) * G * hd + (size_t)g * hd;
-                float d = 0.0f;
-                for (int i = 0; i < hd; i++) d += qt[i] * ks[i];
-                d *= scale;
+                const float d = dot8(qt, ks, hd) * scale;
                 pt[s] = d;
                 if (d > mx) mx = d;
             }
@@ -278,11 +289,8 @@ static void attn_bwd_run(void *ctx, int ith, int nth)
                     const size_t ko = ((size_t)b * T + s) * G * hd + (size_t)g * hd;
                     const float *vs = j->v + ko;
                     float *dvs = j->dv + ko;
-                    float d = 0.0f;
-                    for (int i = 0; i < hd; i++) {
-                        d += dot[i] * vs[i];
-                        dvs[i] += pt[s] * dot[i];
-                    }
+                    const float d = dot8(dot, vs, hd);
+                    for (int i = 0; i < hd; i++) dvs[i] += pt[s] * dot[i];
                     dp[s] = d;
                     acc += pt[s] * d;
                 }
