@@ -15,10 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "base/alloc.h"
+#include "gguf/gguf.h"
 #include "harness.h"
 #include "sample/rng.h"
 #include "slm.h"
+#include "train/train_data.h"
 #include "train/trainer.h"
 
 static slm_rng rng;
@@ -503,6 +507,50 @@ static void resume_after_a_checkpoint_continues_bit_exactly(void)
     remove(ck);
 }
 
+static void data_cuts_documents_and_reads_gzip_like_plain_text(void)
+{
+    char text[300], tok[300], plain[300], gz[300];
+    REQUIRE(make_corpus(text, tok, sizeof text), "corpus/tokenizer: %s", slm_last_error());
+    tmp_path(plain, sizeof plain, "docs.txt");
+    tmp_path(gz, sizeof gz, "docs.txt.gz");
+    static const char body[] = "Tom was happy.\n\nThe dog found the ball.<|endoftext|>\n"
+                               "One day the cat was sad.\n\n\n  \n<|endoftext|>";
+    FILE *f = fopen(plain, "w");
+    REQUIRE(f, "create %s", plain);
+    fputs(body, f);
+    fclose(f);
+    gzFile z = gzopen(gz, "wb");
+    REQUIRE(z, "create %s", gz);
+    gzputs(z, body);
+    gzclose(z);
+    slm_gguf *g = NULL;
+    slm_vocab *v = NULL;
+    REQUIRE(slm_gguf_open(tok, 1, &g) == SLM_OK && slm_vocab_load(g, &v) == SLM_OK, "%s",
+            slm_last_error());
+    slm_tokens a = {0}, b = {0};
+    CHECK(slm_tokens_add_file(&a, v, plain) == SLM_OK, "%s", slm_last_error());
+    CHECK(slm_tokens_add_file(&b, v, gz) == SLM_OK, "%s", slm_last_error());
+    /* three documents (blank-only pieces dropped), each opened by BOS */
+    CHECK(a.n_docs == 3, "docs %llu", (unsigned long long)a.n_docs);
+    size_t n_bos = 0;
+    for (size_t i = 0; i < a.n; i++) n_bos += a.ids[i] == slm_vocab_bos(v);
+    CHECK(n_bos == 3 && a.ids[0] == slm_vocab_bos(v), "BOS count %zu", n_bos);
+    CHECK(a.n == b.n && a.n > 0 && memcmp(a.ids, b.ids, a.n * sizeof *a.ids) == 0,
+          "gzip stream differs from plain (%zu vs %zu tokens)", a.n, b.n);
+    /* the first document alone, tokenized by the runtime, is the stream's start */
+    int32_t ids[64];
+    size_t n = 0;
+    CHECK(slm_vocab_tokenize(v, "Tom was happy.", 14, 1, 0, ids, 64, &n) == SLM_OK, "tokenize");
+    CHECK(n < a.n && memcmp(ids, a.ids, n * sizeof *ids) == 0 && a.ids[n] == slm_vocab_bos(v),
+          "first document");
+    slm_tokens_free(&a);
+    slm_tokens_free(&b);
+    slm_vocab_free(v);
+    slm_gguf_close(g);
+    remove(plain);
+    remove(gz);
+}
+
 static void bad_inputs_are_reported_not_fatal(void)
 {
     char text[300], tok[300], out[300];
@@ -538,6 +586,7 @@ int main(void)
     RUN(saved_model_gives_the_training_forward_logits_in_the_inference_engine);
     RUN(loss_falls_on_a_tiny_corpus);
     RUN(resume_after_a_checkpoint_continues_bit_exactly);
+    RUN(data_cuts_documents_and_reads_gzip_like_plain_text);
     RUN(bad_inputs_are_reported_not_fatal);
     return harness_finish();
 }
