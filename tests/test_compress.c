@@ -347,6 +347,35 @@ static void mix_rules_follow_llama_quantize(void)
     CHECK(slm_mix_find("q4_k") == slm_mix_find("Q4_K_M") && slm_mix_find("Q7") == NULL, "names");
 }
 
+static void output_is_identical_for_any_thread_count_and_keeps_f16_head_on_request(void)
+{
+    const char *in = model_f32(0), *a = tmp("t1.gguf"), *b = tmp("t2.gguf");
+    REQUIRE(in, "gen");
+    slm_quantize_params p = slm_quantize_default_params();
+    p.type = "Q4_K_M";
+    p.n_threads = 1;
+    REQUIRE(slm_quantize(in, a, &p) == SLM_OK, "%s", slm_last_error());
+    p.n_threads = 3;
+    REQUIRE(slm_quantize(in, b, &p) == SLM_OK, "%s", slm_last_error());
+    size_t na = 0, nb = 0;
+    char *x = harness_read_file(a, &na), *y = harness_read_file(b, &nb);
+    CHECK(x && y && na == nb && memcmp(x, y, na) == 0, "1 and 3 threads give different files");
+    free(x);
+    free(y);
+    p.keep_output_f16 = 1;
+    REQUIRE(slm_quantize(in, b, &p) == SLM_OK, "%s", slm_last_error());
+    slm_gguf *g = NULL;
+    REQUIRE(slm_gguf_open(b, 1, &g) == SLM_OK, "%s", slm_last_error());
+    const slm_gguf_tensor *o = slm_gguf_find_tensor(g, "output.weight");
+    const slm_gguf_tensor *e = slm_gguf_find_tensor(g, "token_embd.weight");
+    CHECK(o && o->type == SLM_TYPE_F16, "output %s", o ? slm_type_name(o->type) : "missing");
+    CHECK(e && e->type == SLM_TYPE_Q4_K, "token_embd %s", e ? slm_type_name(e->type) : "missing");
+    slm_gguf_close(g);
+    decode_ok(b, "Q4_K_M --keep-output-f16");
+    remove(a);
+    remove(b);
+}
+
 int main(void)
 {
     snprintf(dir_buf, sizeof dir_buf, "%s/test_compress_%d", SLM_BINARY_DIR, (int)getpid());
@@ -358,6 +387,7 @@ int main(void)
     RUN(unknown_type_is_an_argument_error_and_writes_nothing);
     RUN(truncated_input_is_a_format_error_and_writes_nothing);
     RUN(requantizing_a_quantized_model_works);
+    RUN(output_is_identical_for_any_thread_count_and_keeps_f16_head_on_request);
     RUN(imatrix_file_round_trips_and_weights_the_k_quants);
     RUN(imatrix_of_the_wrong_size_or_truncated_is_rejected);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_buf);
