@@ -261,15 +261,6 @@ int cmd_run(int argc, char **argv)
     if (cli_load_model(cmd, o.model, &mp, &model) != CLI_OK) goto done;
     rs.model = model;
 
-    slm_session_params sp = slm_session_default_params();
-    sp.n_ctx = (uint32_t)o.n_ctx;
-    sp.kv_type = o.kv_type;
-    if (o.n_threads > 0) sp.n_threads = o.n_threads;
-    if ((st = slm_session_new(model, &sp, &sess)) != SLM_OK) {
-        cli_fail(cmd, "cannot create a session", st);
-        goto done;
-    }
-    double t_loaded = cli_now_ms();
     if ((st = slm_sampler_new(&o.sp, &smp)) != SLM_OK) {
         cli_fail(cmd, "bad sampling parameters", st);
         rc = CLI_USAGE;
@@ -298,6 +289,20 @@ int cmd_run(int argc, char **argv)
         rc = CLI_USAGE;
         goto done;
     }
+
+    /* The prompt is evaluated in one batch and then one token at a time, so
+     * scratch sized for more than the prompt would only cost memory: with
+     * the default 512-token batch a 1B model's scratch is ~124 MiB. */
+    slm_session_params sp = slm_session_default_params();
+    sp.n_ctx = (uint32_t)o.n_ctx;
+    sp.kv_type = o.kv_type;
+    if (o.n_threads > 0) sp.n_threads = o.n_threads;
+    if (n_prompt < sp.n_batch) sp.n_batch = (uint32_t)n_prompt;
+    if ((st = slm_session_new(model, &sp, &sess)) != SLM_OK) {
+        cli_fail(cmd, "cannot create a session", st);
+        goto done;
+    }
+    double t_loaded = cli_now_ms();
     uint32_t n_ctx = slm_session_n_ctx(sess);
     if (n_prompt > n_ctx) {
         fprintf(stderr, "slm run: the prompt has %zu tokens but the context holds %u: "
