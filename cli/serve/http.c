@@ -1,0 +1,906 @@
+/* http.c — the `slm serve` daemon on libmicrohttpd (thread per connection):
+ * routing, API-key check, body limit, the bounded job queue and the slot
+ * workers, non-streaming and SSE responses, client-disconnect cancellation
+ * and the SIGTERM drain.
+ *
+ * Threads. Each connection has an MHD thread that parses and validates the
+ * request, tokenizes the prompt, and either answers at once (errors, cache
+ * hits, GET endpoints) or queues a job and waits for it. --parallel worker
+ * threads each own one slm_session over the shared model and take jobs from
+ * the queue one at a time (no batching across slots yet: that needs
+ * multi-sequence decode in the library). A job is shared by its connection
+ * and its worker under a reference count; its mutex guards the output.
+ *
+ * Disconnects. While a connection waits (for a non-streaming result, or for
+ * the next SSE bytes) it peeks its socket every 200 ms; a closed peer sets the
+ * job's cancel flag, which the worker checks before every token, so the slot
+ * is freed within one token. A failed SSE write ends the response through
+ * MHD's free callback, which cancels too.
+ *
+ * Prompt-prefix reuse: a slot remembers the tokens in its KV cache and only
+ * evaluates the part of a new prompt after the common prefix. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "../cli.h"
+#include "serve.h"
+
+typedef struct job {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;                 /* connection + worker + SSE response; under mu */
+    srv_request req;
+    int32_t *ids;             /* prompt tokens [n_ids], malloc'd */
+    size_t n_ids;
+    atomic_int cancel;        /* set by the connection side: stop generating */
+    int done;                 /* worker finished (under mu) */
+    int failed;               /* err is set */
+    srv_error err;
+    srv_buf text;             /* generated text (under mu once streaming) */
+    size_t streamed;          /* bytes of text already put into sse */
+    size_t max_stop;          /* longest stop string */
+    srv_buf sse;              /* SSE bytes for the connection (under mu) */
+    size_t sse_read;
+    char finish[16];          /* "stop", "length", "cancelled" */
+    int32_t n_gen;
+    int fd;                   /* the client's socket, for peeking */
+    double t_arrive;          /* ms, cli_now_ms() */
+    char id[48];
+    long long created;
+    struct job *next;         /* queue link (under the server mutex) */
+} job;
+
+typedef struct server {
+    const srv_config *cfg;
+    slm_model *model;
+    srv_metrics *metrics;
+    srv_cache *cache;
+    uint32_t n_ctx;           /* of every slot */
+    pthread_mutex_t mu;       /* queue, counters below */
+    pthread_cond_t cv;
+    job *head, *tail;
+    int queued, busy, stopping;
+    atomic_int draining;
+    atomic_int inflight;      /* requests between arrival and completion */
+    atomic_ullong next_id;
+} server;
+
+typedef struct slot {
+    server *S;
+    int index;
+    slm_session *sess;
+    int32_t *hist;            /* tokens in the KV cache [n_hist], capacity n_ctx */
+    size_t n_hist;
+    pthread_t thread;
+} slot;
+
+typedef struct conn {
+    srv_endpoint ep;
+    double t0;
+    srv_buf body;
+    int too_large;
+    int status;               /* the status we queued, for metrics */
+    job *job;
+    int counted;              /* inflight was incremented */
+} conn;
+
+/* ---- jobs ---- */
+
+static job *job_new(void)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    j->refs = 1;
+    atomic_init(&j->cancel, 0);
+    return j;
+}
+
+static void job_retain(job *j)
+{
+    pthread_mutex_lock(&j->mu);
+    j->refs++;
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void job_release(job *j)
+{
+    if (!j) return;
+    pthread_mutex_lock(&j->mu);
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (!last) return;
+    srv_request_free(&j->req);
+    free(j->ids);
+    srv_buf_free(&j->text);
+    srv_buf_free(&j->sse);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+/* 1 if the client has closed its end of the connection. */
+static int peer_closed(int fd)
+{
+    if (fd < 0) return 0;
+    char c;
+    ssize_t k = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (k > 0) return 0;
+    if (k == 0) return 1;
+    return !(errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+}
+
+static void wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+/* ---- response bodies ---- */
+
+static void usage_json(srv_buf *b, int32_t n_prompt, int32_t n_gen)
+{
+    srv_buf_printf(b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+                   (int)n_prompt, (int)n_gen, (int)(n_prompt + n_gen));
+}
+
+static void head_json(srv_buf *b, const server *S, const job *j, const char *object)
+{
+    srv_buf_puts(b, "{\"id\":");
+    srv_buf_json_str(b, j->id, strlen(j->id));
+    srv_buf_printf(b, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object, j->created);
+    srv_buf_json_str(b, S->cfg->model_id, strlen(S->cfg->model_id));
+}
+
+/* The whole (non-streaming) response. */
+static void result_json(srv_buf *b, const server *S, const job *j, const char *text, size_t n,
+                        const char *finish, int32_t n_prompt, int32_t n_gen)
+{
+    if (j->req.kind == SRV_CHAT) {
+        head_json(b, S, j, "chat.completion");
+        srv_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+        srv_buf_json_str(b, text, n);
+        srv_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],", finish);
+    } else {
+        head_json(b, S, j, "text_completion");
+        srv_buf_puts(b, ",\"choices\":[{\"text\":");
+        srv_buf_json_str(b, text, n);
+        srv_buf_printf(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":\"%s\"}],", finish);
+    }
+    usage_json(b, n_prompt, n_gen);
+    srv_buf_puts(b, "}\n");
+}
+
+/* One SSE chunk with a text delta (finish NULL) or the final empty delta. */
+static void sse_chunk(job *j, const server *S, const char *text, size_t n, const char *finish, int role)
+{
+    srv_buf *b = &j->sse;
+    srv_buf_puts(b, "data: ");
+    if (j->req.kind == SRV_CHAT) {
+        head_json(b, S, j, "chat.completion.chunk");
+        srv_buf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{");
+        if (role) srv_buf_puts(b, "\"role\":\"assistant\",\"content\":\"\"");
+        else if (text) {
+            srv_buf_puts(b, "\"content\":");
+            srv_buf_json_str(b, text, n);
+        }
+        srv_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":");
+    } else {
+        head_json(b, S, j, "text_completion");
+        srv_buf_puts(b, ",\"choices\":[{\"text\":");
+        srv_buf_json_str(b, text ? text : "", text ? n : 0);
+        srv_buf_puts(b, ",\"index\":0,\"logprobs\":null,\"finish_reason\":");
+    }
+    if (finish) srv_buf_printf(b, "\"%s\"", finish);
+    else srv_buf_puts(b, "null");
+    srv_buf_puts(b, "}]}\n\n");
+}
+
+/* Move the text that can no longer change into SSE chunks (under j->mu).
+ * Held back: an incomplete UTF-8 character, and max_stop-1 bytes that may
+ * still turn out to start a stop string. */
+static void stream_text(job *j, const server *S, int final)
+{
+    size_t end = j->text.n;
+    if (!final) {
+        size_t hold = cli_utf8_incomplete_tail(j->text.p ? j->text.p : "", j->text.n);
+        if (j->max_stop > 1 && j->max_stop - 1 > hold) hold = j->max_stop - 1;
+        end = end > hold ? end - hold : 0;
+    }
+    if (end > j->streamed) {
+        sse_chunk(j, S, j->text.p + j->streamed, end - j->streamed, NULL, 0);
+        j->streamed = end;
+    }
+}
+
+/* ---- slots ---- */
+
+static void job_fail(job *j, int status, const char *type, const char *code, const char *msg)
+{
+    j->failed = 1;
+    srv_error_set(&j->err, status, type, NULL, code, "%s", msg);
+}
+
+/* Find the earliest stop string in text[from..n); its offset or -1. */
+static long find_stop(const job *j, size_t from)
+{
+    long best = -1;
+    for (int i = 0; i < j->req.n_stop; i++) {
+        size_t k = strlen(j->req.stop[i]);
+        for (size_t p = from; p + k <= j->text.n; p++) {
+            if (memcmp(j->text.p + p, j->req.stop[i], k) == 0) {
+                if (best < 0 || (long)p < best) best = (long)p;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+static void run_job(slot *sl, job *j)
+{
+    server *S = sl->S;
+    slm_sampler *smp = NULL;
+    double t_start = cli_now_ms(), t_first = -1, t_gen0 = t_start;
+    const char *finish = "length";
+    char piece[256];
+    int32_t n_vocab = slm_model_n_vocab(S->model);
+
+    if (atomic_load(&j->cancel)) {
+        finish = "cancelled";
+        goto done;
+    }
+    if (S->cfg->timeout_s > 0 && t_start - j->t_arrive > S->cfg->timeout_s * 1e3) {
+        job_fail(j, 503, "timeout_error", "timeout", "the request waited longer than --timeout for a slot");
+        goto done;
+    }
+    for (int i = 0; i < j->req.n_stop; i++) {
+        size_t k = strlen(j->req.stop[i]);
+        if (k > j->max_stop) j->max_stop = k;
+    }
+    if (slm_sampler_new(&j->req.sp, &smp) != SLM_OK) {
+        job_fail(j, 400, "invalid_request_error", NULL, slm_last_error());
+        goto done;
+    }
+
+    /* Reuse the cached prefix; at least the last prompt token is evaluated
+     * again, for its logits. */
+    size_t common = 0;
+    while (common < sl->n_hist && common < j->n_ids && sl->hist[common] == j->ids[common]) common++;
+    if (common == j->n_ids) common--;
+    const float *logits = NULL;
+    slm_status st = slm_session_truncate(sl->sess, (uint32_t)common);
+    if (st == SLM_OK) {
+        sl->n_hist = common;
+        st = slm_session_decode(sl->sess, j->ids + common, j->n_ids - common, &logits);
+    }
+    if (st != SLM_OK) {
+        sl->n_hist = 0;
+        slm_session_truncate(sl->sess, 0);
+        job_fail(j, 500, "server_error", NULL, slm_last_error());
+        goto done;
+    }
+    memcpy(sl->hist + common, j->ids + common, (j->n_ids - common) * sizeof *j->ids);
+    sl->n_hist = j->n_ids;
+    for (size_t i = 0; i < j->n_ids; i++) slm_sampler_accept(smp, j->ids[i]);
+    t_gen0 = cli_now_ms();
+
+    if (j->req.stream && j->req.kind == SRV_CHAT) {
+        pthread_mutex_lock(&j->mu);
+        sse_chunk(j, S, NULL, 0, NULL, 1);
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+    }
+    for (int32_t i = 0; i < j->req.max_tokens; i++) {
+        if (atomic_load(&j->cancel)) {
+            finish = "cancelled";
+            break;
+        }
+        if (S->cfg->timeout_s > 0 && cli_now_ms() - j->t_arrive > S->cfg->timeout_s * 1e3) {
+            pthread_mutex_lock(&j->mu);
+            job_fail(j, 503, "timeout_error", "timeout", "generation exceeded the per-request --timeout");
+            pthread_mutex_unlock(&j->mu);
+            break;
+        }
+        int32_t tok = slm_sampler_sample(smp, logits, n_vocab);
+        if (tok < 0) {
+            job_fail(j, 500, "server_error", NULL, "sampling failed");
+            break;
+        }
+        if (t_first < 0) t_first = cli_now_ms();
+        slm_sampler_accept(smp, tok);
+        if (slm_token_is_eog(S->model, tok)) {
+            finish = "stop";
+            break;
+        }
+        j->n_gen++;
+        size_t n = slm_token_to_piece(S->model, tok, 0, piece, sizeof piece);
+        if (n > sizeof piece) n = 0; /* no real vocabulary has 256-byte pieces */
+        pthread_mutex_lock(&j->mu);
+        size_t before = j->text.n;
+        srv_buf_append(&j->text, piece, n);
+        long at = j->max_stop ? find_stop(j, before > j->max_stop ? before - j->max_stop + 1 : 0) : -1;
+        if (at >= 0) {
+            j->text.n = (size_t)at;
+            j->text.p[at] = '\0';
+            finish = "stop";
+        }
+        if (j->req.stream) stream_text(j, S, 0);
+        int oom = j->text.oom || j->sse.oom;
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+        if (oom) {
+            job_fail(j, 500, "server_error", NULL, "out of memory");
+            break;
+        }
+        if (at >= 0) break;
+        if (i + 1 == j->req.max_tokens) break; /* no need to evaluate the last one */
+        if (slm_session_n_past(sl->sess) >= S->n_ctx) break;
+        if ((st = slm_session_decode(sl->sess, &tok, 1, &logits)) != SLM_OK) {
+            sl->n_hist = 0;
+            slm_session_truncate(sl->sess, 0);
+            job_fail(j, 500, "server_error", NULL, slm_last_error());
+            break;
+        }
+        sl->hist[sl->n_hist++] = tok;
+    }
+
+done:;
+    double t_end = cli_now_ms();
+    slm_sampler_free(smp);
+    srv_metrics_generation(S->metrics, t_first >= 0 ? t_first - j->t_arrive : -1, (int32_t)j->n_ids, j->n_gen,
+                           t_end - t_gen0);
+    pthread_mutex_lock(&j->mu);
+    snprintf(j->finish, sizeof j->finish, "%s", finish);
+    if (j->req.stream) {
+        if (j->failed) {
+            srv_buf_puts(&j->sse, "data: ");
+            srv_error_json(&j->err, &j->sse);
+            srv_buf_puts(&j->sse, "\n\n");
+        } else {
+            stream_text(j, S, 1);
+            sse_chunk(j, S, NULL, 0, finish, 0);
+            if (j->req.include_usage) {
+                srv_buf_puts(&j->sse, "data: ");
+                head_json(&j->sse, S, j, j->req.kind == SRV_CHAT ? "chat.completion.chunk" : "text_completion");
+                srv_buf_puts(&j->sse, ",\"choices\":[],");
+                usage_json(&j->sse, (int32_t)j->n_ids, j->n_gen);
+                srv_buf_puts(&j->sse, "}\n\n");
+            }
+        }
+        srv_buf_puts(&j->sse, "data: [DONE]\n\n");
+    }
+    j->done = 1;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static void update_gauges(server *S)
+{
+    pthread_mutex_lock(&S->mu);
+    int q = S->queued, b = S->busy;
+    pthread_mutex_unlock(&S->mu);
+    srv_metrics_gauges(S->metrics, q, b, S->cfg->n_parallel);
+}
+
+static void *slot_main(void *arg)
+{
+    slot *sl = arg;
+    server *S = sl->S;
+    for (;;) {
+        pthread_mutex_lock(&S->mu);
+        while (!S->head && !S->stopping) pthread_cond_wait(&S->cv, &S->mu);
+        job *j = S->head;
+        if (!j) {
+            pthread_mutex_unlock(&S->mu);
+            break;
+        }
+        S->head = j->next;
+        if (!S->head) S->tail = NULL;
+        S->queued--;
+        S->busy++;
+        pthread_mutex_unlock(&S->mu);
+        update_gauges(S);
+        run_job(sl, j);
+        pthread_mutex_lock(&S->mu);
+        S->busy--;
+        pthread_mutex_unlock(&S->mu);
+        update_gauges(S);
+        job_release(j);
+    }
+    return NULL;
+}
+
+/* ---- HTTP ---- */
+
+static enum MHD_Result reply(struct MHD_Connection *con, conn *c, int status, const char *type,
+                             const char *body, size_t n)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(n, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    if (status == 405) MHD_add_response_header(r, "Allow", c->ep == SRV_EP_COMPLETIONS || c->ep == SRV_EP_CHAT ||
+                                                            c->ep == SRV_EP_EMBEDDINGS ? "POST" : "GET, HEAD");
+    if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(con, (unsigned)status, r);
+    MHD_destroy_response(r);
+    c->status = status;
+    return ret;
+}
+
+static enum MHD_Result reply_json(struct MHD_Connection *con, conn *c, int status, srv_buf *b)
+{
+    if (b->oom) {
+        static const char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\","
+                                  "\"param\":null,\"code\":null}}\n";
+        return reply(con, c, 500, "application/json", oom, sizeof oom - 1);
+    }
+    return reply(con, c, status, "application/json", b->p ? b->p : "", b->n);
+}
+
+static enum MHD_Result reply_error(struct MHD_Connection *con, conn *c, const srv_error *e)
+{
+    srv_buf b = {0};
+    srv_error_json(e, &b);
+    srv_buf_puts(&b, "\n");
+    enum MHD_Result r = reply_json(con, c, e->status, &b);
+    srv_buf_free(&b);
+    return r;
+}
+
+static enum MHD_Result fail(struct MHD_Connection *con, conn *c, int status, const char *type,
+                            const char *code, const char *msg)
+{
+    srv_error e;
+    srv_error_set(&e, status, type, NULL, code, "%s", msg);
+    return reply_error(con, c, &e);
+}
+
+static srv_endpoint route(const char *url)
+{
+    if (strcmp(url, "/health") == 0) return SRV_EP_HEALTH;
+    if (strcmp(url, "/v1/models") == 0) return SRV_EP_MODELS;
+    if (strcmp(url, "/v1/completions") == 0) return SRV_EP_COMPLETIONS;
+    if (strcmp(url, "/v1/chat/completions") == 0) return SRV_EP_CHAT;
+    if (strcmp(url, "/v1/embeddings") == 0) return SRV_EP_EMBEDDINGS;
+    if (strcmp(url, "/metrics") == 0) return SRV_EP_METRICS;
+    return SRV_EP_OTHER;
+}
+
+/* Compare the whole of both strings whatever they contain, so the time
+ * taken says nothing about how much of a guessed key was right. */
+static int key_equal(const char *given, const char *want)
+{
+    size_t ng = strlen(given), nw = strlen(want);
+    unsigned char diff = (unsigned char)(ng != nw);
+    for (size_t i = 0; i < nw; i++) diff |= (unsigned char)(want[i] ^ (i < ng ? given[i] : 0));
+    return diff == 0;
+}
+
+static int authorized(const server *S, struct MHD_Connection *con)
+{
+    if (!S->cfg->api_key) return 1;
+    const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0) return 0;
+    return key_equal(h + 7, S->cfg->api_key);
+}
+
+static ssize_t sse_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    job *j = cls;
+    (void)pos;
+    pthread_mutex_lock(&j->mu);
+    for (;;) {
+        if (j->sse_read < j->sse.n) {
+            size_t k = j->sse.n - j->sse_read;
+            if (k > max) k = max;
+            memcpy(buf, j->sse.p + j->sse_read, k);
+            j->sse_read += k;
+            pthread_mutex_unlock(&j->mu);
+            return (ssize_t)k;
+        }
+        if (j->done) {
+            pthread_mutex_unlock(&j->mu);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        wait_ms(&j->cv, &j->mu, 200);
+        if (!j->done && j->sse_read == j->sse.n && peer_closed(j->fd)) {
+            atomic_store(&j->cancel, 1);
+            pthread_mutex_unlock(&j->mu);
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+    }
+}
+
+static void sse_free(void *cls)
+{
+    job *j = cls;
+    pthread_mutex_lock(&j->mu);
+    int unfinished = !j->done || j->sse_read < j->sse.n;
+    pthread_mutex_unlock(&j->mu);
+    if (unfinished) atomic_store(&j->cancel, 1);
+    job_release(j);
+}
+
+static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
+{
+    srv_error e;
+    srv_limits lim = {S->cfg->max_tokens, S->cfg->model_id};
+    job *j = job_new();
+    if (!j) return fail(con, c, 500, "server_error", NULL, "out of memory");
+    c->job = j;
+    if (srv_request_parse(c->body.p ? c->body.p : "", c->body.n, c->ep == SRV_EP_CHAT ? SRV_CHAT : SRV_COMPLETION,
+                          &lim, &j->req, &e))
+        return reply_error(con, c, &e);
+
+    size_t n = 0, cap = j->req.prompt_len + 8;
+    if (!(j->ids = malloc(cap * sizeof *j->ids))) return fail(con, c, 500, "server_error", NULL, "out of memory");
+    slm_status st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, 1, 1, j->ids, cap, &n);
+    if (st == SLM_ERR_FULL) {
+        free(j->ids);
+        cap = n;
+        if (!(j->ids = malloc(cap * sizeof *j->ids))) return fail(con, c, 500, "server_error", NULL, "out of memory");
+        st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, 1, 1, j->ids, cap, &n);
+    }
+    if (st != SLM_OK) return fail(con, c, 400, "invalid_request_error", NULL, slm_last_error());
+    j->n_ids = n;
+    if (n == 0)
+        return fail(con, c, 400, "invalid_request_error", NULL,
+                    "the prompt is empty and the model adds no BOS token: nothing to evaluate");
+    if (n >= S->n_ctx) {
+        srv_error_set(&e, 400, "invalid_request_error", c->ep == SRV_EP_CHAT ? "messages" : "prompt",
+                      "context_length_exceeded",
+                      "the prompt has %zu tokens; this server's context holds %u (prompt and output)", n, S->n_ctx);
+        return reply_error(con, c, &e);
+    }
+    int32_t room = (int32_t)(S->n_ctx - n);
+    if (j->req.max_tokens < 0) {
+        j->req.max_tokens = c->ep == SRV_EP_CHAT ? S->cfg->max_tokens : 16; /* OpenAI's completions default */
+        if (j->req.max_tokens > S->cfg->max_tokens) j->req.max_tokens = S->cfg->max_tokens;
+    }
+    if (j->req.max_tokens > room) j->req.max_tokens = room; /* finish_reason "length" at a full context */
+
+    unsigned long long id = atomic_fetch_add(&S->next_id, 1);
+    snprintf(j->id, sizeof j->id, "%s-%llx%06llx", c->ep == SRV_EP_CHAT ? "chatcmpl" : "cmpl",
+             (unsigned long long)time(NULL), id & 0xffffff);
+    j->created = (long long)time(NULL);
+    j->t_arrive = c->t0;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+    j->fd = ci ? ci->connect_fd : -1;
+
+    /* Deterministic non-streaming requests may be answered from the cache. */
+    srv_buf key = {0};
+    int cacheable = !j->req.stream && srv_request_deterministic(&j->req) && S->cfg->cache_bytes > 0;
+    if (cacheable) {
+        srv_request_canonical(&j->req, &key);
+        srv_cached hit;
+        if (!key.oom && srv_cache_get(S->cache, key.p, key.n, &hit)) {
+            srv_buf b = {0};
+            result_json(&b, S, j, hit.text, hit.text_len, hit.finish, hit.n_prompt, hit.n_gen);
+            free(hit.text);
+            srv_buf_free(&key);
+            enum MHD_Result r = reply_json(con, c, 200, &b);
+            srv_buf_free(&b);
+            return r;
+        }
+    }
+
+    pthread_mutex_lock(&S->mu);
+    if (S->queued >= S->cfg->queue_cap) {
+        pthread_mutex_unlock(&S->mu);
+        srv_buf_free(&key);
+        return fail(con, c, 429, "rate_limit_error", "queue_full",
+                    "the server is busy: every slot is generating and the queue is full; retry later");
+    }
+    job_retain(j); /* the worker's reference */
+    if (S->tail) S->tail->next = j;
+    else S->head = j;
+    S->tail = j;
+    S->queued++;
+    pthread_cond_signal(&S->cv);
+    pthread_mutex_unlock(&S->mu);
+    update_gauges(S);
+
+    if (j->req.stream) {
+        srv_buf_free(&key);
+        job_retain(j); /* the response's reference, dropped by sse_free */
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_reader, j, sse_free);
+        if (!r) {
+            atomic_store(&j->cancel, 1);
+            job_release(j);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        MHD_add_response_header(r, "Cache-Control", "no-cache");
+        enum MHD_Result ret = MHD_queue_response(con, 200, r);
+        MHD_destroy_response(r);
+        c->status = 200;
+        return ret;
+    }
+
+    pthread_mutex_lock(&j->mu);
+    while (!j->done) {
+        wait_ms(&j->cv, &j->mu, 200);
+        if (!j->done && peer_closed(j->fd)) {
+            atomic_store(&j->cancel, 1);
+            pthread_mutex_unlock(&j->mu);
+            srv_buf_free(&key);
+            return MHD_NO; /* nobody to answer; the worker drops the job */
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    enum MHD_Result ret;
+    if (j->failed) {
+        ret = reply_error(con, c, &j->err);
+    } else {
+        srv_buf b = {0};
+        result_json(&b, S, j, j->text.p ? j->text.p : "", j->text.n, j->finish, (int32_t)j->n_ids, j->n_gen);
+        if (cacheable && !key.oom && strcmp(j->finish, "cancelled") != 0)
+            srv_cache_put(S->cache, key.p, key.n, j->text.p ? j->text.p : "", j->text.n, j->finish,
+                          (int32_t)j->n_ids, j->n_gen);
+        ret = reply_json(con, c, 200, &b);
+        srv_buf_free(&b);
+    }
+    srv_buf_free(&key);
+    return ret;
+}
+
+static enum MHD_Result handle_get(server *S, struct MHD_Connection *con, conn *c)
+{
+    srv_buf b = {0};
+    enum MHD_Result r;
+    if (c->ep == SRV_EP_HEALTH) {
+        srv_buf_printf(&b, "{\"status\":\"%s\"}\n", srv_metrics_degraded(S->metrics) ? "degraded" : "ok");
+        r = reply_json(con, c, 200, &b);
+    } else if (c->ep == SRV_EP_MODELS) {
+        srv_buf_puts(&b, "{\"object\":\"list\",\"data\":[{\"id\":");
+        srv_buf_json_str(&b, S->cfg->model_id, strlen(S->cfg->model_id));
+        srv_buf_printf(&b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"slm\",\"meta\":{\"arch\":",
+                       (long long)time(NULL));
+        const char *arch = slm_model_arch(S->model);
+        srv_buf_json_str(&b, arch, strlen(arch));
+        srv_buf_printf(&b, ",\"n_ctx\":%u,\"n_ctx_train\":%d,\"n_vocab\":%d,\"n_params\":%llu}}]}\n", S->n_ctx,
+                       (int)slm_model_n_ctx_train(S->model), (int)slm_model_n_vocab(S->model),
+                       (unsigned long long)slm_model_n_params(S->model));
+        r = reply_json(con, c, 200, &b);
+    } else {
+        update_gauges(S);
+        srv_metrics_render(S->metrics, S->cache, &b);
+        r = b.oom ? fail(con, c, 500, "server_error", NULL, "out of memory")
+                  : reply(con, c, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.n);
+    }
+    srv_buf_free(&b);
+    return r;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **ctx)
+{
+    server *S = cls;
+    conn *c = *ctx;
+    (void)version;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c))) return MHD_NO;
+        *ctx = c;
+        c->t0 = cli_now_ms();
+        c->ep = route(url);
+        c->counted = 1;
+        atomic_fetch_add(&S->inflight, 1);
+        int is_post = strcmp(method, "POST") == 0;
+        int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+        int wants_post = c->ep == SRV_EP_COMPLETIONS || c->ep == SRV_EP_CHAT || c->ep == SRV_EP_EMBEDDINGS;
+        if (atomic_load(&S->draining))
+            return fail(con, c, 503, "server_error", "shutting_down", "the server is shutting down");
+        if (c->ep == SRV_EP_OTHER) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "unknown path '%.120s'", url);
+            return fail(con, c, 404, "invalid_request_error", "not_found", msg);
+        }
+        if (wants_post ? !is_post : !is_get) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "%s needs %s, not %.20s", url, wants_post ? "POST" : "GET", method);
+            return fail(con, c, 405, "invalid_request_error", "method_not_allowed", msg);
+        }
+        if (c->ep != SRV_EP_HEALTH && !authorized(S, con))
+            return fail(con, c, 401, "invalid_request_error", "invalid_api_key",
+                        "missing or wrong API key (send 'Authorization: Bearer KEY')");
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > S->cfg->max_body_bytes) c->too_large = 1;
+        if (c->too_large) goto too_large;
+        if (!is_post) return handle_get(S, con, c);
+        return MHD_YES; /* the body follows */
+    }
+    if (*upload_size) {
+        if (!c->too_large && c->body.n + *upload_size <= S->cfg->max_body_bytes)
+            srv_buf_append(&c->body, upload, *upload_size);
+        else
+            c->too_large = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (c->too_large) goto too_large;
+    if (c->body.oom) return fail(con, c, 500, "server_error", NULL, "out of memory");
+    if (c->ep == SRV_EP_EMBEDDINGS)
+        return fail(con, c, 501, "not_implemented_error", "not_implemented",
+                    "embeddings are not implemented yet: libslm has no public hidden-state API");
+    return generate(S, con, c);
+
+too_large:;
+    char msg[160];
+    snprintf(msg, sizeof msg, "the request body is larger than this server's limit of %llu bytes (--max-body)",
+             (unsigned long long)S->cfg->max_body_bytes);
+    return fail(con, c, 413, "invalid_request_error", "request_too_large", msg);
+}
+
+static void completed(void *cls, struct MHD_Connection *con, void **ctx, enum MHD_RequestTerminationCode toe)
+{
+    server *S = cls;
+    conn *c = *ctx;
+    (void)con;
+    if (!c) return;
+    if (c->job && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) atomic_store(&c->job->cancel, 1);
+    srv_metrics_request(S->metrics, c->ep, c->status, cli_now_ms() - c->t0);
+    job_release(c->job);
+    srv_buf_free(&c->body);
+    if (c->counted) atomic_fetch_sub(&S->inflight, 1);
+    free(c);
+    *ctx = NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int parse_host(const char *host, int port, struct sockaddr_storage *ss, int *v6)
+{
+    memset(ss, 0, sizeof *ss);
+    if (strcmp(host, "localhost") == 0) host = "127.0.0.1";
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        *v6 = 0;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        *v6 = 1;
+        return 0;
+    }
+    return -1;
+}
+
+int srv_run(slm_model *model, const srv_config *cfg)
+{
+    server S;
+    memset(&S, 0, sizeof S);
+    S.cfg = cfg;
+    S.model = model;
+    pthread_mutex_init(&S.mu, NULL);
+    pthread_cond_init(&S.cv, NULL);
+    atomic_init(&S.draining, 0);
+    atomic_init(&S.inflight, 0);
+    atomic_init(&S.next_id, 1);
+    int rc = 1, n_started = 0;
+    struct MHD_Daemon *d = NULL;
+    slot *slots = calloc((size_t)cfg->n_parallel, sizeof *slots);
+    S.metrics = srv_metrics_new(&cfg->alerts);
+    S.cache = srv_cache_new(cfg->cache_bytes);
+    if (!slots || !S.metrics || !S.cache) {
+        fprintf(stderr, "slm serve: out of memory\n");
+        goto done;
+    }
+    for (int i = 0; i < cfg->n_parallel; i++) {
+        slm_session_params sp = slm_session_default_params();
+        sp.n_ctx = cfg->n_ctx;
+        sp.n_threads = cfg->n_threads;
+        slm_status st = slm_session_new(model, &sp, &slots[i].sess);
+        if (st != SLM_OK) {
+            cli_fail("serve", "cannot create a session", st);
+            goto done;
+        }
+        S.n_ctx = slm_session_n_ctx(slots[i].sess);
+        if (!(slots[i].hist = malloc((size_t)S.n_ctx * sizeof *slots[i].hist))) {
+            fprintf(stderr, "slm serve: out of memory\n");
+            goto done;
+        }
+        slots[i].S = &S;
+        slots[i].index = i;
+    }
+    for (; n_started < cfg->n_parallel; n_started++)
+        if (pthread_create(&slots[n_started].thread, NULL, slot_main, &slots[n_started]) != 0) {
+            fprintf(stderr, "slm serve: cannot start slot thread %d\n", n_started);
+            goto done;
+        }
+
+    struct sockaddr_storage ss;
+    int v6 = 0;
+    if (parse_host(cfg->host, cfg->port, &ss, &v6)) {
+        fprintf(stderr, "slm serve: --host '%s' is not an IPv4 or IPv6 address\n", cfg->host);
+        goto done;
+    }
+    unsigned limit = (unsigned)(2 * (cfg->queue_cap + cfg->n_parallel) + 16);
+    d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+                             MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0),
+                         0, NULL, NULL, handle, &S, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, &S, MHD_OPTION_CONNECTION_LIMIT, limit,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "slm serve: cannot listen on %s:%d: %s\n", cfg->host, cfg->port, strerror(errno));
+        goto done;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    fprintf(stderr, "slm serve: listening on http://%s%s%s:%u (model '%s', %d slot%s, context %u)\n",
+            v6 ? "[" : "", cfg->host, v6 ? "]" : "", di ? di->port : (unsigned)cfg->port, cfg->model_id,
+            cfg->n_parallel, cfg->n_parallel == 1 ? "" : "s", S.n_ctx);
+
+    /* Wait for SIGTERM/SIGINT (blocked in every thread), checking alerts each second. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    struct timespec second = {1, 0};
+    for (;;) {
+        int sig = sigtimedwait(&set, NULL, &second);
+        if (sig == SIGTERM || sig == SIGINT) {
+            fprintf(stderr, "slm serve: %s: draining %d request%s\n", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                    atomic_load(&S.inflight), atomic_load(&S.inflight) == 1 ? "" : "s");
+            break;
+        }
+        update_gauges(&S);
+        srv_metrics_check_alerts(S.metrics);
+    }
+    atomic_store(&S.draining, 1);
+    rc = 0;
+    struct timespec tick = {0, 100 * 1000000L};
+    double deadline = cli_now_ms() + (cfg->timeout_s > 0 ? cfg->timeout_s : 600) * 1e3 + 5e3;
+    while (atomic_load(&S.inflight) > 0) {
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT || cli_now_ms() > deadline) {
+            fprintf(stderr, "slm serve: %s: stopping without waiting for %d request%s\n",
+                    sig > 0 ? "second signal" : "drain timeout", atomic_load(&S.inflight),
+                    atomic_load(&S.inflight) == 1 ? "" : "s");
+            rc = 1;
+            pthread_mutex_lock(&S.mu);
+            for (job *j = S.head; j; j = j->next) atomic_store(&j->cancel, 1);
+            pthread_mutex_unlock(&S.mu);
+            break;
+        }
+    }
+
+done:
+    if (d) MHD_stop_daemon(d);
+    pthread_mutex_lock(&S.mu);
+    S.stopping = 1;
+    for (job *j = S.head; j; j = j->next) atomic_store(&j->cancel, 1);
+    pthread_cond_broadcast(&S.cv);
+    pthread_mutex_unlock(&S.mu);
+    for (int i = 0; i < n_started; i++) pthread_join(slots[i].thread, NULL);
+    if (slots)
+        for (int i = 0; i < cfg->n_parallel; i++) {
+            slm_session_free(slots[i].sess);
+            free(slots[i].hist);
+        }
+    free(slots);
+    srv_cache_free(S.cache);
+    srv_metrics_free(S.metrics);
+    pthread_cond_destroy(&S.cv);
+    pthread_mutex_destroy(&S.mu);
+    if (rc == 0) fprintf(stderr, "slm serve: stopped\n");
+    return rc;
+}
