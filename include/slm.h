@@ -489,6 +489,32 @@ SLM_API slm_imatrix_params slm_imatrix_default_params(void);
 SLM_API slm_status slm_imatrix_collect(slm_model *m, const char *data_path, const char *out_path,
                                        const slm_imatrix_params *p);
 
+/* ---- chat templates (chat/) ------------------------------------------- */
+
+/* Render a chat template (the Jinja of a model's tokenizer.chat_template)
+ * as Hugging Face transformers' apply_chat_template does: Jinja2 with
+ * trim_blocks, lstrip_blocks, loop controls, an immutable sandbox,
+ * raise_exception(msg), strftime_now(fmt) (a fixed clock, 2024-07-26) and a
+ * tojson that writes like Python's json.dumps. context_json is a JSON object
+ * whose keys become the template's variables (messages, add_generation_prompt,
+ * bos_token, eos_token, tools, ...); object key order is kept.
+ * On success *out is a NUL-terminated string of *out_len bytes (the exact
+ * rendering; it may itself contain NUL bytes only if the context does), freed
+ * with slm_chat_free. Errors (*out NULL): SLM_ERR_FORMAT for a syntax error,
+ * a runtime error the reference would raise (undefined attribute access,
+ * type errors, unknown filter, mutating method) or raise_exception (the
+ * message is then "template: " + the template's text); SLM_ERR_UNSUPPORTED for a
+ * construct outside the implemented subset (the message names it and the
+ * line); SLM_ERR_ARG for NULL arguments. */
+SLM_API slm_status slm_chat_template_render(const char *template_src, size_t template_len,
+                                            const char *context_json, size_t context_len,
+                                            char **out, size_t *out_len);
+SLM_API void slm_chat_free(char *s);
+
+/* The model's own template (GGUF key tokenizer.chat_template), valid while the
+ * model lives; SLM_ERR_ARG (and *out NULL) if the model has none. */
+SLM_API slm_status slm_model_chat_template(const slm_model *m, const char **out);
+
 #ifdef __cplusplus
 }
 #endif

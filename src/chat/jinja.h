@@ -1,0 +1,23 @@
+/* jinja.h — a Jinja2 subset for chat templates (tokenizer.chat_template).
+ *
+ * Renders a template the way Hugging Face transformers' apply_chat_template
+ * configures Jinja2: trim_blocks, lstrip_blocks, loopcontrols, an immutable
+ * sandbox, raise_exception(), strftime_now() and a json.dumps-style tojson.
+ * The context is a JSON object whose keys become the template's variables.
+ *
+ * Errors (syntax, unsupported construct, runtime errors the reference raises,
+ * raise_exception) return SLM_ERR_INVALID with a message naming the line.
+ */
+#ifndef SLM_CHAT_JINJA_H
+#define SLM_CHAT_JINJA_H
+
+#include <stddef.h>
+
+#include "slm.h"
+
+/* Render src[0..src_len) with the variables of the JSON object ctx_json.
+ * On success *out is a NUL-terminated slm_alloc'd string of *out_len bytes. */
+slm_status jinja_render(const char *src, size_t src_len, const char *ctx_json, size_t ctx_len,
+                        char **out, size_t *out_len);
+
+#endif

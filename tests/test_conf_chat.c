@@ -1,0 +1,131 @@
+/* test_conf_chat.c — chat templates against the reference renderings of
+ * ../shared/testdata/chat (Jinja2 3.1.6 configured as transformers'
+ * apply_chat_template): every template x case of cases.json is rendered with
+ * the context the README prescribes (the conversation's messages plus every
+ * key of the case's variables) and compared byte for byte with expected/, or
+ * required to fail where the reference raised (for raise_exception, with
+ * the same message).
+ *
+ * Prints per-template pass counts and the total; fails if the total drops
+ * below PASS_FLOOR (the count reached when the floor was set), so a
+ * regression is caught even while some cases are still unsupported.
+ * Set SLM_CHAT_VERBOSE=1 to see each failing case with a diff position.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "slm.h"
+
+#define CHAT_DIR SLM_TESTDATA_DIR "/chat"
+#define PASS_FLOOR 650
+
+static char *read_text(const char *rel, size_t *n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", CHAT_DIR, rel);
+    return harness_read_file(path, n);
+}
+
+static int verbose;
+
+/* Render one case; 1 if it matches the reference. */
+static int run_case(const cJSON *root, const cJSON *c)
+{
+    const char *tname = cJSON_GetObjectItem(c, "template")->valuestring;
+    const char *conv = cJSON_GetObjectItem(c, "conversation")->valuestring;
+    const char *id = cJSON_GetObjectItem(c, "id")->valuestring;
+    const char *expect = cJSON_GetObjectItem(c, "expect")->valuestring;
+    const char *expected = cJSON_GetObjectItem(c, "expected")->valuestring;
+    const cJSON *tinfo = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "templates"), tname);
+    const cJSON *cv = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "conversations"), conv);
+
+    cJSON *ctx = cJSON_CreateObject();
+    cJSON_AddItemToObject(ctx, "messages", cJSON_Duplicate(cJSON_GetObjectItem(cv, "messages"), 1));
+    for (const cJSON *v = cJSON_GetObjectItem(c, "variables")->child; v; v = v->next)
+        cJSON_AddItemToObject(ctx, v->string, cJSON_Duplicate(v, 1));
+    char *ctx_json = cJSON_PrintUnformatted(ctx);
+    cJSON_Delete(ctx);
+
+    size_t tlen = 0, elen = 0;
+    char *tmpl = read_text(cJSON_GetObjectItem(tinfo, "file")->valuestring, &tlen);
+    char *want = read_text(expected, &elen);
+    int ok = 0;
+    if (!tmpl || !want) {
+        printf("  %s: cannot read template or expected file\n", id);
+    } else {
+        char *out = NULL;
+        size_t out_len = 0;
+        slm_status st = slm_chat_template_render(tmpl, tlen, ctx_json, strlen(ctx_json), &out, &out_len);
+        if (!strcmp(expect, "error")) {
+            const char *etype = cJSON_GetObjectItem(c, "error_type")->valuestring;
+            ok = st != SLM_OK;
+            if (ok && !strcmp(etype, "raise_exception")) {
+                /* our message: "template: <msg>" */
+                const char *msg = slm_last_error();
+                const char *p = strstr(msg, ": ");
+                ok = p && strlen(p + 2) == elen && memcmp(p + 2, want, elen) == 0;
+            }
+            if (!ok && verbose)
+                printf("  %s: expected error '%.*s', got %s %s\n", id, (int)elen, want,
+                       st == SLM_OK ? "output" : "error", st == SLM_OK ? "" : slm_last_error());
+        } else {
+            ok = st == SLM_OK && out_len == elen && memcmp(out, want, elen) == 0;
+            if (!ok && verbose) {
+                if (st != SLM_OK) printf("  %s: error %s\n", id, slm_last_error());
+                else {
+                    size_t k = 0;
+                    while (k < out_len && k < elen && out[k] == want[k]) k++;
+                    printf("  %s: differs at byte %zu (len %zu vs %zu)\n    got : %.60s\n    want: %.60s\n", id, k,
+                           out_len, elen, out + (k > 20 ? k - 20 : 0), want + (k > 20 ? k - 20 : 0));
+                }
+            }
+        }
+        slm_chat_free(out);
+    }
+    free(tmpl);
+    free(want);
+    free(ctx_json);
+    return ok;
+}
+
+static void chat_templates_render_like_the_reference(void)
+{
+    size_t n = 0;
+    char *text = read_text("cases.json", &n);
+    REQUIRE(text, "cannot read %s/cases.json", CHAT_DIR);
+    cJSON *root = cJSON_ParseWithLength(text, n);
+    free(text);
+    REQUIRE(root, "cases.json does not parse");
+    const cJSON *cases = cJSON_GetObjectItem(root, "cases");
+    int total = 0, passed = 0, tpass = 0, tcount = 0;
+    const char *cur = NULL;
+    for (const cJSON *c = cases->child; c; c = c->next) {
+        const char *tname = cJSON_GetObjectItem(c, "template")->valuestring;
+        if (cur && strcmp(cur, tname)) {
+            printf("%-50s %d/%d\n", cur, tpass, tcount);
+            tpass = tcount = 0;
+        }
+        cur = tname;
+        int ok = run_case(root, c);
+        total++;
+        tcount++;
+        passed += ok;
+        tpass += ok;
+    }
+    if (cur) printf("%-50s %d/%d\n", cur, tpass, tcount);
+    printf("chat templates: %d/%d cases byte-exact (floor %d)\n", passed, total, PASS_FLOOR);
+    CHECK(total == 650, "cases.json lists %d cases, the README says 650", total);
+    CHECK(passed >= PASS_FLOOR, "%d cases pass, fewer than the floor %d", passed, PASS_FLOOR);
+    cJSON_Delete(root);
+}
+
+int main(void)
+{
+    harness_need_dir(SLM_TESTDATA_DIR "/chat");
+    verbose = getenv("SLM_CHAT_VERBOSE") != NULL;
+    RUN(chat_templates_render_like_the_reference);
+    return harness_finish();
+}
