@@ -470,11 +470,11 @@ SLM_API slm_status slm_perplexity(slm_model *m, const char *data_path, const slm
 /* Collect activation statistics on calibration text, as llama-imatrix does:
  * the text is tokenized whole and cut into chunks of n_ctx tokens, each run
  * from an empty context with BOS in place of its first token; for every
- * layer matrix (attn_q/k/v/qkv/output, ffn_gate/up/down) the mean of the
- * squared input activation of each column over all tokens is stored in
- * llama.cpp's legacy imatrix .dat format at out_path, which `slm quantize
- * --imatrix` and llama-quantize read. Not collected: MoE expert matrices
- * and the output head (llama-imatrix skips the head by default too).
+ * layer matrix (attn_q/k/v/qkv/output, ffn_gate/up/down, MoE experts per
+ * expert over the tokens routed to it) the mean of the squared input
+ * activation of each column is stored in llama.cpp's legacy imatrix .dat
+ * format at out_path, which `slm quantize --imatrix` and llama-quantize
+ * read. Not collected: the output head (llama-imatrix skips it by default).
  * Errors as slm_perplexity, plus SLM_ERR_IO for the output. */
 typedef struct slm_imatrix_params {
     uint32_t n_ctx;      /* tokens per chunk; default 512 */

@@ -109,6 +109,45 @@ static void imatrix_matches_the_layer0_input_oracle(void)
     slm_model_free(m);
 }
 
+/* A mixture of experts: one entry per expert tensor with n_embd x n_expert
+ * values, each expert's block the mean over the tokens routed to it; the
+ * quantizer takes it for the 3-D expert tensors. */
+static void moe_experts_get_per_expert_statistics(void)
+{
+    slm_model *m = NULL;
+    slm_model_params mp = slm_model_default_params();
+    REQUIRE(slm_model_load(SLM_TESTDATA_DIR "/models/tiny-moe-F32.gguf", &mp, &m) == SLM_OK, "%s",
+            slm_last_error());
+    slm_imatrix_params p = slm_imatrix_default_params();
+    p.n_ctx = 64;
+    p.n_chunks = 4;
+    p.max_bytes = 4000;
+    p.n_threads = 2;
+    REQUIRE(slm_imatrix_collect(m, DATA, dat, &p) == SLM_OK, "%s", slm_last_error());
+    slm_imatrix *im = NULL;
+    REQUIRE(slm_imatrix_read(dat, &im) == SLM_OK, "%s", slm_last_error());
+    const slm_imatrix_entry *g = slm_imatrix_find(im, "blk.1.ffn_gate_exps.weight");
+    const slm_imatrix_entry *d = slm_imatrix_find(im, "blk.1.ffn_down_exps.weight");
+    const slm_imatrix_entry *q = slm_imatrix_find(im, "blk.1.attn_q.weight");
+    CHECK(g && g->n == 256 * 4, "gate_exps: %lld values", g ? (long long)g->n : -1LL);
+    CHECK(d && d->n == 160 * 4, "down_exps: %lld values", d ? (long long)d->n : -1LL);
+    /* top-2 of 4 experts: together they saw 2 x 4 x 64 rows, the busiest >= 128 */
+    CHECK(g && g->ncall >= 2 && g->ncall <= 4, "gate_exps ncall %d", g ? g->ncall : -1);
+    /* gate and up see the same rows; every expert's block has positive means */
+    const slm_imatrix_entry *u = slm_imatrix_find(im, "blk.1.ffn_up_exps.weight");
+    CHECK(u && g && memcmp(u->values, g->values, (size_t)g->n * sizeof(float)) == 0, "gate/up differ");
+    CHECK(q && q->n == 256 && q->ncall == 4, "attn_q");
+    slm_quantize_params qp = slm_quantize_default_params();
+    slm_quantize_stats qs;
+    qp.type = "Q4_K_M";
+    qp.imatrix = dat;
+    qp.stats = &qs;
+    CHECK(slm_quantize(SLM_TESTDATA_DIR "/models/tiny-moe-F32.gguf", q4, &qp) == SLM_OK, "%s", slm_last_error());
+    CHECK(qs.n_imatrix == im->n_entries, "imatrix used on %d tensors of %d", qs.n_imatrix, im->n_entries);
+    slm_imatrix_free(im);
+    slm_model_free(m);
+}
+
 int main(void)
 {
     harness_need_dir(SLM_TESTDATA_DIR);
@@ -116,6 +155,7 @@ int main(void)
     snprintf(dat, sizeof dat, "%s/test_conf_imatrix_%d.dat", SLM_BINARY_DIR, (int)getpid());
     snprintf(q4, sizeof q4, "%s/test_conf_imatrix_%d.gguf", SLM_BINARY_DIR, (int)getpid());
     RUN(imatrix_matches_the_layer0_input_oracle);
+    RUN(moe_experts_get_per_expert_statistics);
     remove(dat);
     remove(q4);
     return harness_finish();

@@ -28,11 +28,24 @@ static slm_mat expert(const slm_mat *w, size_t stride, int e)
     return r;
 }
 
+/* Report a matmul input to the optional observer (imatrix collection). */
+static void observe(const slm_state *s, uint32_t il, const char *tensor, const float *x, int64_t ld, uint32_t n,
+                    int64_t n_in)
+{
+    if (s->observe) s->observe(s->observe_user, (int)il, tensor, -1, x, ld, n, n_in);
+}
+
+static void observe_expert(const slm_state *s, uint32_t il, const char *tensor, int e, const float *x, int64_t ld,
+                           int64_t n, int64_t n_in)
+{
+    if (s->observe) s->observe(s->observe_user, (int)il, tensor, e, x, ld, n, n_in);
+}
+
 /* Mixture of experts on the normed rows h[n][E] -> o[n][E]: route each
  * token, then run each expert once over the tokens routed to it, keeping
  * each (token, rank) output so the final sum follows rank order as
  * llama.cpp's chain of adds does. */
-static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
+static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t il, uint32_t n)
 {
     const slm_hparams *hp = &s->m->hp;
     const int64_t E = hp->n_embd, X = hp->n_expert, K = hp->n_expert_used, Fe = hp->n_ff_exp;
@@ -57,8 +70,11 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
         const slm_mat *w2[2] = {&g, &u};
         float *y2[2] = {s->g, s->u};
         const int64_t ld2[2] = {Fe, Fe};
+        observe_expert(s, il, "ffn_gate_exps.weight", e, s->ex, E, cnt, E);
+        observe_expert(s, il, "ffn_up_exps.weight", e, s->ex, E, cnt, E);
         slm_nn_matmul_n(s->pool, 2, w2, s->ex, E, cnt, y2, ld2, s->act);
         slm_nn_glu_pool(s->pool, s->g, s->u, cnt * Fe, SLM_ACT_SILU);
+        observe_expert(s, il, "ffn_down_exps.weight", e, s->g, Fe, cnt, Fe);
         slm_nn_matmul(s->pool, &d, s->g, Fe, cnt, s->o, E, s->act);
         for (int64_t c = 0; c < cnt; c++) {
             const int64_t t = s->erows[c], k = s->eslot[c];
@@ -78,9 +94,12 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
         const int64_t Fs = hp->n_ff_shexp;
         slm_mat gi = {SLM_TYPE_F32, E, 1, (size_t)E * sizeof(float), L->gate_inp_shexp};
         slm_nn_matmul(s->pool, &gi, s->h, E, n, s->shx, 1, s->act);
+        observe(s, il, "ffn_gate_shexp.weight", s->h, E, n, E);
+        observe(s, il, "ffn_up_shexp.weight", s->h, E, n, E);
         slm_nn_matmul(s->pool, &L->gate_shexp, s->h, E, n, s->g, Fs, s->act);
         slm_nn_matmul(s->pool, &L->up_shexp, s->h, E, n, s->u, Fs, s->act);
         slm_nn_glu_pool(s->pool, s->g, s->u, (int64_t)n * Fs, SLM_ACT_SILU);
+        observe(s, il, "ffn_down_shexp.weight", s->g, Fs, n, Fs);
         slm_nn_matmul(s->pool, &L->down_shexp, s->g, Fs, n, s->ex, E, s->act);
         for (uint32_t t = 0; t < n; t++) {
             const float gate = 1.0f / (1.0f + expf(-s->shx[t]));
@@ -89,13 +108,6 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t n)
             for (int64_t i = 0; i < E; i++) dst[i] += src[i] * gate;
         }
     }
-}
-
-/* Report a matmul input to the optional observer (imatrix collection). */
-static void observe(const slm_state *s, uint32_t il, const char *tensor, const float *x, int64_t ld, uint32_t n,
-                    int64_t n_in)
-{
-    if (s->observe) s->observe(s->observe_user, (int)il, tensor, x, ld, n, n_in);
 }
 
 void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, uint32_t first_logit,
@@ -195,7 +207,7 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
         for (uint32_t t = 0; t < n; t++)
             slm_nn_rmsnorm(s->h + t * E, s->x + t * E, L->ffn_norm, E, eps);
         if (hp->n_expert > 0) {
-            moe_ffn(s, L, n);
+            moe_ffn(s, L, il, n);
         } else if (!L->ffn_gate.data) {
             /* phi3: fused up = [gate | up], 2F rows */
             observe(s, il, "ffn_up.weight", s->h, E, n, E);

@@ -154,12 +154,14 @@ typedef struct slm_state {
     float *ey;     /* [T][n_used][E] expert outputs by rank */
     float *shx;    /* [T] shared-expert gate logits */
     /* Optional observer of matrix-multiplication inputs (imatrix collection,
-     * compress/imatrix_collect.c): called before each dense layer matmul
-     * with the layer, the tensor name after "blk.N." ("attn_q.weight"...),
-     * and n_tok input rows of n_in floats at stride ld. NULL (the default)
-     * costs nothing. MoE expert matmuls and the output head are not observed. */
-    void (*observe)(void *user, int layer, const char *tensor, const float *x, int64_t ld, int64_t n_tok,
-                    int64_t n_in);
+     * compress/imatrix_collect.c): called before each layer matmul with the
+     * layer, the tensor name after "blk.N." ("attn_q.weight",
+     * "ffn_up_exps.weight"...), the expert (-1 for dense matrices) and n_tok
+     * input rows of n_in floats at stride ld (for an expert: the tokens
+     * routed to it). NULL (the default) costs nothing. The output head and
+     * the MoE router are not observed. */
+    void (*observe)(void *user, int layer, const char *tensor, int expert, const float *x, int64_t ld,
+                    int64_t n_tok, int64_t n_in);
     void *observe_user;
 } slm_state;
 
