@@ -31,6 +31,7 @@ int cmd_train(int argc, char **argv); /* cli/cmd_train.c (engineer B) */
 int cmd_quantize(int argc, char **argv); /* cli/cmd_quantize.c (engineer A) */
 int cmd_perplexity(int argc, char **argv); /* cli/cmd_perplexity.c (engineer A) */
 int cmd_imatrix(int argc, char **argv); /* cli/cmd_imatrix.c (engineer A) */
+int cmd_template(int argc, char **argv); /* cli/cmd_template.c (engineer G) */
 int cmd_serve(int argc, char **argv); /* cli/cmd_serve.c + cli/serve/ (engineer F) */
 
 /* ---- argument parsing ----

@@ -23,6 +23,7 @@ static const command commands[] = {
     {"quantize", cmd_quantize, "write a quantized copy of a model (llama-quantize's mixes)"},
     {"perplexity", cmd_perplexity, "perplexity on a text file (llama.cpp's method), KL vs a base model"},
     {"imatrix", cmd_imatrix, "collect an importance matrix on calibration text (for quantize)"},
+    {"template", cmd_template, "render a chat template (Jinja) with a JSON context"},
     {"serve", cmd_serve, "serve the model over HTTP with OpenAI's API (completions, chat, SSE)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

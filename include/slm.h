@@ -503,7 +503,7 @@ SLM_API slm_status slm_imatrix_collect(slm_model *m, const char *data_path, cons
  * with slm_chat_free. Errors (*out NULL): SLM_ERR_FORMAT for a syntax error,
  * a runtime error the reference would raise (undefined attribute access,
  * type errors, unknown filter, mutating method) or raise_exception (the
- * message is then "template: " + the template's text); SLM_ERR_UNSUPPORTED for a
+ * message ends with "raise_exception: " + the template's text); SLM_ERR_UNSUPPORTED for a
  * construct outside the implemented subset (the message names it and the
  * line); SLM_ERR_ARG for NULL arguments. */
 SLM_API slm_status slm_chat_template_render(const char *template_src, size_t template_len,

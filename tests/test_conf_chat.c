@@ -63,10 +63,10 @@ static int run_case(const cJSON *root, const cJSON *c)
             const char *etype = cJSON_GetObjectItem(c, "error_type")->valuestring;
             ok = st != SLM_OK;
             if (ok && !strcmp(etype, "raise_exception")) {
-                /* our message: "template: <msg>" */
+                /* our message: "template line N: raise_exception: <msg>" */
                 const char *msg = slm_last_error();
-                const char *p = strstr(msg, ": ");
-                ok = p && strlen(p + 2) == elen && memcmp(p + 2, want, elen) == 0;
+                const char *p = strstr(msg, "raise_exception: ");
+                ok = p && strlen(p + 17) == elen && memcmp(p + 17, want, elen) == 0;
             }
             if (!ok && verbose)
                 printf("  %s: expected error '%.*s', got %s %s\n", id, (int)elen, want,

@@ -2543,7 +2543,7 @@ static value call_builtin(ev *E, const char *name, args *a)
     jj *J = E->J;
     if (!strcmp(name, "raise_exception")) {
         value m = to_string(J, arg(a, 0, NULL, mk_cstr("")));
-        jj_fail(J, SLM_ERR_FORMAT, 0, "%.*s", (int)(m.u.s.n > 380 ? 380 : m.u.s.n), m.u.s.p);
+        jj_fail(J, SLM_ERR_FORMAT, J->cur_line, "raise_exception: %.*s", (int)(m.u.s.n > 360 ? 360 : m.u.s.n), m.u.s.p);
     }
     if (!strcmp(name, "namespace") || !strcmp(name, "dict")) {
         vdict *d = dict_new(J);
