@@ -1,12 +1,15 @@
 /* test_kernels.c — every ISA kernel against the scalar oracle.
  *
  * Loops over the type table, so a new type (or a new kernel registered in
- * avx2/register.c) is tested with no new code: for every weight type whose
- * AVX2 vec_dot differs from the scalar one, random rows of 1, 3 and 7 blocks
- * (and longer odd lengths for the 1-element types) are dotted by both; the
- * results may differ only by float summation order (1e-5 of sum |w_i a_i|).
- * Activation quantizers must agree byte for byte, ties included.
- * On a CPU without AVX2+FMA+F16C+BMI2 the AVX2 half is skipped (and passes).
+ * an ISA's register.c) is tested with no new code: for every weight type
+ * whose ISA vec_dot differs from the scalar one, random rows of 1, 3 and 7
+ * blocks (and longer odd lengths for the 1-element types) are dotted by
+ * both; the results may differ only by float summation order (1e-5 of
+ * sum |w_i a_i|). Activation quantizers must agree byte for byte, ties
+ * included. Every ISA table this build has and this CPU runs is tested in
+ * turn: AVX2 on x86; NEON and NEON+dotprod on AArch64 (under qemu-user the
+ * emulated CPU decides: QEMU_CPU=cortex-a53 has no dotprod); NEON on ARMv7.
+ * An ISA the CPU lacks is skipped (and passes) with a message.
  */
 #include <math.h>
 #include <stddef.h>
@@ -18,8 +21,8 @@
 #include "kernels/kernels.h"
 #include "quant/types.h"
 
-static slm_kernels scalar_k, avx2_k;
-static int have_avx2;
+static slm_kernels scalar_k, isa_k; /* isa_k: the ISA table under test */
+static int have_isa;                 /* the ISA under test runs here */
 static int n_dots, n_quants; /* comparisons made, printed at the end */
 
 /* ---- deterministic random numbers (splitmix64) ---- */
@@ -99,10 +102,10 @@ static int compare_dot(slm_type t, const void *w, const float *x, int64_t n, con
     float ref = NAN, got = NAN;
     n_dots++;
     scalar_k.vec_dot[t](n, &ref, w, a);
-    avx2_k.vec_dot[t](n, &got, w, a);
+    isa_k.vec_dot[t](n, &got, w, a);
     const double tol = 1e-5 * mag + 1e-30;
     if (!(fabs((double)got - (double)ref) <= tol)) {
-        CHECK(0, "%s %s n=%lld: avx2 %.9g, scalar %.9g, |diff| %.3g > tol %.3g", tr->name, what,
+        CHECK(0, "%s %s %s n=%lld: isa %.9g, scalar %.9g, |diff| %.3g > tol %.3g", isa_k.isa, tr->name, what,
               (long long)n, got, ref, fabs((double)got - (double)ref), tol);
         ok = 0;
     }
@@ -113,14 +116,14 @@ done:
     return ok;
 }
 
-static void avx2_dots_match_scalar_on_quantized_rows(void)
+static void isa_dots_match_scalar_on_quantized_rows(void)
 {
-    if (!have_avx2) return;
+    if (!have_isa) return;
     int tested = 0;
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
         const slm_type_traits *tr = slm_type_traits_get((slm_type)t);
-        if (!tr || !tr->from_float_ref || !avx2_k.vec_dot[t]) continue;
-        if (avx2_k.vec_dot[t] == scalar_k.vec_dot[t]) continue;
+        if (!tr || !tr->from_float_ref || !isa_k.vec_dot[t]) continue;
+        if (isa_k.vec_dot[t] == scalar_k.vec_dot[t]) continue;
         int64_t len[8];
         const int nl = row_lengths((slm_type)t, len);
         for (int k = 0; k < nl; k++) {
@@ -139,7 +142,7 @@ static void avx2_dots_match_scalar_on_quantized_rows(void)
         }
         tested++;
     }
-    CHECK(tested >= 3, "only %d types had both a reference quantizer and an AVX2 dot", tested);
+    CHECK(tested >= 3, "%s: only %d types had both a reference quantizer and an ISA dot", isa_k.isa, tested);
 }
 
 /* Byte offsets of the fp16 scale fields of each block layout in which every
@@ -165,13 +168,13 @@ static const struct {
     {SLM_TYPE_IQ4_XS, 1, {offsetof(slm_block_iq4_xs, d)}},
 };
 
-static void avx2_dots_match_scalar_on_random_block_bytes(void)
+static void isa_dots_match_scalar_on_random_block_bytes(void)
 {
-    if (!have_avx2) return;
+    if (!have_isa) return;
     for (size_t r = 0; r < sizeof random_layouts / sizeof random_layouts[0]; r++) {
         const slm_type t = random_layouts[r].type;
         const slm_type_traits *tr = slm_type_traits_get(t);
-        if (!tr || !avx2_k.vec_dot[t] || avx2_k.vec_dot[t] == scalar_k.vec_dot[t]) continue;
+        if (!tr || !isa_k.vec_dot[t] || isa_k.vec_dot[t] == scalar_k.vec_dot[t]) continue;
         int64_t len[8];
         const int nl = row_lengths(t, len);
         for (int k = 0; k < nl; k++) {
@@ -227,13 +230,13 @@ static int make_row(slm_type t, void *w, int64_t n)
 /* vec_dot_x4: one weight row against 1..4 activation rows (stride larger
  * than a row, results strided): each result within tolerance of the scalar
  * vec_dot on that row, and no write outside s[c * s_stride], c < n_act. */
-static void avx2_x4_dots_match_scalar_per_activation_row(void)
+static void isa_x4_dots_match_scalar_per_activation_row(void)
 {
-    if (!have_avx2) return;
+    if (!have_isa) return;
     int tested = 0;
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
         const slm_type_traits *tr = slm_type_traits_get((slm_type)t);
-        if (!tr || !avx2_k.vec_dot_x4[t]) continue;
+        if (!tr || !isa_k.vec_dot_x4[t]) continue;
         const slm_type at = tr->vec_dot_type;
         int64_t len[8];
         const int nl = row_lengths((slm_type)t, len);
@@ -261,12 +264,12 @@ static void avx2_x4_dots_match_scalar_per_activation_row(void)
                 enum { SS = 3 };
                 float s[4 * SS];
                 for (int i = 0; i < 4 * SS; i++) s[i] = -12345.0f;
-                avx2_k.vec_dot_x4[t](n, s, SS, w, a, a_stride, na);
+                isa_k.vec_dot_x4[t](n, s, SS, w, a, a_stride, na);
                 n_dots += na;
                 for (int c = 0; c < 4; c++) {
                     if (c < na)
                         CHECK(fabs((double)s[c * SS] - ref[c]) <= 1e-5 * mag[c] + 1e-30,
-                              "%s n=%lld n_act=%d row %d: x4 %.9g, scalar %.9g", tr->name,
+                              "%s %s n=%lld n_act=%d row %d: x4 %.9g, scalar %.9g", isa_k.isa, tr->name,
                               (long long)n, na, c, s[c * SS], ref[c]);
                     else
                         CHECK(s[c * SS] == -12345.0f, "%s n_act=%d wrote result %d", tr->name, na, c);
@@ -282,7 +285,8 @@ static void avx2_x4_dots_match_scalar_per_activation_row(void)
         }
         tested++;
     }
-    CHECK(tested >= 4, "only %d types have an AVX2 vec_dot_x4", tested);
+    /* vec_dot_x4 is optional for an ISA; AVX2 has it for the hot types */
+    CHECK(tested >= 4 || strcmp(isa_k.isa, "avx2") != 0, "only %d types have an AVX2 vec_dot_x4", tested);
 }
 
 /* Run the scalar and AVX2 quantizer of activation type t on x (n values)
@@ -297,28 +301,28 @@ static void compare_quant(slm_type t, const float *x, int64_t n, const char *wha
     } else {
         n_quants++;
         scalar_k.quant_act[t](x, ya, n);
-        avx2_k.quant_act[t](x, yb, n);
+        isa_k.quant_act[t](x, yb, n);
         size_t first = size;
         for (size_t i = 0; i < size; i++)
             if (ya[i] != yb[i]) {
                 first = i;
                 break;
             }
-        CHECK(first == size, "%s %s n=%lld: first differing byte %zu (scalar 0x%02x, avx2 0x%02x)",
-              slm_type_traits_get(t)->name, what, (long long)n, first, first < size ? ya[first] : 0,
+        CHECK(first == size, "%s %s %s n=%lld: first differing byte %zu (scalar 0x%02x, isa 0x%02x)",
+              isa_k.isa, slm_type_traits_get(t)->name, what, (long long)n, first, first < size ? ya[first] : 0,
               first < size ? yb[first] : 0);
     }
     free(ya);
     free(yb);
 }
 
-static void avx2_act_quantizers_match_scalar_byte_for_byte(void)
+static void isa_act_quantizers_match_scalar_byte_for_byte(void)
 {
-    if (!have_avx2) return;
+    if (!have_isa) return;
     int tested = 0;
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
-        if (!slm_type_traits_get((slm_type)t) || !avx2_k.quant_act[t]) continue;
-        if (avx2_k.quant_act[t] == scalar_k.quant_act[t]) continue;
+        if (!slm_type_traits_get((slm_type)t) || !isa_k.quant_act[t]) continue;
+        if (isa_k.quant_act[t] == scalar_k.quant_act[t]) continue;
         int64_t len[8];
         const int nl = row_lengths((slm_type)t, len);
         for (int k = 0; k < nl; k++) {
@@ -330,21 +334,21 @@ static void avx2_act_quantizers_match_scalar_byte_for_byte(void)
         }
         tested++;
     }
-    CHECK(tested >= 3, "only %d activation quantizers have an AVX2 version", tested);
+    CHECK(tested >= 2, "%s: only %d activation quantizers have an ISA version", isa_k.isa, tested);
 }
 
 /* Rows built so that the scaled values land exactly on .5 (amax 127 makes
  * the Q8_0 factor 127/amax and the Q8_K factor -127/max exactly +-1), plus
  * all-zero blocks, a +-amax tie (the first one sets Q8_K's sign), and for
  * F16/BF16 rounding ties, overflow, subnormals, infinities and NaN. */
-static void avx2_act_quantizers_round_ties_like_scalar(void)
+static void isa_act_quantizers_round_ties_like_scalar(void)
 {
-    if (!have_avx2) return;
+    if (!have_isa) return;
     enum { N = 512 };
     static float x[N];
     for (int t = 0; t < SLM_TYPE_COUNT; t++) {
-        if (!slm_type_traits_get((slm_type)t) || !avx2_k.quant_act[t]) continue;
-        if (avx2_k.quant_act[t] == scalar_k.quant_act[t]) continue;
+        if (!slm_type_traits_get((slm_type)t) || !isa_k.quant_act[t]) continue;
+        if (isa_k.quant_act[t] == scalar_k.quant_act[t]) continue;
         /* halves: -126.5 .. 126.5 with +-127 in each block of 32 */
         for (int i = 0; i < N; i++) x[i] = (float)((i * 37) % 254 - 127) + 0.5f;
         for (int i = 0; i < N; i += 32) x[i + 5] = (i / 32) % 2 ? 127.0f : -127.0f;
@@ -379,44 +383,70 @@ static void avx2_act_quantizers_round_ties_like_scalar(void)
 }
 
 /* The kernels a real Q4_0 / Q8_0 / Q4_K / Q6_K / F16 model spends its time
- * in must not silently fall back to scalar. */
-static void avx2_covers_the_hot_kernels(void)
+ * in must not silently fall back to scalar (AVX2 also has batch kernels;
+ * ARMv7's F16 activations stay scalar: its NEON flushes subnormals). */
+static void isa_covers_the_hot_kernels(void)
 {
-    if (!have_avx2) return;
+    if (!have_isa) return;
+    const int is_avx2 = strcmp(isa_k.isa, "avx2") == 0;
     const slm_type dots[] = {SLM_TYPE_F32, SLM_TYPE_F16, SLM_TYPE_Q4_0, SLM_TYPE_Q8_0,
                              SLM_TYPE_Q4_K, SLM_TYPE_Q6_K};
     for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
-        CHECK(avx2_k.vec_dot[dots[i]] && avx2_k.vec_dot[dots[i]] != scalar_k.vec_dot[dots[i]],
-              "type %d has no AVX2 vec_dot", (int)dots[i]);
-    for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++)
-        CHECK(avx2_k.vec_dot_x4[dots[i]] != NULL, "type %d has no AVX2 vec_dot_x4 (batches)", (int)dots[i]);
-    const slm_type acts[] = {SLM_TYPE_F16, SLM_TYPE_Q8_0, SLM_TYPE_Q8_K};
-    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
-        CHECK(avx2_k.quant_act[acts[i]] && avx2_k.quant_act[acts[i]] != scalar_k.quant_act[acts[i]],
-              "type %d has no AVX2 quant_act", (int)acts[i]);
-    CHECK(strcmp(avx2_k.isa, "avx2") == 0, "isa name '%s', expected 'avx2'", avx2_k.isa);
+        CHECK(isa_k.vec_dot[dots[i]] && isa_k.vec_dot[dots[i]] != scalar_k.vec_dot[dots[i]],
+              "%s: type %d has no vec_dot", isa_k.isa, (int)dots[i]);
+    for (size_t i = 0; is_avx2 && i < sizeof dots / sizeof dots[0]; i++)
+        CHECK(isa_k.vec_dot_x4[dots[i]] != NULL, "type %d has no AVX2 vec_dot_x4 (batches)", (int)dots[i]);
+    const slm_type acts[] = {SLM_TYPE_Q8_0, SLM_TYPE_Q8_K, SLM_TYPE_F16};
+#if defined(__arm__)
+    const size_t n_acts = 2;
+#else
+    const size_t n_acts = 3;
+#endif
+    for (size_t i = 0; i < n_acts; i++)
+        CHECK(isa_k.quant_act[acts[i]] && isa_k.quant_act[acts[i]] != scalar_k.quant_act[acts[i]],
+              "%s: type %d has no quant_act", isa_k.isa, (int)acts[i]);
+}
+
+/* Run every test above on the table k (named isa) if the CPU has it. */
+static void test_isa(const char *isa, int runs, void (*add)(slm_kernels *), void (*add2)(slm_kernels *))
+{
+    isa_k = scalar_k;
+    have_isa = runs;
+    if (!runs) {
+        printf("SKIP (%s half): this CPU lacks the extensions; only the scalar table is built\n", isa);
+        return;
+    }
+    if (add) add(&isa_k);
+    if (add2) add2(&isa_k);
+    printf("-- %s\n", isa);
+    CHECK(strcmp(isa_k.isa, isa) == 0, "isa name '%s', expected '%s'", isa_k.isa, isa);
+    RUN(isa_covers_the_hot_kernels);
+    RUN(isa_dots_match_scalar_on_quantized_rows);
+    RUN(isa_dots_match_scalar_on_random_block_bytes);
+    RUN(isa_x4_dots_match_scalar_per_activation_row);
+    RUN(isa_act_quantizers_match_scalar_byte_for_byte);
+    RUN(isa_act_quantizers_round_ties_like_scalar);
 }
 
 int main(void)
 {
     const slm_cpu_features *f = slm_cpu_get();
-    have_avx2 = f->avx2 && f->fma && f->f16c && f->bmi2;
     slm_kernels_init_scalar(&scalar_k);
-    avx2_k = scalar_k;
+    int tables = 0;
 #if SLM_HAVE_X86
-    if (have_avx2) slm_kernels_add_avx2(&avx2_k);
-#else
-    have_avx2 = 0; /* the AVX2 folder is not compiled on this architecture */
+    test_isa("avx2", f->avx2 && f->fma && f->f16c && f->bmi2, slm_kernels_add_avx2, NULL);
+    tables++;
 #endif
-    if (!have_avx2)
-        printf("SKIP (AVX2 half): this CPU lacks AVX2+FMA+F16C+BMI2; only the scalar table is built\n");
-
-    RUN(avx2_covers_the_hot_kernels);
-    RUN(avx2_dots_match_scalar_on_quantized_rows);
-    RUN(avx2_dots_match_scalar_on_random_block_bytes);
-    RUN(avx2_x4_dots_match_scalar_per_activation_row);
-    RUN(avx2_act_quantizers_match_scalar_byte_for_byte);
-    RUN(avx2_act_quantizers_round_ties_like_scalar);
+#if SLM_HAVE_NEON
+    test_isa("neon", f->neon, slm_kernels_add_neon, NULL);
+    tables++;
+#endif
+#if SLM_HAVE_NEON_DOTPROD
+    test_isa("dotprod", f->neon && f->neon_dotprod, slm_kernels_add_neon, slm_kernels_add_neon_dotprod);
+    tables++;
+#endif
+    (void)f;
+    if (!tables) printf("SKIP: no ISA kernels on this architecture; only the scalar table is built\n");
     printf("%d dot comparisons, %d quantizer comparisons\n", n_dots, n_quants);
     return harness_finish();
 }

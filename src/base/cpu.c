@@ -56,6 +56,34 @@ static void detect(void)
         if (os_avx512) features.avx512bf16 = (a >> 5) & 1;
     }
 }
+#elif defined(__linux__) && (defined(__aarch64__) || defined(__arm__))
+#include <sys/auxv.h>
+
+/* Bit positions from the Linux UAPI headers (arch/arm64/include/uapi/asm/hwcap.h
+ * and arch/arm/include/uapi/asm/hwcap.h), spelled out so an older libc's
+ * headers are enough. */
+#if defined(__aarch64__)
+#define HWCAP_BIT_ASIMD (1ul << 1)
+#define HWCAP_BIT_ASIMDDP (1ul << 20)
+#define HWCAP2_BIT_I8MM (1ul << 13)
+static void detect(void)
+{
+    const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    features.neon = (hw & HWCAP_BIT_ASIMD) != 0;
+    features.neon_dotprod = features.neon && (hw & HWCAP_BIT_ASIMDDP) != 0;
+    features.neon_i8mm = features.neon && (hw2 & HWCAP2_BIT_I8MM) != 0;
+}
+#else
+#define HWCAP_BIT_NEON (1ul << 12)
+#define HWCAP_BIT_VFPV4 (1ul << 16)
+static void detect(void)
+{
+    /* the 32-bit NEON kernels are built with -mfpu=neon-vfpv4 (fused
+     * multiply-add, half-precision conversion), so require both */
+    const unsigned long hw = getauxval(AT_HWCAP);
+    features.neon = (hw & HWCAP_BIT_NEON) && (hw & HWCAP_BIT_VFPV4);
+}
+#endif
 #else
 static void detect(void) {}
 #endif

@@ -3,7 +3,8 @@
  * scalar/ implements every entry and is the oracle; each ISA folder
  * (avx2/, avx512/, neon/) overwrites only the entries it speeds up, in
  * ascending order of capability, as cpu.c detects them. SLM_ISA=scalar|avx2|
- * avx512 in the environment caps the level (tests and A/B runs). Kernels are
+ * avx512 (x86) or scalar|neon|dotprod (ARM) in the environment caps the
+ * level (tests and A/B runs). Kernels are
  * pure functions: no allocation, no global state, no threads of their own.
  */
 #ifndef SLM_KERNELS_H
@@ -48,5 +49,7 @@ const slm_kernels *slm_kernels_scalar(void);
 void slm_kernels_init_scalar(slm_kernels *k);
 void slm_kernels_add_avx2(slm_kernels *k);
 void slm_kernels_add_avx512(slm_kernels *k);
+void slm_kernels_add_neon(slm_kernels *k);         /* AArch64, ARMv7 with NEON+VFPv4 */
+void slm_kernels_add_neon_dotprod(slm_kernels *k); /* AArch64 with SDOT (HWCAP_ASIMDDP) */
 
 #endif
