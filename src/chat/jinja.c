@@ -25,7 +25,7 @@
 
 #define JJ_MAX_DEPTH 200      /* nesting of expressions, statements and calls */
 #define JJ_MAX_OUTPUT (64u << 20) /* rendered bytes */
-#define JJ_MAX_STEPS 50000000L    /* loop iterations + calls (stops runaway templates) */
+#define JJ_MAX_STEPS 10000000L    /* loop iterations + calls (stops runaway templates) */
 
 /* ---- arena and errors ---------------------------------------------------- */
 
@@ -2312,22 +2312,61 @@ static value do_replace(ev *E, value s, value old, value new_, int64_t count)
     return mk_str(o.p ? o.p : "", o.n);
 }
 
+/* Simple case mapping: ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic
+ * (one code point to one; Python's special cases like ß -> SS are not done). */
+static uint32_t cp_upper(uint32_t c)
+{
+    if (c >= 'a' && c <= 'z') return c - 32;
+    if (c < 0x80) return c;
+    if (c >= 0xE0 && c <= 0xFE && c != 0xF7) return c - 32;
+    if (c == 0xFF) return 0x178;
+    if (c == 0xB5) return 0x39C;
+    if (c >= 0x100 && c <= 0x17F) {
+        int odd_lower = (c <= 0x137) || (c >= 0x14A && c <= 0x177);
+        if (odd_lower && (c & 1)) return c - 1;
+        if (!odd_lower && c != 0x138 && c != 0x149 && c != 0x178 && !(c & 1)) return c - 1;
+        return c;
+    }
+    if (c >= 0x3B1 && c <= 0x3C9) return c == 0x3C2 ? 0x3A3 : c - 32;
+    if (c >= 0x430 && c <= 0x44F) return c - 32;
+    if (c >= 0x450 && c <= 0x45F) return c - 80;
+    return c;
+}
+
+static uint32_t cp_lower(uint32_t c)
+{
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c < 0x80) return c;
+    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
+    if (c == 0x178) return 0xFF;
+    if (c >= 0x100 && c <= 0x17F) {
+        int even_upper = (c <= 0x137) || (c >= 0x14A && c <= 0x177);
+        if (even_upper && !(c & 1)) return c + 1;
+        if (!even_upper && c != 0x138 && c != 0x149 && c != 0x178 && c != 0x17F && (c & 1)) return c + 1;
+        return c;
+    }
+    if (c >= 0x391 && c <= 0x3A9 && c != 0x3A2) return c + 32;
+    if (c >= 0x410 && c <= 0x42F) return c + 32;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    return c;
+}
+
 static value case_map(ev *E, value s, int mode) /* 0 lower, 1 upper, 2 title, 3 capitalize */
 {
     jj *J = E->J;
-    char *p = jj_strndup(J, s.u.s.p, s.u.s.n);
+    buf b = {0};
     int start = 1;
-    for (size_t i = 0; i < s.u.s.n; i++) {
-        char c = p[i];
+    size_t i = 0;
+    while (i < s.u.s.n) {
+        uint32_t c = utf8_next(s.u.s.p, s.u.s.n, &i);
         int up = mode == 1 || ((mode == 2 || mode == 3) && start);
-        if (mode == 3 && !start) up = 0;
-        if (up && c >= 'a' && c <= 'z') p[i] = (char)(c - 32);
-        else if (!up && c >= 'A' && c <= 'Z') p[i] = (char)(c + 32);
-        int alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || ((unsigned char)c >= 0x80);
+        uint32_t m = up ? cp_upper(c) : cp_lower(c);
+        put_utf8(J, &b, m);
+        int alpha = cp_upper(c) != cp_lower(c) || c >= 0x80;
         if (mode == 2) start = !alpha;
         else if (mode == 3) start = 0;
     }
-    return mk_str(p, s.u.s.n);
+    return mk_str(b.p ? b.p : "", b.n);
 }
 
 static value str_format(ev *E, value fmt, args *a)
@@ -2959,7 +2998,8 @@ static int apply_test(ev *E, const char *t, value v, args *a, int line)
         return val_eq(c, v);
     }
     value o = arg(a, 0, NULL, V_UNDEFINED);
-    if (!strcmp(t, "equalto") || !strcmp(t, "eq") || !strcmp(t, "==") || !strcmp(t, "sameas")) return val_eq(v, o);
+    if (!strcmp(t, "sameas")) return v.t == o.t && val_eq(v, o); /* identity: same type and value */
+    if (!strcmp(t, "equalto") || !strcmp(t, "eq") || !strcmp(t, "==")) return val_eq(v, o);
     if (!strcmp(t, "ne") || !strcmp(t, "!=")) return !val_eq(v, o);
     if (!strcmp(t, "lt") || !strcmp(t, "lessthan") || !strcmp(t, "<")) return val_cmp(E, v, o, 0) < 0;
     if (!strcmp(t, "gt") || !strcmp(t, "greaterthan") || !strcmp(t, ">")) return val_cmp(E, v, o, 0) > 0;
@@ -3159,10 +3199,13 @@ static int exec_node(ev *E, node *x, scope *s, buf *out)
         lv.u.loop = lp;
         for (size_t i = 0; i < items->n; i++) {
             if (++J->steps > JJ_MAX_STEPS) RT_FAIL(J, "template runs too long");
+            /* each iteration starts from the enclosing values: a set in the
+             * body is seen later in the same iteration only (as in Jinja2) */
+            scope *is = scope_new(J, s);
             lp->index0 = i;
-            bind_targets(E, x, ls, items->v[i]);
-            scope_set(J, ls, "loop", lv);
-            if (exec_body(E, x->list, x->n, ls, out) == FLOW_BREAK) break;
+            bind_targets(E, x, is, items->v[i]);
+            scope_set(J, is, "loop", lv);
+            if (exec_body(E, x->list, x->n, is, out) == FLOW_BREAK) break;
         }
         if (items->n == 0 && x->n2) exec_body(E, x->list2, x->n2, ls, out);
         return FLOW_NORMAL;
