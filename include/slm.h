@@ -358,7 +358,9 @@ SLM_API slm_status slm_quantize(const char *in_path, const char *out_path, const
  * linear warmup then cosine decay to lr*min_lr_frac, gradient clipping by
  * global norm, `accum` micro-batches per step. Deterministic for a seed and
  * thread count; resuming a checkpoint continues bit-exactly (the run
- * settings come from the checkpoint; n_steps from p if larger).
+ * settings come from the checkpoint; n_steps from p if larger, which
+ * stretches the cosine schedule; n_steps equal to the checkpoint's steps
+ * done writes its model without training).
  * Errors: SLM_ERR_ARG (bad sizes, tokenizer/vocab mismatch, too little
  * text), SLM_ERR_IO, SLM_ERR_FORMAT (bad checkpoint), SLM_ERR_NOMEM,
  * SLM_ERR_CANCELLED (progress returned nonzero; a checkpoint is still

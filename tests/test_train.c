@@ -491,6 +491,14 @@ static void resume_after_a_checkpoint_continues_bit_exactly(void)
     p.checkpoint = ck;
     p.checkpoint_every = 100; /* the cancel at step 7 writes it */
     CHECK(slm_train(&p, tok, files, 1, NULL, 0, out2, NULL) == SLM_ERR_CANCELLED, "cancel");
+    /* --steps equal to the steps done exports the checkpoint without training */
+    slm_train_params e = tiny_params();
+    loss_log none = {0};
+    e.user = &none;
+    e.resume = ck;
+    e.n_steps = 7;
+    CHECK(slm_train(&e, tok, files, 1, NULL, 0, out2, NULL) == SLM_OK, "%s", slm_last_error());
+    CHECK(none.n == 0, "export ran %d steps", none.n);
     p.user = &rest;
     p.resume = ck;
     p.lr = 5.0f; /* ignored: the checkpoint's settings win */
@@ -502,6 +510,13 @@ static void resume_after_a_checkpoint_continues_bit_exactly(void)
         CHECK(memcmp(&rest.loss[i], &full.loss[i], sizeof(float)) == 0,
               "step %d: resumed %.9g, uninterrupted %.9g", i + 1, rest.loss[i], full.loss[i]);
     CHECK(same_file(out1, out2), "resumed model file differs from the uninterrupted one");
+    /* a larger --steps extends a finished run */
+    loss_log more = {0};
+    p.user = &more;
+    p.n_steps = 18;
+    CHECK(slm_train(&p, tok, files, 1, NULL, 0, out2, NULL) == SLM_OK, "%s", slm_last_error());
+    CHECK(more.n == 18 && more.loss[15] == 0.0f && more.loss[16] > 0.0f,
+          "extension ran up to step %d", more.n);
     remove(out1);
     remove(out2);
     remove(ck);

@@ -112,12 +112,16 @@ slm_status slm_train(const slm_train_params *p, const char *tokenizer_path,
         .min_lr_frac = p->min_lr_frac, .weight_decay = p->weight_decay, .clip = p->clip,
         .beta1 = p->beta1, .beta2 = p->beta2, .seed = p->seed,
     };
+    int32_t n_steps_override = 0;
     if (p->resume) {
         SLM_TRY(slm_ckpt_read_config(p->resume, &c, &s));
         SLM_CHECK(c.n_vocab == slm_vocab_n_tokens(vocab), SLM_ERR_ARG,
                   "%s: checkpoint vocabulary %d, tokenizer %s has %d tokens", p->resume,
                   c.n_vocab, tokenizer_path, slm_vocab_n_tokens(vocab));
-        if ((int32_t)p->n_steps > s.n_steps) s.n_steps = (int32_t)p->n_steps;
+        /* a longer run extends the schedule; n_steps equal to the steps done
+         * exports the checkpoint's model without training */
+        if ((int32_t)p->n_steps > s.n_steps || (int64_t)p->n_steps == s.step)
+            n_steps_override = (int32_t)p->n_steps;
     }
 
     for (size_t i = 0; i < n_files; i++) SLM_TRY(slm_tokens_add_file(&data, vocab, files[i]));
@@ -131,6 +135,7 @@ slm_status slm_train(const slm_train_params *p, const char *tokenizer_path,
     if (p->resume) {
         SLM_TRY(slm_ckpt_load(m, &s, p->resume));
         hist_cap = s.n_hist;
+        if (n_steps_override) s.n_steps = n_steps_override;
         SLM_CHECK(s.data_hash == hash, SLM_ERR_ARG,
                   "%s: checkpoint was trained on other data (token hash %016llx, these files "
                   "give %016llx)", p->resume, (unsigned long long)s.data_hash,
