@@ -311,9 +311,9 @@ SLM_API slm_status slm_tokenizer_train(const slm_tokenizer_train_params *p,
  * layers, fallbacks when a row is not a multiple of the block size); norms,
  * biases, the MoE router and 1-D tensors keep their type. Input tensors may
  * be F32, F16, BF16 or quantized (requantizing loses quality: a warning is
- * logged). Tensor data is read from the mapped input one tensor at a time;
- * the quantized outputs are held in memory until the file is written
- * (through a temporary file renamed into place). Multithreaded over rows.
+ * logged). The input is mapped and each tensor converted while the output
+ * is written (through a temporary file renamed into place), so at most one
+ * output tensor is in memory. Multithreaded over rows.
  * Errors: SLM_ERR_ARG (unknown type: the message lists the known ones),
  * SLM_ERR_IO, SLM_ERR_FORMAT (bad input or imatrix file), SLM_ERR_NOMEM,
  * SLM_ERR_UNSUPPORTED (a row length no type fits), SLM_ERR_CANCELLED. */

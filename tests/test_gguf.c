@@ -784,6 +784,66 @@ static int no_temp_files(void)
     return clean;
 }
 
+/* Lazy tensors: bytes produced at write time land exactly where an eager
+ * tensor's would (same file), and a failing producer aborts the write
+ * without touching the final name. */
+typedef struct lazy_src {
+    const uint8_t *bytes;
+    int calls;
+    int fail;
+} lazy_src;
+
+static slm_status lazy_fill(void *user, const char *name, void *dst, uint64_t nbytes)
+{
+    lazy_src *l = user;
+    l->calls++;
+    if (l->fail) return slm_fail(SLM_ERR_CANCELLED, "tensor '%s': producer says stop", name);
+    memcpy(dst, l->bytes, (size_t)nbytes);
+    return SLM_OK;
+}
+
+static void gguf_writer_lazy_tensor_equals_eager_and_failure_aborts(void)
+{
+    uint8_t a[34 * 4], b[34 * 8];
+    for (size_t i = 0; i < sizeof a; i++) a[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof b; i++) b[i] = (uint8_t)(i * 13 + 5);
+    const int64_t ne_a[2] = {32, 4}, ne_b[2] = {64, 4};
+    char p1[128], p2[128];
+    tmp_path(p1, sizeof p1, "eager.gguf");
+    tmp_path(p2, sizeof p2, "lazy.gguf");
+    slm_gguf_writer *w1 = NULL, *w2 = NULL;
+    REQUIRE(slm_gguf_writer_new(&w1) == SLM_OK && slm_gguf_writer_new(&w2) == SLM_OK, "writers");
+    lazy_src lb = {b, 0, 0};
+    REQUIRE(slm_gguf_set_str(w1, "general.name", "x") == SLM_OK && slm_gguf_set_str(w2, "general.name", "x") == SLM_OK,
+            "kv");
+    REQUIRE(slm_gguf_add_tensor(w1, "a", SLM_TYPE_Q8_0, 2, ne_a, a, sizeof a) == SLM_OK, "%s", slm_last_error());
+    REQUIRE(slm_gguf_add_tensor(w1, "b", SLM_TYPE_Q8_0, 2, ne_b, b, sizeof b) == SLM_OK, "%s", slm_last_error());
+    REQUIRE(slm_gguf_add_tensor(w2, "a", SLM_TYPE_Q8_0, 2, ne_a, a, sizeof a) == SLM_OK, "%s", slm_last_error());
+    REQUIRE(slm_gguf_add_tensor_lazy(w2, "b", SLM_TYPE_Q8_0, 2, ne_b, sizeof b, lazy_fill, &lb) == SLM_OK, "%s",
+            slm_last_error());
+    CHECK(slm_gguf_add_tensor_lazy(w2, "c", SLM_TYPE_Q8_0, 2, ne_b, sizeof b - 1, lazy_fill, &lb) == SLM_ERR_ARG,
+          "wrong size accepted");
+    REQUIRE(slm_gguf_writer_write(w1, p1) == SLM_OK && slm_gguf_writer_write(w2, p2) == SLM_OK, "%s",
+            slm_last_error());
+    CHECK(lb.calls == 1, "fill called %d times", lb.calls);
+    size_t n1 = 0, n2 = 0;
+    uint8_t *f1 = harness_read_file(p1, &n1), *f2 = harness_read_file(p2, &n2);
+    CHECK(f1 && f2 && n1 == n2 && memcmp(f1, f2, n1) == 0, "lazy file differs from eager file");
+    free(f1);
+    free(f2);
+    lb.fail = 1;
+    slm_status st = slm_gguf_writer_write(w2, p2);
+    CHECK(st == SLM_ERR_CANCELLED && strstr(slm_last_error(), "producer says stop"), "%s", slm_last_error());
+    slm_gguf *g = NULL;
+    CHECK(slm_gguf_open(p2, 1, &g) == SLM_OK, "previous file damaged");
+    slm_gguf_close(g);
+    CHECK(no_temp_files(), "temporary file left behind");
+    slm_gguf_writer_free(w1);
+    slm_gguf_writer_free(w2);
+    remove(p1);
+    remove(p2);
+}
+
 static void gguf_writer_fails_cleanly_and_atomically(void)
 {
     uint8_t data[TENSOR_BYTES] = {0};
@@ -965,6 +1025,7 @@ int main(void)
     RUN(gguf_accepts_zero_sized_tensor);
     RUN(gguf_getters_convert_as_documented);
     RUN(gguf_writer_round_trips_every_type);
+    RUN(gguf_writer_lazy_tensor_equals_eager_and_failure_aborts);
     RUN(gguf_writer_rejects_bad_tensors_and_alignment);
     RUN(gguf_writer_fails_cleanly_and_atomically);
     RUN(gguf_open_reports_io_errors_with_the_path);

@@ -6,10 +6,9 @@
  * type's to_float, then the target type's imatrix-aware quantize, rows split
  * over the thread pool) and the metadata updates. The type decisions live in
  * quant/mix.c (shared with gen/random_model.c). Memory: the input stays
- * mapped; each tensor is converted through per-thread F32 scratch of a few
- * rows, but the quantized outputs are kept until the single write at the end
- * (the GGUF writer borrows tensor data until then) — about the size of the
- * output file.
+ * mapped; tensors are converted while the file is written (the GGUF
+ * writer's lazy tensors), through per-thread F32 scratch of a few rows, so
+ * at most one output tensor is in memory.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +78,13 @@ static void conv_worker(void *ctx, int ith, int nth)
     }
 }
 
+/* A tensor to convert while the file is written. */
+typedef struct qtensor {
+    const slm_gguf_tensor *src;
+    slm_type to;
+    const float *imatrix; /* [n_expert][ne0] or NULL */
+} qtensor;
+
 typedef struct qctx {
     slm_gguf *in;
     slm_gguf_writer *w;
@@ -86,8 +92,10 @@ typedef struct qctx {
     float **scratch;
     size_t scratch_floats;
     int nth;
-    void **bufs;
-    int n_bufs;
+    qtensor *jobs;        /* [n_tensors]; the fill callback's user data */
+    const slm_quantize_params *p;
+    uint64_t done, total; /* elements, for progress */
+    int64_t i_done, n_t;
 } qctx;
 
 static slm_status ensure_scratch(qctx *q, size_t floats)
@@ -105,24 +113,13 @@ static slm_status ensure_scratch(qctx *q, size_t floats)
     return SLM_OK;
 }
 
-static slm_status convert(qctx *q, const slm_gguf_tensor *t, slm_type to, const float *imatrix,
-                          void **out, uint64_t *out_bytes)
+/* Convert tensor t to type `to` into dst (nbytes, checked by the caller). */
+static slm_status convert(qctx *q, const slm_gguf_tensor *t, slm_type to, const float *imatrix, uint8_t *dst)
 {
     slm_status st = SLM_OK;
     const slm_type_traits *src_tr = slm_type_traits_get(t->type), *dst_tr = slm_type_traits_get(to);
     int64_t n_per_row = t->ne[0];
     int64_t n_rows = t->ne[1] * t->ne[2] * t->ne[3];
-    size_t dst_row = slm_type_row_size(to, n_per_row), bytes;
-    uint8_t *dst = NULL;
-    SLM_CHECK(src_tr && src_tr->to_float, SLM_ERR_UNSUPPORTED, "quantize: tensor '%s': cannot read type %s",
-              t->name, slm_type_name(t->type) ? slm_type_name(t->type) : "?");
-    SLM_CHECK(dst_tr && dst_tr->quantize, SLM_ERR_UNSUPPORTED, "quantize: tensor '%s': cannot write type %s",
-              t->name, slm_type_name(to) ? slm_type_name(to) : "?");
-    SLM_CHECK(dst_row != 0 && slm_size_mul(dst_row, (size_t)n_rows, &bytes), SLM_ERR_UNSUPPORTED,
-              "quantize: tensor '%s': rows of %lld do not fit type %s", t->name, (long long)n_per_row,
-              slm_type_name(to));
-    dst = slm_alloc(bytes ? bytes : 1);
-    SLM_CHECK(dst != NULL, SLM_ERR_NOMEM, "quantize: tensor '%s': cannot allocate %zu bytes", t->name, bytes);
     if (n_rows > 0) {
         conv_job j;
         j.src_tr = src_tr;
@@ -130,7 +127,7 @@ static slm_status convert(qctx *q, const slm_gguf_tensor *t, slm_type to, const 
         j.src = t->data;
         j.dst = dst;
         j.src_row = slm_type_row_size(t->type, n_per_row);
-        j.dst_row = dst_row;
+        j.dst_row = slm_type_row_size(to, n_per_row);
         j.n_per_row = n_per_row;
         j.n_rows = n_rows;
         j.rows_per_expert = t->ne[1] > 0 ? t->ne[1] : 1;
@@ -140,11 +137,31 @@ static slm_status convert(qctx *q, const slm_gguf_tensor *t, slm_type to, const 
         j.scratch = q->scratch;
         slm_pool_run(q->pool, conv_worker, &j);
     }
-    *out = dst;
-    *out_bytes = bytes;
-    return SLM_OK;
 fail:
-    slm_free(dst);
+    return st;
+}
+
+static void progress(qctx *q, const slm_gguf_tensor *t, slm_type to, slm_status *st)
+{
+    q->done += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    q->i_done++;
+    if (q->p->progress && q->p->progress(q->done, q->total, t->name, to, q->p->user))
+        *st = slm_fail(SLM_ERR_CANCELLED, "quantize: cancelled after tensor '%s'", t->name);
+}
+
+/* The writer's fill callback: convert one tensor into the file buffer. */
+static slm_status fill_tensor(void *user, const char *name, void *dst, uint64_t nbytes)
+{
+    qctx *q = user;
+    slm_status st = SLM_OK;
+    (void)nbytes;
+    const qtensor *j = NULL;
+    for (int64_t i = q->i_done; i < q->n_t && !j; i++)
+        if (q->jobs[i].src && strcmp(q->jobs[i].src->name, name) == 0) j = &q->jobs[i];
+    SLM_CHECK(j != NULL, SLM_ERR_ARG, "quantize: internal: no job for tensor '%s'", name);
+    SLM_TRY(convert(q, j->src, j->to, j->imatrix, dst));
+    progress(q, j->src, j->to, &st);
+fail:
     return st;
 }
 
@@ -220,8 +237,10 @@ slm_status slm_quantize(const char *in_path, const char *out_path, const slm_qua
     int64_t n_t = slm_gguf_n_tensors(q.in);
     order = slm_calloc(n_t > 0 ? (size_t)n_t : 1, sizeof *order);
     SLM_CHECK(order != NULL, SLM_ERR_NOMEM, "quantize: cannot allocate the tensor list (%lld)", (long long)n_t);
-    q.bufs = slm_calloc(n_t > 0 ? (size_t)n_t : 1, sizeof *q.bufs);
-    SLM_CHECK(q.bufs != NULL, SLM_ERR_NOMEM, "quantize: cannot allocate the tensor list (%lld)", (long long)n_t);
+    q.jobs = slm_calloc(n_t > 0 ? (size_t)n_t : 1, sizeof *q.jobs);
+    SLM_CHECK(q.jobs != NULL, SLM_ERR_NOMEM, "quantize: cannot allocate the tensor list (%lld)", (long long)n_t);
+    q.p = p;
+    q.n_t = n_t;
     uint64_t total = 0;
     for (int64_t i = 0; i < n_t; i++) {
         order[i] = slm_gguf_tensor_at(q.in, i);
@@ -245,17 +264,18 @@ slm_status slm_quantize(const char *in_path, const char *out_path, const slm_qua
     SLM_TRY(slm_gguf_set_u32(q.w, SLM_KEY_QUANT_VERSION, QUANT_VERSION));
     SLM_TRY(slm_gguf_set_u32(q.w, SLM_KEY_FILE_TYPE, mix->file_type));
 
-    uint64_t done = 0;
+    /* decide every type and add the tensors; conversion happens during the
+     * write (fill_tensor), one tensor in memory at a time */
     for (int64_t i = 0; i < n_t; i++) {
         const slm_gguf_tensor *t = order[i];
-        int64_t n_el = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
         slm_type to = slm_mix_tensor_type(mix, &mm, &opts, t->name, t->n_dims, t->type, t->ne[0], &stats.n_fallback);
         SLM_CHECK(to != SLM_TYPE_COUNT, SLM_ERR_UNSUPPORTED,
                   "quantize: tensor '%s': rows of %lld elements fit no fallback of type %s", t->name,
                   (long long)t->ne[0], slm_type_name(mix->base));
-        const void *data = t->data;
         uint64_t bytes = t->nbytes;
-        if (to != t->type) {
+        if (to == t->type) {
+            SLM_TRY(slm_gguf_add_tensor(q.w, t->name, to, t->n_dims, t->ne, t->data, bytes));
+        } else {
             const float *imv = NULL;
             const slm_imatrix_entry *e = im ? slm_imatrix_find(im, t->name) : NULL;
             if (im && !e) slm_log(1, "quantize: no importance data for %s", t->name);
@@ -273,28 +293,30 @@ slm_status slm_quantize(const char *in_path, const char *out_path, const slm_qua
             SLM_CHECK(imv || !(mix->file_type == 21 && to == SLM_TYPE_Q2_K &&
                                strcmp(t->name, "token_embd.weight") && strcmp(t->name, "output.weight")),
                       SLM_ERR_ARG, "quantize: Q2_K_S needs an importance matrix (tensor '%s')", t->name);
-            const slm_type_traits *src_tr = slm_type_traits_get(t->type);
-            if (src_tr && src_tr->is_quantized)
+            const slm_type_traits *src_tr = slm_type_traits_get(t->type), *dst_tr = slm_type_traits_get(to);
+            SLM_CHECK(src_tr && src_tr->to_float, SLM_ERR_UNSUPPORTED, "quantize: tensor '%s': cannot read type %s",
+                      t->name, slm_type_name(t->type) ? slm_type_name(t->type) : "?");
+            SLM_CHECK(dst_tr && dst_tr->quantize, SLM_ERR_UNSUPPORTED,
+                      "quantize: tensor '%s': cannot write type %s", t->name,
+                      slm_type_name(to) ? slm_type_name(to) : "?");
+            size_t row = slm_type_row_size(to, t->ne[0]);
+            SLM_CHECK(row != 0 && slm_u64_mul(row, (uint64_t)(t->ne[1] * t->ne[2] * t->ne[3]), &bytes),
+                      SLM_ERR_UNSUPPORTED, "quantize: tensor '%s': rows of %lld do not fit type %s", t->name,
+                      (long long)t->ne[0], slm_type_name(to));
+            if (src_tr->is_quantized)
                 slm_log(1, "quantize: requantizing %s from %s to %s loses quality", t->name,
                         slm_type_name(t->type), slm_type_name(to));
-            void *buf = NULL;
-            SLM_TRY(convert(&q, t, to, imv, &buf, &bytes));
-            q.bufs[q.n_bufs++] = buf;
-            data = buf;
+            q.jobs[i] = (qtensor){t, to, imv};
+            q.total += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+            SLM_TRY(slm_gguf_add_tensor_lazy(q.w, t->name, to, t->n_dims, t->ne, bytes, fill_tensor, &q));
             stats.n_converted++;
         }
-        SLM_TRY(slm_gguf_add_tensor(q.w, t->name, to, t->n_dims, t->ne, data, bytes));
         stats.in_bytes += t->nbytes;
         stats.out_bytes += bytes;
         stats.n_tensors++;
-        done += (uint64_t)n_el;
         slm_log(3, "quantize: [%4lld/%4lld] %-32s %-6s -> %-6s %10llu -> %10llu bytes", (long long)i + 1,
                 (long long)n_t, t->name, slm_type_name(t->type), slm_type_name(to),
                 (unsigned long long)t->nbytes, (unsigned long long)bytes);
-        if (p->progress && p->progress(done, total, t->name, to, p->user)) {
-            st = slm_fail(SLM_ERR_CANCELLED, "quantize: cancelled after tensor '%s'", t->name);
-            goto fail;
-        }
     }
     stats.n_elements = total;
     SLM_TRY(slm_gguf_writer_write(q.w, out_path));
@@ -305,8 +327,7 @@ slm_status slm_quantize(const char *in_path, const char *out_path, const slm_qua
 
 fail:
     slm_gguf_writer_free(q.w);
-    for (int i = 0; i < q.n_bufs; i++) slm_free(q.bufs[i]);
-    slm_free(q.bufs);
+    slm_free(q.jobs);
     if (q.scratch)
         for (int i = 0; i < q.nth; i++) slm_free(q.scratch[i]);
     slm_free(q.scratch);

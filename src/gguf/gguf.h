@@ -122,6 +122,14 @@ slm_status slm_gguf_copy_kv(slm_gguf_writer *w, const slm_gguf *src, int64_t i);
 /* Add a tensor; nbytes must equal the row size of type x rows. */
 slm_status slm_gguf_add_tensor(slm_gguf_writer *w, const char *name, slm_type type, int n_dims,
                                const int64_t *ne, const void *data, uint64_t nbytes);
+/* Add a tensor whose nbytes are produced while the file is written:
+ * fill(user, name, dst, nbytes) must write exactly nbytes to dst (a buffer
+ * the writer owns and reuses) and return SLM_OK, or a status that aborts
+ * the write. Tensors are filled in the order they were added, on the
+ * writing thread. Lets a quantizer hold one output tensor at a time. */
+typedef slm_status (*slm_gguf_fill_fn)(void *user, const char *name, void *dst, uint64_t nbytes);
+slm_status slm_gguf_add_tensor_lazy(slm_gguf_writer *w, const char *name, slm_type type, int n_dims,
+                                    const int64_t *ne, uint64_t nbytes, slm_gguf_fill_fn fill, void *user);
 /* Write to path (via a temporary file renamed into place, so a failed write
  * never leaves a truncated file under the final name). */
 slm_status slm_gguf_writer_write(slm_gguf_writer *w, const char *path);

@@ -39,6 +39,8 @@ typedef struct wtensor {
     int64_t ne[SLM_GGUF_MAX_DIMS]; /* unused dimensions = 1 */
     const void *data;    /* borrowed until write returns */
     uint64_t nbytes;
+    slm_gguf_fill_fn fill; /* or: produces the bytes at write time (data NULL) */
+    void *fill_user;
 } wtensor;
 
 struct slm_gguf_writer {
@@ -251,8 +253,9 @@ slm_status slm_gguf_copy_kv(slm_gguf_writer *w, const slm_gguf *src, int64_t i)
     return set_copy(w, slm_gguf_key(src, i), slm_gguf_kv_type(src, i), bytes, n);
 }
 
-slm_status slm_gguf_add_tensor(slm_gguf_writer *w, const char *name, slm_type type, int n_dims,
-                               const int64_t *ne, const void *data, uint64_t nbytes)
+static slm_status add_tensor(slm_gguf_writer *w, const char *name, slm_type type, int n_dims,
+                             const int64_t *ne, const void *data, uint64_t nbytes, slm_gguf_fill_fn fill,
+                             void *fill_user)
 {
     slm_status st = SLM_OK;
     char *nm = NULL;
@@ -266,7 +269,7 @@ slm_status slm_gguf_add_tensor(slm_gguf_writer *w, const char *name, slm_type ty
     for (size_t i = 0; i < w->n_t; i++)
         SLM_CHECK(strcmp(w->t[i].name, name) != 0, SLM_ERR_ARG,
                   "gguf writer: tensor '%s' added twice", name);
-    wtensor t = {NULL, type, n_dims, {1, 1, 1, 1}, data, nbytes};
+    wtensor t = {NULL, type, n_dims, {1, 1, 1, 1}, data, nbytes, fill, fill_user};
     uint64_t rows = 1;
     for (int d = 0; d < n_dims; d++) {
         SLM_CHECK(ne[d] >= 0, SLM_ERR_ARG, "gguf writer: tensor '%s': ne[%d] = %lld is negative",
@@ -285,7 +288,7 @@ slm_status slm_gguf_add_tensor(slm_gguf_writer *w, const char *name, slm_type ty
     SLM_CHECK(nbytes == expect, SLM_ERR_ARG,
               "gguf writer: tensor '%s': nbytes is %llu, expected %llu for %s", name,
               (unsigned long long)nbytes, (unsigned long long)expect, tr->name);
-    SLM_CHECK(data || nbytes == 0, SLM_ERR_ARG, "gguf writer: tensor '%s': NULL data", name);
+    SLM_CHECK(data || fill || nbytes == 0, SLM_ERR_ARG, "gguf writer: tensor '%s': NULL data", name);
     nm = slm_strdup(name);
     SLM_CHECK(nm && grow((void **)&w->t, &w->cap_t, w->n_t, sizeof *w->t), SLM_ERR_NOMEM,
               "gguf writer: cannot allocate tensor '%s'", name);
@@ -296,6 +299,19 @@ slm_status slm_gguf_add_tensor(slm_gguf_writer *w, const char *name, slm_type ty
 fail:
     slm_free(nm);
     return st;
+}
+
+slm_status slm_gguf_add_tensor(slm_gguf_writer *w, const char *name, slm_type type, int n_dims,
+                               const int64_t *ne, const void *data, uint64_t nbytes)
+{
+    return add_tensor(w, name, type, n_dims, ne, data, nbytes, NULL, NULL);
+}
+
+slm_status slm_gguf_add_tensor_lazy(slm_gguf_writer *w, const char *name, slm_type type, int n_dims,
+                                    const int64_t *ne, uint64_t nbytes, slm_gguf_fill_fn fill, void *user)
+{
+    if (!fill) return slm_fail(SLM_ERR_ARG, "gguf writer: tensor '%s': NULL fill function", name ? name : "?");
+    return add_tensor(w, name, type, n_dims, ne, NULL, nbytes, fill, user);
 }
 
 /* ---- writing ------------------------------------------------------------ */
@@ -367,6 +383,8 @@ static slm_status writer_alignment(const slm_gguf_writer *w, uint32_t *align)
 static slm_status write_all(const slm_gguf_writer *w, out_file *o, uint32_t align)
 {
     slm_status st = SLM_OK;
+    uint8_t *buf = NULL;
+    size_t buf_cap = 0;
     SLM_TRY(out_bytes(o, "GGUF", 4));
     SLM_TRY(out_le(o, 3, 4));
     SLM_TRY(out_le(o, w->n_t, 8));
@@ -394,12 +412,29 @@ static slm_status write_all(const slm_gguf_writer *w, out_file *o, uint32_t alig
      * come back byte for byte). */
     if (w->n_t > 0) SLM_TRY(out_pad(o, align));
     for (size_t i = 0; i < w->n_t; i++) {
-        SLM_TRY(out_bytes(o, w->t[i].data, (size_t)w->t[i].nbytes));
+        const wtensor *t = &w->t[i];
+        const void *data = t->data;
+        if (t->fill) {
+            /* one buffer, reused: a lazy tensor lives only while it is written */
+            if (t->nbytes > buf_cap) {
+                slm_free(buf);
+                buf_cap = 0;
+                buf = slm_alloc((size_t)t->nbytes);
+                SLM_CHECK(buf != NULL, SLM_ERR_NOMEM, "%s: tensor '%s': cannot allocate %llu bytes", o->path,
+                          t->name, (unsigned long long)t->nbytes);
+                buf_cap = (size_t)t->nbytes;
+            }
+            SLM_TRY(t->fill(t->fill_user, t->name, buf, t->nbytes));
+            data = buf;
+        }
+        SLM_TRY(out_bytes(o, data, (size_t)t->nbytes));
         SLM_TRY(out_pad(o, align));
     }
+    slm_free(buf);
     return SLM_OK;
 
 fail:
+    slm_free(buf);
     return st;
 }
 
