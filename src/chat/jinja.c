@@ -1967,9 +1967,16 @@ static value binop_eval(ev *E, int op, value a, value b)
     double x = num_f(a), y = num_f(b);
     int64_t p = num_i(a), q = num_i(b);
     switch (op) {
-    case OP_ADD: return fl ? mk_float(x + y) : mk_int((int64_t)((uint64_t)p + (uint64_t)q));
-    case OP_SUB: return fl ? mk_float(x - y) : mk_int((int64_t)((uint64_t)p - (uint64_t)q));
-    case OP_MUL: return fl ? mk_float(x * y) : mk_int((int64_t)((uint64_t)p * (uint64_t)q));
+    case OP_ADD:
+    case OP_SUB:
+    case OP_MUL: {
+        if (fl) return mk_float(op == OP_ADD ? x + y : op == OP_SUB ? x - y : x * y);
+        int64_t r;
+        int ovf = op == OP_ADD ? __builtin_add_overflow(p, q, &r)
+                  : op == OP_SUB ? __builtin_sub_overflow(p, q, &r) : __builtin_mul_overflow(p, q, &r);
+        if (ovf) RT_FAIL(J, "integer overflow (integers are 64-bit here, unbounded in Python)");
+        return mk_int(r);
+    }
     case OP_DIV:
         if (y == 0) RT_FAIL(J, "division by zero");
         return mk_float(x / y);
@@ -1990,7 +1997,12 @@ static value binop_eval(ev *E, int op, value a, value b)
     case OP_POW:
         if (!fl && q >= 0) {
             int64_t r = 1;
-            for (int64_t i = 0; i < q && i < 64; i++) r = (int64_t)((uint64_t)r * (uint64_t)p);
+            for (int64_t i = 0; i < q; i++) {
+                if (__builtin_mul_overflow(r, p, &r))
+                    RT_FAIL(J, "integer overflow (integers are 64-bit here, unbounded in Python)");
+                if (r == 0 || r == 1) break;
+                if (r == -1) { r = (q - i - 1) % 2 ? -r : r; break; }
+            }
             return mk_int(r);
         }
         return mk_float(pow(x, y));
@@ -2472,7 +2484,7 @@ static value call_str_method(ev *E, value s, const char *m, args *a)
         }
         if (m[0] == 'c') return mk_int(cnt);
         if (found >= 0) found = (int64_t)utf8_len(s.u.s.p, (size_t)found);
-        if (found < 0 && (m[0] == 'i' || m[1] == 'i')) RT_FAIL(J, "substring not found");
+        if (found < 0 && (!strcmp(m, "index") || !strcmp(m, "rindex"))) RT_FAIL(J, "substring not found");
         return mk_int(found);
     }
     if (!strcmp(m, "join")) {
@@ -2862,8 +2874,17 @@ static value apply_filter(ev *E, const char *f, value v, args *a, int line, scop
     }
     if (!strcmp(f, "unique")) {
         vlist *src = iter_items(E, v), *l = list_new(J);
-        for (size_t i = 0; i < src->n; i++)
-            if (!contains(E, mk_list(l), src->v[i])) list_push(J, l, src->v[i]);
+        int cs = truthy(arg(a, 0, "case_sensitive", mk_bool(0)));
+        for (size_t i = 0; i < src->n; i++) {
+            value x = src->v[i];
+            int seen = 0;
+            for (size_t k = 0; k < l->n && !seen; k++) {
+                value y = l->v[k];
+                if (!cs && x.t == V_STR && y.t == V_STR) seen = val_cmp(E, x, y, 1) == 0;
+                else seen = val_eq(x, y);
+            }
+            if (!seen) list_push(J, l, x);
+        }
         l->generator = 1;
         return mk_list(l);
     }
