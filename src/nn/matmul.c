@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "nn/nn.h"
 #include "quant/types.h"
@@ -31,10 +32,15 @@ int slm_nn_type_supported(slm_type t)
 
 #define MM_MAX 4
 #define MM_BLK 16
+/* Batches of at least this many rows use the GEMM kernels (gemm.h) where
+ * the weight type has one: below it, re-laying the weight band out costs
+ * more than the tile saves. */
+#define MM_GEMM_MIN 8
 
 typedef struct mm_job {
     int n_mats;
     const slm_mat *w[MM_MAX];  /* same n_in and activation type */
+    slm_gemm_fn gemm[MM_MAX];  /* GEMM kernel of w[m] or NULL */
     float *y[MM_MAX];
     int64_t ldy[MM_MAX];
     int64_t blk_end[MM_MAX];   /* cumulative 16-row block counts */
@@ -43,6 +49,7 @@ typedef struct mm_job {
     uint8_t *act;              /* converted rows, act_stride apart */
     size_t act_stride;
     slm_type vdt;
+    slm_type gemm_sums;        /* weight type whose GEMM sums follow each row, or 0 */
     const slm_kernels *k;
 } mm_job;
 
@@ -50,7 +57,11 @@ static void mm_convert(void *ctx, int ith, int nth)
 {
     mm_job *j = ctx;
     for (int64_t t = ith; t < j->n_tok; t += nth)
-        j->k->quant_act[j->vdt](j->x + t * j->ldx, j->act + (size_t)t * j->act_stride, j->n_in);
+    {
+        uint8_t *row = j->act + (size_t)t * j->act_stride;
+        j->k->quant_act[j->vdt](j->x + t * j->ldx, row, j->n_in);
+        if (j->gemm_sums) slm_gemm_act_sums(j->gemm_sums, row, j->n_in);
+    }
 }
 
 /* Rows [r0, r1) of matrix m. Tiles of 16 weight rows x 4 activation rows:
@@ -67,6 +78,11 @@ static void mm_range(const mm_job *j, int m, int64_t r0, int64_t r1)
     /* activation row t at a0 + t * as bytes */
     const uint8_t *a0 = j->act ? j->act : (const uint8_t *)j->x;
     const size_t as = j->act ? j->act_stride : (size_t)j->ldx * sizeof(float);
+    if (j->gemm[m]) {
+        j->gemm[m](w->n_in, base + (size_t)r0 * w->row_bytes, w->row_bytes, r1 - r0, a0, as, j->n_tok,
+                   y + r0, (size_t)ldy);
+        return;
+    }
     for (int64_t rb = r0; rb < r1; rb += MM_BLK) {
         const int64_t re = rb + MM_BLK < r1 ? rb + MM_BLK : r1;
         int64_t t = 0;
@@ -128,6 +144,14 @@ void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const 
         j.ldy[m] = ldy[m];
         cum += (w[m]->n_out + MM_BLK - 1) / MM_BLK;
         j.blk_end[m] = cum;
+        /* The GEMM activation layout is Q8_0 rows + per-block sums: one
+         * weight type per job can have it (the others ignore the sums). */
+        if (vdt != SLM_TYPE_F32 && n_tok >= MM_GEMM_MIN && slm_gemm_act_bytes(w[m]->type, w[0]->n_in) &&
+            slm_gemm_act_bytes(w[m]->type, w[0]->n_in) <= j.act_stride &&
+            (!j.gemm_sums || j.gemm_sums == w[m]->type)) {
+            j.gemm[m] = slm_gemm_get(w[m]->type);
+            if (j.gemm[m]) j.gemm_sums = w[m]->type;
+        }
     }
     if (vdt != SLM_TYPE_F32) {
         j.act = act;

@@ -1,0 +1,52 @@
+/* gemm.h — optional tile GEMM kernels for batches of activation rows
+ * (prompt processing), next to the per-row table of kernels.h.
+ *
+ * A GEMM kernel multiplies a band of weight rows, read in place from the
+ * mapped file, by many activation rows. It re-lays the band's blocks out in
+ * a small stack buffer (8 rows interleaved, one K chunk at a time, so the
+ * copy stays in L1 and costs nothing at load and no resident memory), then
+ * runs each 8-row x 4-activation tile with all 8 row results in one vector.
+ * Same result as vec_dot per (row, activation) pair up to float summation
+ * order; the integer parts are exact. The scalar vec_dot is the oracle.
+ */
+#ifndef SLM_KERNELS_GEMM_H
+#define SLM_KERNELS_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/types.h"
+
+/* Y[t * ldy + r] = W_r . A_t for r < n_rows, t < n_act. Weight row r (n
+ * elements) at w + r * w_stride; activation row t at a + t * a_stride, in
+ * the GEMM activation layout of slm_gemm_act_bytes (the vec_dot type's
+ * blocks, then the per-block sums written by slm_gemm_act_sums). */
+typedef void (*slm_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                            const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+
+/* The GEMM kernel for weight type t under the active kernel level
+ * (SLM_ISA respected), or NULL: then use vec_dot / vec_dot_x4. SLM_GEMM=off
+ * in the environment always gives NULL (A/B runs). */
+slm_gemm_fn slm_gemm_get(slm_type t);
+
+/* Bytes of one GEMM activation row of n elements for weight type t: the
+ * vec_dot type's row followed by one int16 per block (sum of its quants).
+ * 0 if t has no GEMM layout. Never more than 4 * n + 64. */
+size_t slm_gemm_act_bytes(slm_type t, int64_t n);
+
+/* Fill the per-block sums of a GEMM activation row whose blocks are
+ * already quantized (Q8_0: sum of the 32 int8 of each block). */
+void slm_gemm_act_sums(slm_type t, void *row, int64_t n);
+
+/* Byte offset of the sums inside a Q8_0 GEMM activation row of n elements. */
+static inline size_t slm_gemm_q8_0_sums_offset(int64_t n)
+{
+    return (size_t)(n / SLM_QK8_0) * sizeof(slm_block_q8_0);
+}
+
+#if SLM_HAVE_X86
+void slm_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+#endif
+
+#endif
