@@ -212,6 +212,10 @@ static const jcase cases[] = {
      "{% for x in xs %}{% for y in [1, 2] %}{{ loop.index }}{% endfor %}{{ loop.previtem is defined }}{{ loop.nextitem | default('-') }}{% endfor %}",
      "{\"xs\": [\"a\", \"b\"]}",
      "12Falseb12True-"},
+    {"context_numbers_keep_int_and_float",
+     "{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ [a, b, c]|tojson }} {{ a is float }}{{ b is integer }} {{ s }}",
+     "{\"a\": 1.0, \"b\": 2, \"c\": 1e3, \"d\": -0.5, \"e\": 9007199254740993, \"s\": \"-1.5 \\\" 7\"}",
+     "1.0 2 1000.0 -0.5 9007199254740993 [1.0, 2, 1000.0] TrueTrue -1.5 \" 7"},
 };
 
 static slm_status render(const char *tmpl, const char *ctx, char **out, size_t *len)

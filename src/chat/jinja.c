@@ -11,6 +11,7 @@
 #include "chat/jinja.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -664,28 +665,94 @@ static int key_cmp(const void *a, const void *b)
 
 /* ---- JSON context -> values --------------------------------------------- */
 
-static value from_cjson(jj *J, const cJSON *c, int depth)
+/* cJSON keeps every number as a double, but Python's json distinguishes 1
+ * from 1.0 and keeps big integers exact. The numbers of the source, in
+ * order (the order cJSON's tree lists them depth-first), are scanned here:
+ * is_float when the token has '.', 'e' or 'E', else its exact value. */
+typedef struct num_tok {
+    int is_float, exact; /* exact: the integer fits in int64 */
+    int64_t i;
+} num_tok;
+
+typedef struct num_scan {
+    num_tok *t;
+    size_t n, next;
+} num_scan;
+
+static void scan_numbers(jj *J, const char *s, size_t n, num_scan *ns)
+{
+    size_t cap = 0;
+    ns->t = NULL;
+    ns->n = ns->next = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9')) continue;
+        size_t st = i;
+        int isf = 0;
+        while (i < n && ((s[i] >= '0' && s[i] <= '9') || strchr("+-.eE", s[i]))) {
+            if (s[i] == '.' || s[i] == 'e' || s[i] == 'E') isf = 1;
+            i++;
+        }
+        if (ns->n == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            num_tok *t = jj_alloc(J, nc * sizeof *t);
+            if (ns->n) memcpy(t, ns->t, ns->n * sizeof *t);
+            ns->t = t;
+            cap = nc;
+        }
+        num_tok *k = &ns->t[ns->n++];
+        k->is_float = isf;
+        k->exact = 0;
+        k->i = 0;
+        if (!isf) {
+            char tmp[32];
+            size_t len = i - st;
+            if (len < sizeof tmp) {
+                memcpy(tmp, s + st, len);
+                tmp[len] = 0;
+                char *end;
+                errno = 0;
+                long long v = strtoll(tmp, &end, 10);
+                if (errno == 0 && *end == 0) {
+                    k->exact = 1;
+                    k->i = v;
+                }
+            }
+        }
+        i--;
+    }
+}
+
+static value from_cjson(jj *J, const cJSON *c, int depth, num_scan *ns)
 {
     if (depth > JJ_MAX_DEPTH) jj_fail(J, SLM_ERR_FORMAT, 0, "context JSON nested too deeply");
     if (cJSON_IsNull(c)) return V_NONEV;
     if (cJSON_IsBool(c)) return mk_bool(cJSON_IsTrue(c));
     if (cJSON_IsNumber(c)) {
         double d = c->valuedouble;
-        /* cJSON keeps no integer flag: an integral value without '.', 'e' in
-         * the source is indistinguishable, so integral values become ints */
-        if (d == floor(d) && fabs(d) < 9.007199254740992e15) return mk_int((int64_t)d);
+        if (ns->next < ns->n) {
+            num_tok *k = &ns->t[ns->next++];
+            if (k->is_float) return mk_float(d);
+            if (k->exact) return mk_int(k->i);
+        }
+        if (d == floor(d) && fabs(d) < 9.2e18) return mk_int((int64_t)d);
         return mk_float(d);
     }
     if (cJSON_IsString(c)) return mk_strdup(J, c->valuestring, strlen(c->valuestring));
     if (cJSON_IsArray(c)) {
         vlist *l = list_new(J);
-        for (const cJSON *e = c->child; e; e = e->next) list_push(J, l, from_cjson(J, e, depth + 1));
+        for (const cJSON *e = c->child; e; e = e->next) list_push(J, l, from_cjson(J, e, depth + 1, ns));
         return mk_list(l);
     }
     if (cJSON_IsObject(c)) {
         vdict *d = dict_new(J);
         for (const cJSON *e = c->child; e; e = e->next)
-            dict_set(J, d, mk_strdup(J, e->string, strlen(e->string)), from_cjson(J, e, depth + 1));
+            dict_set(J, d, mk_strdup(J, e->string, strlen(e->string)), from_cjson(J, e, depth + 1, ns));
         return mk_dict(d);
     }
     return V_NONEV;
@@ -707,7 +774,9 @@ static value parse_json_text(jj *J, const char *s, size_t n, int *ok)
         memcpy(&J->jmp, &saved, sizeof saved);
         longjmp(J->jmp, 1);
     }
-    value v = from_cjson(J, c, 0);
+    num_scan ns;
+    scan_numbers(J, s, n, &ns);
+    value v = from_cjson(J, c, 0, &ns);
     memcpy(&J->jmp, &saved, sizeof saved);
     cJSON_Delete(c);
     return v;
