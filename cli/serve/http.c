@@ -324,7 +324,7 @@ static void run_job(slot *sl, job *j)
         }
         if (t_first < 0) t_first = cli_now_ms();
         slm_sampler_accept(smp, tok);
-        if (slm_token_is_eog(S->model, tok)) {
+        if (!j->req.ignore_eos && slm_token_is_eog(S->model, tok)) {
             finish = "stop";
             break;
         }
@@ -601,7 +601,8 @@ static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
     }
 
     pthread_mutex_lock(&S->mu);
-    if (S->queued >= S->cfg->queue_cap) {
+    /* Jobs not yet taken by an idle slot count against the queue. */
+    if (S->queued >= S->cfg->queue_cap + (S->cfg->n_parallel - S->busy)) {
         pthread_mutex_unlock(&S->mu);
         srv_buf_free(&key);
         return fail(con, c, 429, "rate_limit_error", "queue_full",

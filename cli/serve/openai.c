@@ -284,6 +284,7 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
     if (get_int(root, "n", 1, 1e9, &d, err)) goto fail;
     if (d != 1) BAD("n", "'n' is %.0f; only n = 1 is supported", d);
     if (get_bool(root, "stream", &out->stream, err)) goto fail;
+    if (get_bool(root, "ignore_eos", &out->ignore_eos, err)) goto fail;
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (so && !cJSON_IsNull(so)) {
         if (!cJSON_IsObject(so)) BAD("stream_options", "'stream_options' must be an object");
@@ -324,8 +325,8 @@ void srv_request_canonical(const srv_request *r, srv_buf *b)
 {
     const slm_sampler_params *p = &r->sp;
     /* %a prints floats exactly, so equal keys mean equal parameters. */
-    srv_buf_printf(b, "kind=%d;max=%d;t=%a;k=%d;p=%a;minp=%a;rp=%a;fp=%a;pp=%a;last=%d;seed=%llu;",
-                   (int)r->kind, (int)r->max_tokens, p->temperature, (int)p->top_k, p->top_p, p->min_p,
+    srv_buf_printf(b, "kind=%d;ieos=%d;max=%d;t=%a;k=%d;p=%a;minp=%a;rp=%a;fp=%a;pp=%a;last=%d;seed=%llu;",
+                   (int)r->kind, r->ignore_eos, (int)r->max_tokens, p->temperature, (int)p->top_k, p->top_p, p->min_p,
                    p->repeat_penalty, p->frequency_penalty, p->presence_penalty, (int)p->penalty_last_n,
                    r->sp.temperature <= 0 ? 0ULL : (unsigned long long)p->seed);
     for (int i = 0; i < r->n_stop; i++) srv_buf_printf(b, "stop%d=%zu:%s;", i, strlen(r->stop[i]), r->stop[i]);

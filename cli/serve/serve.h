@@ -56,6 +56,7 @@ typedef struct srv_request {
     int seed_given;          /* 1: "seed" was in the request */
     int stream;
     int include_usage;       /* stream_options.include_usage */
+    int ignore_eos;          /* extension (as llama.cpp's server): do not stop at EOS/EOT */
     char *stop[SRV_MAX_STOP];/* malloc'd, NUL-terminated, non-empty */
     int n_stop;
 } srv_request;

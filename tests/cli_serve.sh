@@ -1,0 +1,303 @@
+#!/usr/bin/env bash
+# cli_serve.sh — `slm serve` over loopback with curl: every endpoint, every
+# error class (400 401 404 405 413 429 501 503), greedy completions equal to
+# `slm run --temp 0`, streamed deltas equal to the non-streamed text, stop
+# strings, the response cache, a concurrent load (4 clients x 5 requests, none
+# lost or truncated), a client disconnect freeing its slot, the per-request
+# timeout, and SIGTERM draining a request in flight before exiting 0.
+# Servers bind 127.0.0.1 on a free port (--port 0, read from the log) and are
+# killed at exit. Args: $1 slm binary, $2 testdata dir, $3 scratch dir.
+# Skips (77) without curl, jq or stories260K.
+set -u
+SLM=$1
+TD=${2:-}
+SCRATCH=${3:-/tmp}
+M="$TD/stories260K/stories260K-F32.gguf"
+for tool in curl jq; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
+done
+[ -n "$TD" ] && [ -f "$M" ] || { echo "SKIP: $M not found"; exit 77; }
+mkdir -p "$SCRATCH"
+W=$(mktemp -d "$SCRATCH/cli_serve.XXXXXX")
+PIDS=""
+cleanup() {
+    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'echo "FAIL: timed out"; exit 1' TERM
+# A watchdog: the whole test never runs longer than 150 s (servers included).
+( sleep 150; kill -TERM $$ ) 2>/dev/null &
+PIDS="$!"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# start NAME ARGS...: run `slm serve ARGS --port 0`, wait for its port; sets PID, PORT.
+start() {
+    local name=$1
+    shift
+    "$SLM" serve "$@" --port 0 2>"$W/$name.log" &
+    PID=$!
+    PIDS="$PIDS $PID"
+    PORT=""
+    for _ in $(seq 100); do
+        PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$W/$name.log")
+        [ -n "$PORT" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "FAIL: server $name did not start: $(cat "$W/$name.log")"
+    exit 1
+}
+
+# req PORT METHOD PATH [BODY] [curl args...]: body to $W/out, prints the status.
+req() {
+    local port=$1 method=$2 path=$3
+    shift 3
+    local body=""
+    if [ $# -gt 0 ]; then body=$1; shift; fi
+    if [ -n "$body" ]; then
+        curl -s -o "$W/out" -w '%{http_code}' --max-time 60 -X "$method" -H 'Content-Type: application/json' \
+            --data-binary "$body" "$@" "http://127.0.0.1:$port$path"
+    else
+        curl -s -o "$W/out" -w '%{http_code}' --max-time 60 -X "$method" "$@" "http://127.0.0.1:$port$path"
+    fi
+}
+
+# expect_error PORT STATUS METHOD PATH [BODY] [curl args...]: an OpenAI-style error with that status.
+expect_error() {
+    local port=$1 want=$2
+    shift 2
+    local code
+    code=$(req "$port" "$@")
+    [ "$code" = "$want" ] || { fail "$*: status $code, expected $want: $(head -c 300 "$W/out")"; return; }
+    jq -e '(.error.message | type == "string" and length > 0) and (.error.type | type == "string")
+           and (.error | has("param") and has("code"))' "$W/out" >/dev/null ||
+        fail "$*: not an OpenAI error body: $(head -c 300 "$W/out")"
+}
+
+metric() { # metric PORT NAME_WITH_LABELS -> value (0 if absent)
+    curl -s --max-time 10 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
+}
+
+# wait_metric PORT NAME VALUE: poll up to ~10 s until the metric equals VALUE.
+wait_metric() {
+    for _ in $(seq 100); do
+        [ "$(metric "$1" "$2")" = "$3" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- server A: stories260K, 2 slots --------------------------------------
+start A "$M" -t 1 --parallel 2 --max-tokens 100
+A=$PORT
+PROMPT="Once upon a time"
+
+[ "$(req "$A" GET /health)" = 200 ] && jq -e '.status == "ok"' "$W/out" >/dev/null ||
+    fail "/health: $(cat "$W/out")"
+[ "$(req "$A" GET /v1/models)" = 200 ] &&
+    jq -e '.object == "list" and .data[0].id == "stories260K-F32.gguf" and .data[0].object == "model"' \
+        "$W/out" >/dev/null || fail "/v1/models: $(cat "$W/out")"
+
+# Greedy completion = slm run --temp 0 (same tokens, same text).
+want=$("$SLM" run "$M" -p "$PROMPT" -n 60 --temp 0 -t 1 --no-display-prompt 2>/dev/null)
+code=$(req "$A" POST /v1/completions "{\"model\":\"stories260K-F32.gguf\",\"prompt\":\"$PROMPT\",\"max_tokens\":60,\"temperature\":0}")
+[ "$code" = 200 ] || fail "completion: status $code: $(cat "$W/out")"
+got=$(jq -r '.choices[0].text' "$W/out")
+[ "$got" = "$want" ] || fail "greedy completion differs from slm run:
+got:  $got
+want: $want"
+jq -e '.object == "text_completion" and .choices[0].finish_reason == "length" and .usage.completion_tokens == 60
+       and .usage.prompt_tokens == 5 and .usage.total_tokens == 65 and (.id | startswith("cmpl-"))' "$W/out" \
+    >/dev/null || fail "completion fields: $(cat "$W/out")"
+
+# Streaming: the deltas concatenate to the same text; one finish_reason; [DONE] last.
+code=$(req "$A" POST /v1/completions "{\"prompt\":\"$PROMPT\",\"max_tokens\":60,\"temperature\":0,\"stream\":true}" -N)
+[ "$code" = 200 ] || fail "stream: status $code"
+grep '^data: ' "$W/out" | sed 's/^data: //' >"$W/events"
+[ "$(tail -n 1 "$W/events")" = "[DONE]" ] || fail "stream does not end with [DONE]: $(tail -n 2 "$W/out")"
+got=$(grep -v '^\[DONE\]$' "$W/events" | jq -j '.choices[0].text')
+[ "$got" = "$want" ] || fail "streamed text differs:
+got:  $got
+want: $want"
+[ "$(grep -v '^\[DONE\]$' "$W/events" | jq -r '.choices[0].finish_reason | select(. != null)')" = length ] ||
+    fail "stream finish_reason: $(cat "$W/events")"
+[ "$(grep -c . "$W/events")" -gt 10 ] || fail "stream came in $(grep -c . "$W/events") events"
+
+# Chat: streamed deltas equal the non-streamed message.
+CHAT='{"messages":[{"role":"system","content":"You tell stories."},{"role":"user","content":"Tell me about a cat."}],"max_tokens":40,"temperature":0'
+code=$(req "$A" POST /v1/chat/completions "$CHAT}")
+[ "$code" = 200 ] || fail "chat: status $code: $(cat "$W/out")"
+jq -e '.object == "chat.completion" and .choices[0].message.role == "assistant"
+       and (.choices[0].message.content | length > 0) and .usage.completion_tokens > 0' "$W/out" >/dev/null ||
+    fail "chat fields: $(cat "$W/out")"
+chat_text=$(jq -r '.choices[0].message.content' "$W/out")
+code=$(req "$A" POST /v1/chat/completions "$CHAT,\"stream\":true,\"stream_options\":{\"include_usage\":true}}" -N)
+grep '^data: ' "$W/out" | sed 's/^data: //' | grep -v '^\[DONE\]$' >"$W/events"
+got=$(jq -j 'select(.choices | length > 0) | .choices[0].delta.content // ""' "$W/events")
+[ "$got" = "$chat_text" ] || fail "streamed chat differs:
+got:  $got
+want: $chat_text"
+jq -e -s '.[0].choices[0].delta.role == "assistant" and .[-1].usage.completion_tokens > 0
+          and all(.[]; .object == "chat.completion.chunk")' "$W/events" >/dev/null ||
+    fail "chat stream chunks: $(cat "$W/events")"
+
+# Stop strings: the text ends before the first match, finish_reason "stop".
+code=$(req "$A" POST /v1/completions "{\"prompt\":\"$PROMPT\",\"max_tokens\":60,\"temperature\":0,\"stop\":[\" Lily\",\"zzz\"]}")
+got=$(jq -r '.choices[0].text' "$W/out")
+case "$want" in *" Lily"*) ;; *) fail "test assumption: reference has no ' Lily': $want" ;; esac
+[ "$got" = "${want%%" Lily"*}" ] && jq -e '.choices[0].finish_reason == "stop"' "$W/out" >/dev/null ||
+    fail "stop: got '$got' ($(jq -c .choices "$W/out")), expected '${want%%" Lily"*}'"
+code=$(req "$A" POST /v1/completions "{\"prompt\":\"$PROMPT\",\"max_tokens\":60,\"temperature\":0,\"stop\":\" Lily\",\"stream\":true}" -N)
+got=$(grep '^data: {' "$W/out" | sed 's/^data: //' | jq -j '.choices[0].text')
+[ "$got" = "${want%%" Lily"*}" ] || fail "streamed stop: got '$got'"
+
+# The response cache: the same greedy request again is a hit with the same text.
+hits=$(metric "$A" slm_cache_hits_total)
+req "$A" POST /v1/completions "{\"prompt\":\"$PROMPT\",\"max_tokens\":60,\"temperature\":0}" >/dev/null
+[ "$(jq -r '.choices[0].text' "$W/out")" = "$want" ] || fail "cached text differs"
+[ "$(metric "$A" slm_cache_hits_total)" -gt "$hits" ] || fail "repeat greedy request was not a cache hit"
+req "$A" POST /v1/completions "{\"prompt\":\"$PROMPT\",\"max_tokens\":60,\"temperature\":0.8}" >/dev/null
+[ "$(metric "$A" slm_cache_hits_total)" -eq $((hits + 1)) ] || fail "an unseeded sampled request hit the cache"
+
+# Errors, each with an OpenAI error body.
+expect_error "$A" 400 POST /v1/completions '{"prompt": "x", '
+expect_error "$A" 400 POST /v1/completions '[1,2]'
+expect_error "$A" 400 POST /v1/completions '{"max_tokens":5}'
+expect_error "$A" 400 POST /v1/completions '{"prompt":"x","temperature":"hot"}'
+[ "$(jq -r .error.param "$W/out")" = temperature ] || fail "wrong-type error names no param: $(cat "$W/out")"
+expect_error "$A" 400 POST /v1/completions '{"prompt":"x","max_tokens":1.5}'
+expect_error "$A" 400 POST /v1/completions '{"prompt":"x","max_tokens":101}'
+expect_error "$A" 400 POST /v1/completions '{"prompt":"x","n":2}'
+expect_error "$A" 400 POST /v1/completions '{"prompt":"x","stream":"yes"}'
+expect_error "$A" 400 POST /v1/chat/completions '{"messages":"hi"}'
+expect_error "$A" 400 POST /v1/chat/completions '{"messages":[{"role":"wizard","content":"hi"}]}'
+expect_error "$A" 400 POST /v1/chat/completions '{"prompt":"x"}'
+long=$(head -c 3000 /dev/zero | tr '\0' 'a' | sed 's/a/a b /g')
+expect_error "$A" 400 POST /v1/completions "{\"prompt\":\"$long\"}"
+[ "$(jq -r .error.code "$W/out")" = context_length_exceeded ] || fail "long prompt: $(cat "$W/out")"
+expect_error "$A" 404 POST /v1/completions '{"model":"gpt-4","prompt":"x"}'
+[ "$(jq -r .error.code "$W/out")" = model_not_found ] || fail "unknown model: $(cat "$W/out")"
+expect_error "$A" 404 GET /v2/nothing
+expect_error "$A" 405 GET /v1/completions
+expect_error "$A" 405 POST /health '{}'
+expect_error "$A" 405 DELETE /v1/models
+expect_error "$A" 501 POST /v1/embeddings '{"input":"hello"}'
+
+# Concurrent load: 4 clients x 5 greedy requests with distinct max_tokens
+# (no cache hits), every answer complete: 200, the asked number of tokens,
+# and a prefix of the reference text.
+LOADERS=""
+for c in 1 2 3 4; do
+    (
+        for r in 1 2 3 4 5; do
+            n=$((30 + 5 * c + r))
+            code=$(curl -s -o "$W/load.$c.$r" -w '%{http_code}' --max-time 60 -H 'Content-Type: application/json' \
+                --data-binary "{\"prompt\":\"$PROMPT\",\"max_tokens\":$n,\"temperature\":0}" \
+                "http://127.0.0.1:$A/v1/completions")
+            echo "$c $r $n $code" >>"$W/load.status"
+        done
+    ) &
+    LOADERS="$LOADERS $!"
+done
+for p in $LOADERS; do wait "$p"; done
+[ "$(grep -c ' 200$' "$W/load.status")" -eq 20 ] || fail "load: not all 200: $(cat "$W/load.status")"
+while read -r c r n code; do
+    f="$W/load.$c.$r"
+    jq -e --argjson n "$n" '.usage.completion_tokens == $n and .choices[0].finish_reason == "length"' "$f" \
+        >/dev/null || { fail "load request $c.$r (max_tokens $n): $(head -c 300 "$f")"; continue; }
+    got=$(jq -r '.choices[0].text' "$f")
+    case "$want" in "$got"*) ;; *) fail "load request $c.$r: text is not a prefix of the reference: $got" ;; esac
+done <"$W/load.status"
+
+# Metrics after all that: Prometheus text with the counters and histograms.
+curl -s "http://127.0.0.1:$A/metrics" >"$W/metrics"
+for needle in 'slm_requests_total{endpoint="/v1/completions",status="200"}' \
+    'slm_requests_total{endpoint="/v1/completions",status="400"}' \
+    'slm_requests_total{endpoint="other",status="404"}' 'slm_request_latency_ms_bucket{le="+Inf"}' \
+    'slm_time_to_first_token_ms_count' 'slm_tokens_per_second' 'slm_queue_depth 0' 'slm_slots_busy 0' \
+    'slm_slots_total 2' 'slm_resident_memory_bytes' 'slm_cache_misses_total' '# TYPE slm_generated_tokens_total counter'; do
+    grep -qF "$needle" "$W/metrics" || fail "/metrics lacks '$needle'"
+done
+[ "$(metric "$A" slm_generated_tokens_total)" -gt 700 ] || fail "generated tokens total: $(grep generated "$W/metrics")"
+
+# ---- server B: API key and body limit --------------------------------------
+cat >"$W/alerts.conf" <<'EOF'
+# thresholds
+p95_latency_ms = 60000
+max_rss_bytes = 1   # always breached: /health degrades
+EOF
+start B "$M" -t 1 --api-key sekret-key --max-body 200 --config "$W/alerts.conf"
+B=$PORT
+expect_error "$B" 401 GET /v1/models
+expect_error "$B" 401 GET /v1/models "" -H 'Authorization: Bearer sekret-kez'
+expect_error "$B" 401 GET /metrics "" -H 'Authorization: Bearer sekret-key-longer'
+[ "$(req "$B" GET /v1/models "" -H 'Authorization: Bearer sekret-key')" = 200 ] || fail "right key refused"
+expect_error "$B" 401 POST /v1/completions '{"prompt":"x"}'
+[ "$(req "$B" POST /v1/completions '{"prompt":"x","max_tokens":2}' -H 'Authorization: Bearer sekret-key')" = 200 ] ||
+    fail "right key refused on POST: $(cat "$W/out")"
+big="{\"prompt\":\"$(head -c 400 /dev/zero | tr '\0' 'a')\"}"
+expect_error "$B" 413 POST /v1/completions "$big" -H 'Authorization: Bearer sekret-key'
+# /health needs no key; the RSS alert turns it "degraded" and is counted.
+for _ in $(seq 50); do
+    req "$B" GET /health >/dev/null
+    jq -e '.status == "degraded"' "$W/out" >/dev/null && break
+    sleep 0.1
+done
+jq -e '.status == "degraded"' "$W/out" >/dev/null || fail "/health with a breached alert: $(cat "$W/out")"
+[ "$(curl -s -H 'Authorization: Bearer sekret-key' "http://127.0.0.1:$B/metrics" |
+    awk '$1 == "slm_alert_breaches_total{alert=\"max_rss_bytes\"}" { print $2 }')" = 1 ] || fail "breach not counted"
+grep -q "ALERT max_rss_bytes" "$W/B.log" || fail "breach not logged: $(cat "$W/B.log")"
+echo 'max_rss_bytes = lots' >"$W/bad.conf"
+"$SLM" serve "$M" --config "$W/bad.conf" --port 0 2>"$W/badconf.err"
+[ $? -eq 2 ] && grep -q "line 1" "$W/badconf.err" || fail "bad --config: $(cat "$W/badconf.err")"
+
+# ---- server C: a slower model for the queue, disconnects and SIGTERM -------
+"$SLM" gen-model --arch llama --dims 384,6,6,6,1152,512 --ctx 1024 --type Q8_0 -o "$W/slow.gguf" >/dev/null 2>&1 ||
+    { fail "gen-model failed"; exit 1; }
+LONG='{"prompt":"hello","max_tokens":900,"ignore_eos":true,"temperature":0'
+start C "$W/slow.gguf" -t 1 --parallel 1 --queue 0 --cache-bytes 0
+C=$PORT
+# A client that goes away mid-stream frees its slot.
+curl -s -N --max-time 1 -H 'Content-Type: application/json' --data-binary "$LONG,\"stream\":true}" \
+    "http://127.0.0.1:$C/v1/completions" >"$W/cut" 2>/dev/null
+grep -q '^data: {' "$W/cut" || fail "no streamed data before the disconnect"
+wait_metric "$C" slm_slots_busy 0 || fail "slot still busy after the client left"
+gen=$(metric "$C" slm_generated_tokens_total)
+[ "$gen" -lt 900 ] || fail "the cancelled generation ran to the end ($gen tokens)"
+# One slot, no queue: a second request while the first runs gets 429.
+curl -s --max-time 60 -o "$W/first" -H 'Content-Type: application/json' --data-binary "$LONG}" \
+    "http://127.0.0.1:$C/v1/completions" &
+CURL=$!
+wait_metric "$C" slm_slots_busy 1 || fail "the first request never started"
+expect_error "$C" 429 POST /v1/completions '{"prompt":"hi","max_tokens":2}'
+# SIGTERM while it runs: it completes in full, then the server exits 0.
+kill -TERM "$PID"
+wait "$CURL"
+jq -e '.usage.completion_tokens == 900 and .choices[0].finish_reason == "length"' "$W/first" >/dev/null ||
+    fail "request in flight at SIGTERM was not completed: $(head -c 300 "$W/first")"
+wait "$PID"
+rc=$?
+[ "$rc" -eq 0 ] || fail "server exited $rc after SIGTERM: $(cat "$W/C.log")"
+grep -q "draining 1 request" "$W/C.log" || fail "no drain message: $(cat "$W/C.log")"
+
+# ---- server D: the per-request timeout -------------------------------------
+start D "$W/slow.gguf" -t 1 --timeout 1
+expect_error "$PORT" 503 POST /v1/completions "$LONG}"
+[ "$(jq -r .error.code "$W/out")" = timeout ] || fail "timeout error: $(cat "$W/out")"
+kill -TERM "$PID"
+wait "$PID" || fail "server D exited $? after SIGTERM"
+
+# Usage errors.
+"$SLM" serve >/dev/null 2>&1
+[ $? -eq 2 ] || fail "serve without a model should exit 2"
+"$SLM" serve "$M" --port 70000 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--port 70000 should exit 2"
+"$SLM" serve --help | grep -q "/v1/chat/completions" || fail "--help does not describe the endpoints"
+
+if [ "$fails" -gt 0 ]; then
+    echo "$fails failure(s)"
+    exit 1
+fi
+echo "OK"
