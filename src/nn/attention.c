@@ -100,7 +100,13 @@ void slm_nn_attention(slm_pool *pool, const slm_attn *a, const float *q, int64_t
                       int32_t pos0, float *out, float *scratch)
 {
     attn_job j = {a, q, n_tok, pos0, out, scratch, slm_kernels_get()};
-    slm_pool_run(pool, attn_run, &j);
+    /* Below ~64K multiply-adds a pool run costs more than it saves, and on a
+     * loaded machine one descheduled worker holding a chunk stalls the
+     * whole step (stories260K: first token 0.3 ms at -t 1, up to 25 ms
+     * with 2 threads). */
+    const int64_t work = n_tok * a->n_head * (int64_t)(pos0 + n_tok) * (a->hd_k + a->hd_v);
+    if (work < (1 << 16)) attn_run(&j, 0, 1);
+    else slm_pool_run(pool, attn_run, &j);
 }
 
 void slm_nn_kv_store(slm_type kv_type, void *dst, size_t row_bytes, const float *src,

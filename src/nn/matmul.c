@@ -153,12 +153,19 @@ void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const 
             if (j.gemm[m]) j.gemm_sums = w[m]->type;
         }
     }
+    /* Small products run on the calling thread: a pool run costs a few
+     * microseconds idle and up to a scheduler slice on a loaded machine
+     * (a worker that claimed a chunk and was descheduled), more than
+     * 2^18 multiply-adds take (tiny models: stories260K's first token went
+     * from 0.3 ms at -t 1 to up to 25 ms at -t 2). */
+    const int serial = (double)j.blk_end[n_mats - 1] * MM_BLK * (double)j.n_in * (double)n_tok < (1 << 18);
     if (vdt != SLM_TYPE_F32) {
         j.act = act;
-        if (n_tok >= 4) slm_pool_run(pool, mm_convert, &j);
+        if (n_tok >= 4 && !serial) slm_pool_run(pool, mm_convert, &j);
         else mm_convert(&j, 0, 1);
     }
-    slm_pool_run(pool, mm_rows, &j);
+    if (serial) mm_rows(&j, 0, 1);
+    else slm_pool_run(pool, mm_rows, &j);
 }
 
 void slm_nn_matmul(slm_pool *pool, const slm_mat *w, const float *x, int64_t ldx, int64_t n_tok,
