@@ -47,6 +47,19 @@ PY
     cmp -s "$W/q" "$C/expected/Qwen3.5-4B.tool_call.gen.txt" || fail "Qwen3.5 tool_call.gen differs from the reference"
 fi
 
+# The template stored in a GGUF (--model), and a model without one (exit 1).
+Q="$DATA/tokenizer/ggml-vocab-qwen2.gguf"
+if [ -f "$Q" ]; then
+    printf '%s' '{"messages": [{"role": "user", "content": "Hi"}], "add_generation_prompt": true}' > "$W/q.json"
+    "$SLM" template render --model "$Q" --context "$W/q.json" > "$W/qm" 2>"$W/err" || fail "--model failed: $(cat "$W/err")"
+    # Qwen2's ChatML with its default system prompt (Jinja2 renders the same)
+    printf '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n' > "$W/qw"
+    cmp -s "$W/qm" "$W/qw" || fail "--model rendering: '$(cat "$W/qm")'"
+    "$SLM" template render --model "$DATA/models/tiny-gemma2-F32.gguf" > /dev/null 2>"$W/err"
+    [ $? -eq 1 ] || fail "a model without a chat template should exit 1"
+    grep -q "no tokenizer.chat_template" "$W/err" || fail "message: $(cat "$W/err")"
+fi
+
 # Errors: raise_exception and syntax errors exit 1 with the message; usage errors exit 2.
 printf '{%% if x %%}{{ raise_exception("no system role") }}{%% endif %%}' > "$W/r.jinja"
 "$SLM" template render "$W/r.jinja" --context - <<< '{"x": true}' > "$W/out" 2>"$W/err"

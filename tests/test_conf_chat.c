@@ -122,10 +122,42 @@ static void chat_templates_render_like_the_reference(void)
     cJSON_Delete(root);
 }
 
+/* The template stored in a GGUF (tokenizer.chat_template) renders through
+ * slm_model_chat_template; expected text from Jinja2 3.1.6 on the same
+ * template (Qwen2's ChatML with its default system prompt). */
+static void model_chat_template_is_read_from_the_gguf(void)
+{
+    slm_model_params mp = slm_model_default_params();
+    mp.vocab_only = 1;
+    slm_model *m = NULL;
+    REQUIRE(slm_model_load(SLM_TESTDATA_DIR "/tokenizer/ggml-vocab-qwen2.gguf", &mp, &m) == SLM_OK, "%s",
+            slm_last_error());
+    const char *tmpl = NULL;
+    REQUIRE(slm_model_chat_template(m, &tmpl) == SLM_OK && tmpl, "%s", slm_last_error());
+    const char *ctx = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"add_generation_prompt\": true, "
+                      "\"bos_token\": \"\", \"eos_token\": \"<|endoftext|>\", \"tools\": null, \"documents\": null}";
+    char *out = NULL;
+    size_t len = 0;
+    slm_status st = slm_chat_template_render(tmpl, strlen(tmpl), ctx, strlen(ctx), &out, &len);
+    CHECK(st == SLM_OK, "%s", slm_last_error());
+    const char *want = "<|im_start|>system\nYou are a helpful assistant<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
+                       "<|im_start|>assistant\n";
+    CHECK(out && strcmp(out, want) == 0, "got [%s]", out ? out : "");
+    slm_chat_free(out);
+    slm_model_free(m);
+
+    REQUIRE(slm_model_load(SLM_TESTDATA_DIR "/models/tiny-gemma2-F32.gguf", &mp, &m) == SLM_OK, "%s",
+            slm_last_error());
+    tmpl = "x";
+    CHECK(slm_model_chat_template(m, &tmpl) == SLM_ERR_ARG && tmpl == NULL, "a model without a template");
+    slm_model_free(m);
+}
+
 int main(void)
 {
     harness_need_dir(SLM_TESTDATA_DIR "/chat");
     verbose = getenv("SLM_CHAT_VERBOSE") != NULL;
     RUN(chat_templates_render_like_the_reference);
+    RUN(model_chat_template_is_read_from_the_gguf);
     return harness_finish();
 }
