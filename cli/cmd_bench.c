@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,7 @@ typedef struct bench_opts {
     int warmup;       /* 0 with --no-warmup */
     int use_mmap;     /* 0 with --no-mmap */
     int format;       /* FMT_* */
+    int roofline;     /* 1 with --roofline */
 } bench_opts;
 
 /* Parse "128,512" into l; each value in [min, 1000000]. */
@@ -159,11 +161,82 @@ static int parse_list(const char *flag, const char *s, int min, int_list *l)
     }
 }
 
+/* ---- memory bandwidth (--roofline) -------------------------------------- */
+
+/* 256 MiB: 8x this machine's 32 MiB L3, so every pass streams from DRAM. */
+#define BW_BYTES ((size_t)256 << 20)
+#define BW_REPS 7
+
+typedef struct bw_slice {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum;
+} bw_slice;
+
+/* Read every word of the slice once. Four independent sums let the
+ * compiler vectorize (-O3) so the loop is bound by loads, not adds. */
+static void *bw_read(void *arg)
+{
+    bw_slice *b = arg;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= b->n; i += 4) {
+        s0 += b->p[i];
+        s1 += b->p[i + 1];
+        s2 += b->p[i + 2];
+        s3 += b->p[i + 3];
+    }
+    for (; i < b->n; i++)
+        s0 += b->p[i];
+    b->sum = s0 + s1 + s2 + s3;
+    return NULL;
+}
+
+/* Median over BW_REPS passes of the read bandwidth (bytes/s) of `threads`
+ * threads each streaming its share of a BW_BYTES buffer; 0 on failure. */
+static double measure_bandwidth(int threads)
+{
+    uint64_t *buf = malloc(BW_BYTES);
+    if (!buf)
+        return 0.0;
+    memset(buf, 1, BW_BYTES); /* fault every page in before timing */
+    const size_t n = BW_BYTES / sizeof *buf;
+    bw_slice sl[64];
+    pthread_t th[64];
+    if (threads > 64)
+        threads = 64;
+    double rates[BW_REPS];
+    volatile uint64_t sink = 0;
+    int ok = 1;
+    for (int r = 0; r < BW_REPS && ok; r++) {
+        for (int t = 0; t < threads; t++)
+            sl[t] = (bw_slice){buf + n * (size_t)t / (size_t)threads,
+                               n * (size_t)(t + 1) / (size_t)threads - n * (size_t)t / (size_t)threads, 0};
+        const double t0 = now_ms();
+        int started = 0;
+        for (int t = 1; t < threads; t++, started++)
+            if (pthread_create(&th[t], NULL, bw_read, &sl[t]) != 0) {
+                ok = 0;
+                break;
+            }
+        bw_read(&sl[0]);
+        for (int t = 1; t <= started; t++)
+            pthread_join(th[t], NULL);
+        const double ms = now_ms() - t0;
+        for (int t = 0; t < threads; t++)
+            sink += sl[t].sum;
+        rates[r] = (double)BW_BYTES / (ms / 1e3);
+    }
+    (void)sink;
+    free(buf);
+    return ok ? quantile(rates, BW_REPS, 0.5) : 0.0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: slm bench MODEL... [-p 128,512] [-n 64] [-t 1,2] [-r 5] [--json|--csv|--md]\n"
-            "                 [--no-warmup] [--no-mmap]\n"
+            "                 [--no-warmup] [--no-mmap] [--roofline]\n"
             "\n"
             "Measures, for every model x threads x prompt size x generation length:\n"
             "prompt processing (pp: n_prompt tokens decoded in one batch) and text\n"
@@ -180,7 +253,14 @@ static void usage(FILE *out)
             "  --json      one JSON object per test per line\n"
             "  --csv       one CSV row per test, with a header\n"
             "  --no-warmup skip the untimed warm-up run\n"
-            "  --no-mmap   read the weights into memory instead of mapping the file\n");
+            "  --no-mmap   read the weights into memory instead of mapping the file\n"
+            "  --roofline  also measure the memory read bandwidth (median of 7 passes over\n"
+            "              256 MiB, at each -t) and report generation as a fraction of\n"
+            "              the bandwidth limit: bandwidth / bytes read per token, taken as\n"
+            "              the file size (all weights once; for models with a separate\n"
+            "              output matrix this includes the embedding table, of which a\n"
+            "              token reads one row: the limit is then conservative). With no\n"
+            "              MODEL, only the bandwidth is measured.\n");
 }
 
 /* ---- one model ----------------------------------------------------------- */
@@ -248,6 +328,7 @@ typedef struct test_result {
     double ttft_ms;                      /* median over repetitions */
     uint64_t peak_rss_bytes;
     uint64_t session_bytes;              /* slm_session_memory_bytes */
+    double bw_bytes_per_s;               /* --roofline: read bandwidth at these threads, else 0 */
 } test_result;
 
 /* Decode n tokens of the stream; on failure prints the library's message. */
@@ -389,12 +470,19 @@ static void print_json(const model_info *mi, const test_result *r)
            "\"pp_tokens_per_s_median\":%.3f,\"tg_tokens_per_s\":%.3f,"
            "\"tg_tokens_per_s_stdev\":%.3f,\"tg_tokens_per_s_median\":%.3f,"
            "\"latency_ms_p50\":%.4f,\"latency_ms_p95\":%.4f,\"latency_ms_p99\":%.4f,"
-           "\"ttft_ms\":%.3f,\"load_ms\":%.3f,\"session_bytes\":%llu,\"peak_rss_bytes\":%llu}\n",
+           "\"ttft_ms\":%.3f,\"load_ms\":%.3f,\"session_bytes\":%llu,\"peak_rss_bytes\":%llu",
            (unsigned long long)mi->size_bytes, (unsigned long long)mi->n_params, r->threads,
            r->n_prompt, r->n_gen, r->n_reps, r->pp_mean, r->pp_stdev, r->pp_median, r->tg_mean,
            r->tg_stdev, r->tg_median, r->lat_p50, r->lat_p95, r->lat_p99, r->ttft_ms,
            mi->load_ms, (unsigned long long)r->session_bytes,
            (unsigned long long)r->peak_rss_bytes);
+    if (r->bw_bytes_per_s > 0 && r->n_gen > 0 && mi->size_bytes > 0) {
+        const double lim = r->bw_bytes_per_s / (double)mi->size_bytes;
+        printf(",\"bandwidth_bytes_per_s\":%.0f,\"bytes_per_token\":%llu,"
+               "\"tg_roofline_tokens_per_s\":%.3f,\"tg_roofline_fraction\":%.4f",
+               r->bw_bytes_per_s, (unsigned long long)mi->size_bytes, lim, r->tg_median / lim);
+    }
+    printf("}\n");
 }
 
 static void print_csv_header(void)
@@ -494,6 +582,23 @@ static void print_md(const md_row *rows, size_t n)
                r->threads, r->n_prompt, r->n_gen, r->ttft_ms, r->lat_p50, r->lat_p95, r->lat_p99,
                mi->load_ms, rss);
     }
+    if (n == 0 || rows[0].r.bw_bytes_per_s <= 0)
+        return;
+    printf("\n| model | threads | test | bandwidth GB/s | bytes/token | roofline t/s | tg t/s (median) "
+           "| fraction |\n");
+    printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (size_t i = 0; i < n; i++) {
+        const model_info *mi = &rows[i].mi;
+        const test_result *r = &rows[i].r;
+        if (r->n_gen == 0 || mi->size_bytes == 0)
+            continue;
+        const double lim = r->bw_bytes_per_s / (double)mi->size_bytes;
+        char size[32];
+        human_bytes(mi->size_bytes, size, sizeof size);
+        printf("| %s | %d | tg%d @ d%d | %.2f | %s | %.2f | %.2f | %.1f%% |\n", mi->label, r->threads,
+               r->n_gen, r->n_prompt, r->bw_bytes_per_s / 1e9, size, lim, r->tg_median,
+               100.0 * r->tg_median / lim);
+    }
 }
 
 /* ---- the subcommand ------------------------------------------------------ */
@@ -534,6 +639,8 @@ int cmd_bench(int argc, char **argv)
             o.warmup = 0;
         } else if (strcmp(a, "--no-mmap") == 0) {
             o.use_mmap = 0;
+        } else if (strcmp(a, "--roofline") == 0) {
+            o.roofline = 1;
         } else if ((strcmp(a, "-p") == 0 || strcmp(a, "--n-prompt") == 0) && has_val) {
             if (!parse_list(a, argv[++i], 0, &o.prompts))
                 goto bad_args;
@@ -560,7 +667,7 @@ int cmd_bench(int argc, char **argv)
             models[n_models++] = a;
         }
     }
-    if (n_models == 0) {
+    if (n_models == 0 && !o.roofline) {
         fprintf(stderr, "slm bench: no model given\n");
         goto bad_args;
     }
@@ -570,6 +677,25 @@ int cmd_bench(int argc, char **argv)
         o.threads = (int_list){.v = {1, (int)(n_cpu > 1 ? n_cpu : 1)}, .n = n_cpu > 1 ? 2 : 1};
     }
 
+    double bw[MAX_LIST] = {0};
+    if (o.roofline) {
+        for (int ti = 0; ti < o.threads.n; ti++) {
+            bw[ti] = measure_bandwidth(o.threads.v[ti]);
+            if (o.format == FMT_JSON)
+                printf("{\"engine\":\"slm\",\"test\":\"bandwidth\",\"threads\":%d,\"buffer_bytes\":%zu,"
+                       "\"reps\":%d,\"bandwidth_bytes_per_s\":%.0f}\n",
+                       o.threads.v[ti], BW_BYTES, BW_REPS, bw[ti]);
+            else if (o.format == FMT_MD)
+                printf("%smemory read bandwidth, %d thread%s: %.2f GB/s (median of %d passes over %zu MiB)\n",
+                       ti ? "" : "\n", o.threads.v[ti], o.threads.v[ti] == 1 ? "" : "s", bw[ti] / 1e9,
+                       BW_REPS, BW_BYTES >> 20);
+            else
+                fprintf(stderr, "slm bench: bandwidth at %d threads: %.0f bytes/s\n", o.threads.v[ti], bw[ti]);
+            fflush(stdout);
+        }
+        if (o.format == FMT_MD)
+            printf("\n");
+    }
     size_t n_tests = (size_t)o.threads.n * (size_t)o.prompts.n * (size_t)o.gens.n;
     md_row *rows = malloc((size_t)n_models * n_tests * sizeof *rows);
     if (!rows) {
@@ -611,6 +737,7 @@ int cmd_bench(int argc, char **argv)
                         status = CLI_FAIL;
                         continue;
                     }
+                    r.bw_bytes_per_s = bw[ti];
                     if (o.format == FMT_JSON)
                         print_json(&mi, &r);
                     else if (o.format == FMT_CSV)
