@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "slm.h"
@@ -30,6 +31,14 @@ static char *read_text(const char *rel, size_t *n)
 }
 
 static int verbose;
+static double render_seconds; /* time inside slm_chat_template_render (bench/chat_speed.py reads it) */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Render one case; 1 if it matches the reference. */
 static int run_case(const cJSON *root, const cJSON *c)
@@ -58,7 +67,9 @@ static int run_case(const cJSON *root, const cJSON *c)
     } else {
         char *out = NULL;
         size_t out_len = 0;
+        double t0 = now_s();
         slm_status st = slm_chat_template_render(tmpl, tlen, ctx_json, strlen(ctx_json), &out, &out_len);
+        render_seconds += now_s() - t0;
         if (!strcmp(expect, "error")) {
             const char *etype = cJSON_GetObjectItem(c, "error_type")->valuestring;
             ok = st != SLM_OK;
@@ -117,6 +128,7 @@ static void chat_templates_render_like_the_reference(void)
     }
     if (cur) printf("%-50s %d/%d\n", cur, tpass, tcount);
     printf("chat templates: %d/%d cases byte-exact (floor %d)\n", passed, total, PASS_FLOOR);
+    printf("render time (parse + render, all cases): %.1f ms\n", render_seconds * 1e3);
     CHECK(total == 650, "cases.json lists %d cases, the README says 650", total);
     CHECK(passed >= PASS_FLOOR, "%d cases pass, fewer than the floor %d", passed, PASS_FLOOR);
     cJSON_Delete(root);
