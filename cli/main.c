@@ -25,6 +25,7 @@ static const command commands[] = {
     {"imatrix", cmd_imatrix, "collect an importance matrix on calibration text (for quantize)"},
     {"template", cmd_template, "render a chat template (Jinja) with a JSON context"},
     {"serve", cmd_serve, "serve the model over HTTP with OpenAI's API (completions, chat, SSE)"},
+    {"prune", cmd_prune, "prune a model: layers, FFN channels, magnitude or Wanda sparsity"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -517,6 +517,66 @@ SLM_API void slm_chat_free(char *s);
  * model lives; SLM_ERR_ARG (and *out NULL) if the model has none. */
 SLM_API slm_status slm_model_chat_template(const slm_model *m, const char **out);
 
+/* ---- pruning (compress/) ------------------------------------------------ */
+
+/* Write a pruned copy of a GGUF model. Methods:
+ *  "depth":     remove round(ratio x n_layer) whole blocks (at least one
+ *               kept): those whose output residual stream is most similar to
+ *               their input (mean cosine over the calibration tokens; needs
+ *               data). The rest are renumbered blk.0.. and block_count set.
+ *  "ffn":       remove round(ratio x n_ff) FFN channels in every layer (the
+ *               same number everywhere, so n_ff stays uniform and llama.cpp
+ *               loads the file; per-layer widths would need loader support):
+ *               the channels with the smallest ||x_j|| x ||W_down[:,j]||
+ *               (x = the down projection's input on the data), or without
+ *               data ||W_down[:,j]|| x ||W_up[j,:]||. Smaller ffn_gate/up/down
+ *               are written and feed_forward_length updated. Dense models
+ *               only. For a quantized ffn_down the kept count is rounded down
+ *               to its block size.
+ *  "magnitude": zero the weights with the smallest |W| in each output row of
+ *               every layer matrix (attention and FFN; not embeddings, the
+ *               output head, norms or routers): round(ratio x row) per row,
+ *               or with pattern_n:pattern_m (2:4) the pattern_m - pattern_n
+ *               smallest of every pattern_m consecutive inputs.
+ *  "wanda":     the same with score |W_ij| x ||x_j|| (Wanda, Sun et al. 2023),
+ *               ||x_j|| from the calibration activations (needs data; dense
+ *               matrices only).
+ * Sparse tensors stay dense, in their input type: F32/F16/BF16 hold exact
+ * zeros; quantized tensors are dequantized, pruned and requantized to the
+ * same type (zeros exact for symmetric types only). Keys written:
+ * slm.prune.method, slm.prune.ratio, slm.prune.pattern ("unstructured",
+ * "2:4", or "structured"), slm.prune.sparsity (zero fraction of the pruned
+ * matrices), slm.prune.removed_layers (depth). Calibration follows
+ * slm_imatrix_collect (chunks of n_ctx from an empty context, BOS first).
+ * Errors: SLM_ERR_ARG (bad method/ratio/pattern, missing data),
+ * SLM_ERR_IO, SLM_ERR_FORMAT, SLM_ERR_NOMEM, SLM_ERR_UNSUPPORTED (MoE for
+ * wanda/ffn, rows the pattern or a block size does not fit). */
+typedef struct slm_prune_stats {
+    uint64_t in_bytes, out_bytes;     /* tensor data before and after */
+    uint64_t n_params_in, n_params_out; /* elements before and after */
+    uint64_t n_zeroed;                /* weights set to zero (magnitude, wanda) */
+    uint64_t n_pruned_elems;          /* elements of the matrices pruned */
+    uint32_t n_layer_in, n_layer_out;
+    uint32_t n_ff_in, n_ff_out;
+    int32_t removed_layers[64];       /* depth: original indices (first 64) */
+    uint32_t n_removed_layers;
+    double layer_score[64];           /* depth: mean cosine(in, out) per original layer (first 64) */
+} slm_prune_stats;
+
+typedef struct slm_prune_params {
+    const char *method;   /* "depth", "ffn", "magnitude", "wanda" */
+    float ratio;          /* fraction removed, 0 <= ratio < 1; default 0.5 */
+    int pattern_n, pattern_m; /* N:M semi-structured (2, 4); 0, 0 = unstructured (default) */
+    const char *data;     /* calibration text (plain or gzip), or NULL */
+    uint32_t n_ctx;       /* calibration tokens per chunk; default 512 */
+    uint32_t n_chunks;    /* at most this many chunks; 0 = all */
+    int n_threads;        /* 0 = all cores */
+    slm_prune_stats *stats; /* filled on success if non-NULL */
+} slm_prune_params;
+
+SLM_API slm_prune_params slm_prune_default_params(void);
+SLM_API slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_params *p);
+
 #ifdef __cplusplus
 }
 #endif

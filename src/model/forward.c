@@ -135,6 +135,7 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
 
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const slm_layer *L = &m->layers[il];
+        if (s->observe_resid) s->observe_resid(s->observe_user, (int)il, s->x, n, E);
         for (uint32_t t = 0; t < n; t++)
             slm_nn_rmsnorm(s->h + t * E, s->x + t * E, L->attn_norm, E, eps);
 
@@ -234,6 +235,7 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
         }
     }
 
+    if (s->observe_resid) s->observe_resid(s->observe_user, (int)hp->n_layer, s->x, n, E);
     if (first_logit >= n) return;
     const uint32_t n_out = n - first_logit;
     for (uint32_t t = 0; t < n_out; t++)

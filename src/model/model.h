@@ -163,6 +163,11 @@ typedef struct slm_state {
     void (*observe)(void *user, int layer, const char *tensor, int expert, const float *x, int64_t ld,
                     int64_t n_tok, int64_t n_in);
     void *observe_user;
+    /* Optional observer of the residual stream (layer pruning,
+     * compress/prune.c), also given observe_user: called with layer il and
+     * the n_tok rows x[n_tok][n_embd] before block il runs, and with
+     * il = n_layer after the last block. NULL (the default) costs nothing. */
+    void (*observe_resid)(void *user, int layer, const float *x, int64_t n_tok, int64_t n_embd);
 } slm_state;
 
 /* Allocate the KV cache (kv_type F16 or F32) and scratch for n_batch tokens
