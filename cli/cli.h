@@ -28,6 +28,7 @@ int cmd_logits(int argc, char **argv);
 int cmd_gen_model(int argc, char **argv);
 int cmd_bench(int argc, char **argv); /* cli/cmd_bench.c (engineer G) */
 int cmd_train(int argc, char **argv); /* cli/cmd_train.c (engineer B) */
+int cmd_tokenizer(int argc, char **argv); /* cli/cmd_tokenizer.c (engineer D): tokenizer train */
 int cmd_quantize(int argc, char **argv); /* cli/cmd_quantize.c (engineer A) */
 int cmd_perplexity(int argc, char **argv); /* cli/cmd_perplexity.c (engineer A) */
 int cmd_imatrix(int argc, char **argv); /* cli/cmd_imatrix.c (engineer A) */

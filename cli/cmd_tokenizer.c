@@ -8,8 +8,6 @@
 
 #include "cli.h"
 
-int cmd_tokenizer(int argc, char **argv);
-
 static void usage(FILE *f)
 {
     fprintf(f,

@@ -20,6 +20,7 @@ static const command commands[] = {
     {"gen-model", cmd_gen_model, "write a random-weight model with a real model's shape"},
     {"bench", cmd_bench, "measure prompt and generation speed"},
     {"train", cmd_train, "train a llama-architecture model on text files"},
+    {"tokenizer", cmd_tokenizer, "train a tokenizer (SentencePiece-style or byte-level BPE) on text"},
     {"quantize", cmd_quantize, "write a quantized copy of a model (llama-quantize's mixes)"},
     {"perplexity", cmd_perplexity, "perplexity on a text file (llama.cpp's method), KL vs a base model"},
     {"imatrix", cmd_imatrix, "collect an importance matrix on calibration text (for quantize)"},
