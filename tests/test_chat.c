@@ -216,6 +216,14 @@ static const jcase cases[] = {
      "{{ a }} {{ b }} {{ c }} {{ d }} {{ e }} {{ [a, b, c]|tojson }} {{ a is float }}{{ b is integer }} {{ s }}",
      "{\"a\": 1.0, \"b\": 2, \"c\": 1e3, \"d\": -0.5, \"e\": 9007199254740993, \"s\": \"-1.5 \\\" 7\"}",
      "1.0 2 1000.0 -0.5 9007199254740993 [1.0, 2, 1000.0] TrueTrue -1.5 \" 7"},
+    {"percent_formatting",
+     "{{ '%s-%d' % ('a', 3) }}|{{ '%05.2f' % 3.14159 }}|{{ '%x' % 255 }}|{{ '%-4s|' % 'ab' }}|{{ '%r' % 'q' }}|{{ '100%%' % () }}|{{ '%(a)s=%(b)d' % {'a': 'k', 'b': 2} }}|{{ '%s' % [1, 'x'] }}|{{ '%3d' % 7 }}|{{ 7 % 3 }}|{{ '%5s|%.2s|%-3s|' % ('\303\251', 'abc', 'x') }}",
+     "{}",
+     "a-3|03.14|ff|ab  ||'q'|100%|k=2|[1, 'x']|  7|1|    \303\251|ab|x  |"},
+    {"percent_format_errors",
+     "{{ '%d' % 'x' }}",
+     "{}",
+     NULL /* TypeError: %d format: a real number is required, not str */},
 };
 
 static slm_status render(const char *tmpl, const char *ctx, char **out, size_t *len)

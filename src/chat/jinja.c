@@ -1974,6 +1974,100 @@ static void put_html_escaped(jj *J, buf *o, value s)
     }
 }
 
+/* Python's printf-style "fmt % args": %s %r %d %i %f %e %g %x %o %c %%,
+ * flags - + space 0, width and precision, %(name)s with a dict. */
+static value percent_format(ev *E, value fmt, value args)
+{
+    jj *J = E->J;
+    vlist one = {&args, 1, 1, 1, 0};
+    vlist *av = args.t == V_LIST && args.u.l->tuple ? args.u.l : &one;
+    size_t ai = 0;
+    buf o = {0};
+    const char *p = fmt.u.s.p;
+    size_t n = fmt.u.s.n;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != '%') {
+            buf_put(J, &o, p + i, 1);
+            continue;
+        }
+        if (++i >= n) RT_FAIL(J, "incomplete format");
+        if (p[i] == '%') {
+            buf_puts(J, &o, "%");
+            continue;
+        }
+        value v;
+        if (p[i] == '(') {
+            size_t e = i + 1;
+            while (e < n && p[e] != ')') e++;
+            if (e >= n || args.t != V_DICT) RT_FAIL(J, "format requires a mapping");
+            value *f = dict_find(args.u.d, mk_str(p + i + 1, e - i - 1));
+            if (!f) RT_FAIL(J, "format: key '%.*s' missing", (int)(e - i - 1), p + i + 1);
+            v = *f;
+            i = e + 1;
+        } else {
+            if (ai >= av->n) RT_FAIL(J, "not enough arguments for format string");
+            v = av->v[ai++];
+        }
+        char spec[32];
+        size_t k = 0;
+        spec[k++] = '%';
+        while (i < n && k < 20 && strchr("-+ 0#", p[i])) spec[k++] = p[i++];
+        while (i < n && k < 24 && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.')) spec[k++] = p[i++];
+        if (i >= n) RT_FAIL(J, "incomplete format");
+        char conv = p[i];
+        char tmp[512];
+        spec[k] = 0;
+        if (conv == 's' || conv == 'r') {
+            buf sb = {0};
+            if (conv == 's') put_str(J, &sb, v);
+            else put_repr(J, &sb, v);
+            /* width pads, precision truncates (both in code points) */
+            int left = strchr(spec, '-') != NULL;
+            const char *dot = strchr(spec, '.');
+            const char *w = spec + 1;
+            while (*w && strchr("-+ 0#", *w)) w++;
+            long width = atol(w);
+            size_t len = utf8_len(sb.p ? sb.p : "", sb.n), bytes = sb.n;
+            if (dot) {
+                long prec = atol(dot + 1);
+                if ((size_t)prec < len) {
+                    size_t b = 0;
+                    for (long c = 0; c < prec; c++) utf8_next(sb.p, sb.n, &b);
+                    bytes = b;
+                    len = (size_t)prec;
+                }
+            }
+            if (!left)
+                for (long c = (long)len; c < width; c++) buf_puts(J, &o, " ");
+            buf_put(J, &o, sb.p ? sb.p : "", bytes);
+            if (left)
+                for (long c = (long)len; c < width; c++) buf_puts(J, &o, " ");
+        } else if (strchr("diouxXc", conv)) {
+            if (!is_num(v)) RT_FAIL(J, "%%%c format: a number is required, not %s", conv, type_name(v));
+            if (conv == 'c') {
+                put_utf8(J, &o, (uint32_t)num_i(v));
+                continue;
+            }
+            spec[k++] = 'l';
+            spec[k++] = 'l';
+            spec[k++] = conv == 'i' || conv == 'u' ? 'd' : conv;
+            spec[k] = 0;
+            snprintf(tmp, sizeof tmp, spec, (long long)(v.t == V_FLOAT ? (int64_t)v.u.f : num_i(v)));
+            buf_puts(J, &o, tmp);
+        } else if (strchr("eEfFgG", conv)) {
+            if (!is_num(v)) RT_FAIL(J, "%%%c format: a number is required, not %s", conv, type_name(v));
+            spec[k++] = conv;
+            spec[k] = 0;
+            snprintf(tmp, sizeof tmp, spec, num_f(v));
+            buf_puts(J, &o, tmp);
+        } else {
+            RT_FAIL(J, "unsupported format character '%c'", conv);
+        }
+    }
+    if (ai < av->n && args.t != V_DICT) RT_FAIL(J, "not all arguments converted during string formatting");
+    return mk_str(o.p ? o.p : "", o.n);
+}
+
 static value binop_eval(ev *E, int op, value a, value b)
 {
     jj *J = E->J;
@@ -2028,6 +2122,7 @@ static value binop_eval(ev *E, int op, value a, value b)
         for (int64_t i = 0; i < k; i++) buf_put(J, &o, s.u.s.p, s.u.s.n);
         return mk_str(o.p ? o.p : "", o.n);
     }
+    if (op == OP_MOD && a.t == V_STR) return percent_format(E, a, b);
     if (!is_num(a) || !is_num(b)) {
         static const char *names[] = {"+", "-", "*", "/", "//", "%", "**"};
         RT_FAIL(J, "unsupported operand type(s) for %s: '%s' and '%s'", names[op], type_name(a), type_name(b));
