@@ -19,8 +19,9 @@ static void usage(FILE *f)
             "  POST /v1/completions, /v1/chat/completions (\"stream\": true gives SSE),\n"
             "  GET /v1/models, /health ({\"status\":\"ok\"|\"degraded\"}), /metrics (Prometheus).\n"
             "  POST /v1/embeddings answers 501 (not implemented yet).\n"
-            "Chat messages are rendered with ChatML (<|im_start|>role ... <|im_end|>) for\n"
-            "now, whatever the model's own template. Errors are OpenAI-style JSON:\n"
+            "Chat messages are rendered with the model's chat template (GGUF key\n"
+            "tokenizer.chat_template), or with ChatML (<|im_start|>role ... <|im_end|>)\n"
+            "when it has none or with --chatml. Errors are OpenAI-style JSON:\n"
             "{\"error\":{\"message\",\"type\",\"param\",\"code\"}}. SIGTERM or Ctrl-C stops\n"
             "accepting work, finishes the requests in flight, then exits 0.\n"
             "\n"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
             "      --cache-bytes BYTES  exact-response cache for deterministic requests (temperature 0\n"
             "                           or a seed); default 16777216, 0 = off\n"
             "      --alias NAME         model name in /v1/models and responses (default: file name)\n"
+            "      --chatml             render chat with ChatML even if the model has a template\n"
             "      --no-mmap            read the model into memory instead of mapping it\n"
             "  -h, --help               show this help\n"
             "\n"
@@ -100,6 +102,8 @@ int cmd_serve(int argc, char **argv)
             rc = cli_u64(&a, &cfg.cache_bytes);
         } else if (cli_is(&a, "--alias", NULL)) {
             if (!(alias = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--chatml", NULL)) {
+            cfg.chatml = 1;
         } else if (cli_is(&a, "--no-mmap", NULL)) {
             no_mmap = 1;
         } else if (cli_is_flag(&a)) {

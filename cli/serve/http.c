@@ -66,6 +66,8 @@ typedef struct server {
     srv_metrics *metrics;
     srv_cache *cache;
     uint32_t n_ctx;           /* of every slot */
+    const char *chat_template;/* the model's tokenizer.chat_template, or NULL: ChatML */
+    char bos[64], eos[64];    /* their texts, for the template's bos_token/eos_token */
     pthread_mutex_t mu;       /* queue, counters below */
     pthread_cond_t cv;
     job *head, *tail;
@@ -537,6 +539,54 @@ static void sse_free(void *cls)
     job_release(j);
 }
 
+/* Replace r->prompt (ChatML) by the model's template rendered over the
+ * messages, as transformers' apply_chat_template with add_generation_prompt.
+ * 0 ok; -1 with *e set: 400 when the template rejects the conversation
+ * (raise_exception, e.g. roles that do not alternate), 500 otherwise. */
+static int render_template(const server *S, srv_request *r, srv_error *e)
+{
+    srv_buf ctx = {0};
+    srv_buf_puts(&ctx, "{\"messages\":");
+    srv_buf_puts(&ctx, r->messages_json);
+    srv_buf_puts(&ctx, ",\"add_generation_prompt\":true,\"bos_token\":");
+    srv_buf_json_str(&ctx, S->bos, strlen(S->bos));
+    srv_buf_puts(&ctx, ",\"eos_token\":");
+    srv_buf_json_str(&ctx, S->eos, strlen(S->eos));
+    srv_buf_puts(&ctx, "}");
+    if (ctx.oom) {
+        srv_buf_free(&ctx);
+        srv_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        return -1;
+    }
+    char *out = NULL;
+    size_t n = 0;
+    slm_status st = slm_chat_template_render(S->chat_template, strlen(S->chat_template), ctx.p, ctx.n, &out, &n);
+    srv_buf_free(&ctx);
+    if (st != SLM_OK) {
+        if (st == SLM_ERR_FORMAT)
+            srv_error_set(e, 400, "invalid_request_error", "messages", "chat_template_error",
+                          "the model's chat template rejected the messages: %s", slm_last_error());
+        else
+            srv_error_set(e, 500, "server_error", NULL, "chat_template_error",
+                          "cannot render the model's chat template (%s): %s", slm_status_name(st),
+                          slm_last_error());
+        return -1;
+    }
+    char *copy = malloc(n + 1);
+    if (!copy) {
+        slm_chat_free(out);
+        srv_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+        return -1;
+    }
+    memcpy(copy, out, n);
+    copy[n] = '\0';
+    slm_chat_free(out);
+    free(r->prompt);
+    r->prompt = copy;
+    r->prompt_len = n;
+    return 0;
+}
+
 static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
 {
     srv_error e;
@@ -548,14 +598,21 @@ static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
                           &lim, &j->req, &e))
         return reply_error(con, c, &e);
 
+    int add_special = 1;
+    if (j->req.kind == SRV_CHAT && S->chat_template) {
+        int r = render_template(S, &j->req, &e);
+        if (r < 0) return reply_error(con, c, &e);
+        /* A template that writes bos_token itself must not get a second one. */
+        if (S->bos[0] && strncmp(j->req.prompt, S->bos, strlen(S->bos)) == 0) add_special = 0;
+    }
     size_t n = 0, cap = j->req.prompt_len + 8;
     if (!(j->ids = malloc(cap * sizeof *j->ids))) return fail(con, c, 500, "server_error", NULL, "out of memory");
-    slm_status st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, 1, 1, j->ids, cap, &n);
+    slm_status st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, add_special, 1, j->ids, cap, &n);
     if (st == SLM_ERR_FULL) {
         free(j->ids);
         cap = n;
         if (!(j->ids = malloc(cap * sizeof *j->ids))) return fail(con, c, 500, "server_error", NULL, "out of memory");
-        st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, 1, 1, j->ids, cap, &n);
+        st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, add_special, 1, j->ids, cap, &n);
     }
     if (st != SLM_OK) return fail(con, c, 400, "invalid_request_error", NULL, slm_last_error());
     j->n_ids = n;
@@ -829,6 +886,17 @@ int srv_run(slm_model *model, const srv_config *cfg)
             goto done;
         }
 
+    const char *tmpl = NULL;
+    if (!cfg->chatml && slm_model_chat_template(model, &tmpl) == SLM_OK && tmpl && tmpl[0]) {
+        S.chat_template = tmpl;
+        int32_t bos = slm_token_bos(model), eos = slm_token_eos(model);
+        size_t k;
+        if (bos >= 0 && (k = slm_token_to_piece(model, bos, 1, S.bos, sizeof S.bos - 1)) < sizeof S.bos) S.bos[k] = '\0';
+        else S.bos[0] = '\0';
+        if (eos >= 0 && (k = slm_token_to_piece(model, eos, 1, S.eos, sizeof S.eos - 1)) < sizeof S.eos) S.eos[k] = '\0';
+        else S.eos[0] = '\0';
+    }
+
     struct sockaddr_storage ss;
     int v6 = 0;
     if (parse_host(cfg->host, cfg->port, &ss, &v6)) {
@@ -846,9 +914,10 @@ int srv_run(slm_model *model, const srv_config *cfg)
         goto done;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    fprintf(stderr, "slm serve: listening on http://%s%s%s:%u (model '%s', %d slot%s, context %u)\n",
+    fprintf(stderr, "slm serve: listening on http://%s%s%s:%u (model '%s', %d slot%s, context %u, chat: %s)\n",
             v6 ? "[" : "", cfg->host, v6 ? "]" : "", di ? di->port : (unsigned)cfg->port, cfg->model_id,
-            cfg->n_parallel, cfg->n_parallel == 1 ? "" : "s", S.n_ctx);
+            cfg->n_parallel, cfg->n_parallel == 1 ? "" : "s", S.n_ctx,
+            S.chat_template ? "the model's template" : "ChatML");
 
     /* Wait for SIGTERM/SIGINT (blocked in every thread), checking alerts each second. */
     sigset_t set;

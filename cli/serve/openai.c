@@ -171,6 +171,7 @@ static int render_chat(const cJSON *msgs, srv_buf *b, srv_error *err)
 void srv_request_free(srv_request *r)
 {
     free(r->prompt);
+    free(r->messages_json); /* cJSON_Print allocates with malloc by default */
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     memset(r, 0, sizeof *r);
 }
@@ -219,8 +220,9 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
         if (lp && !cJSON_IsNull(lp) && !(cJSON_IsNumber(lp) && lp->valuedouble == 0) && !cJSON_IsFalse(lp))
             BAD("logprobs", "'logprobs' is not supported");
     } else {
-        if (render_chat(cJSON_GetObjectItemCaseSensitive(root, "messages"), &chat, err)) goto fail;
-        if (chat.oom) goto nomem;
+        const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
+        if (render_chat(msgs, &chat, err)) goto fail;
+        if (chat.oom || !(out->messages_json = cJSON_PrintUnformatted(msgs))) goto nomem;
         out->prompt = chat.p;
         out->prompt_len = chat.n;
         chat.p = NULL;

@@ -57,6 +57,8 @@ typedef struct srv_request {
     int stream;
     int include_usage;       /* stream_options.include_usage */
     int ignore_eos;          /* extension (as llama.cpp's server): do not stop at EOS/EOT */
+    char *messages_json;     /* chat: the "messages" array as compact JSON, for the
+                                model's template (malloc'd); NULL for completions */
     char *stop[SRV_MAX_STOP];/* malloc'd, NUL-terminated, non-empty */
     int n_stop;
 } srv_request;
@@ -82,8 +84,10 @@ void srv_error_json(const srv_error *e, srv_buf *b);
 /* Parse and validate a request body of the given kind. 0 on success (*out
  * filled, release with srv_request_free); -1 with *err set (*out zeroed).
  * Never reads outside body[0..len); body need not be NUL-terminated. Chat
- * messages are rendered with ChatML ("<|im_start|>role\ncontent<|im_end|>\n"
- * ... "<|im_start|>assistant\n") until the library renders model templates. */
+ * messages are validated and rendered with ChatML into prompt ("<|im_start|>
+ * role\ncontent<|im_end|>\n" ... "<|im_start|>assistant\n"), the fallback for
+ * models without a template; http.c renders the model's own template from
+ * messages_json when there is one. */
 int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_limits *lim,
                       srv_request *out, srv_error *err);
 void srv_request_free(srv_request *r);
@@ -164,6 +168,7 @@ typedef struct srv_config {
     int32_t max_tokens;      /* limit on a request's max_tokens */
     uint64_t cache_bytes;    /* response cache bound; 0 = off */
     const char *model_id;    /* name in /v1/models */
+    int chatml;              /* 1: always ChatML, even if the model has a template */
     srv_alerts alerts;
 } srv_config;
 
