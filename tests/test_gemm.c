@@ -77,11 +77,11 @@ static void free_case(case_t *c)
     free(c->w), free(c->a), free(c->ref), free(c->mag);
 }
 
-static void gemm_q4_0_matches_scalar_dot_for_every_pair(void)
+static void gemm_matches_scalar_dot_for_every_pair(slm_type type)
 {
-    slm_gemm_fn g = slm_gemm_get(SLM_TYPE_Q4_0);
+    slm_gemm_fn g = slm_gemm_get(type);
     if (!g) {
-        printf("     (no Q4_0 GEMM kernel at this ISA level: nothing to test)\n");
+        printf("     (no %s GEMM kernel at this ISA level: nothing to test)\n", slm_type_traits_get(type)->name);
         return;
     }
     static const int64_t ns[] = {32, 96, 2048, 64 * 32 + 96};
@@ -91,7 +91,7 @@ static void gemm_q4_0_matches_scalar_dot_for_every_pair(void)
         for (size_t ir = 0; ir < 4; ir++)
             for (size_t ia = 0; ia < 4; ia++) {
                 case_t c;
-                REQUIRE(make_case(&c, SLM_TYPE_Q4_0, ns[in], rows[ir], acts[ia]), "allocation");
+                REQUIRE(make_case(&c, type, ns[in], rows[ir], acts[ia]), "allocation");
                 /* y has a stride wider than a band, and a guard value
                  * everywhere the kernel must not write */
                 const size_t ldy = (size_t)c.n_rows + 5;
@@ -104,8 +104,8 @@ static void gemm_q4_0_matches_scalar_dot_for_every_pair(void)
                     for (int64_t r = 0; r < c.n_rows; r++) {
                         const double got = y[(size_t)t * ldy + (size_t)r], want = c.ref[t * c.n_rows + r];
                         if (!(fabs(got - want) <= 1e-5 * c.mag[t * c.n_rows + r] + 1e-30) && bad++ < 3)
-                            CHECK(0, "n=%lld rows=%lld acts=%lld (t %lld, r %lld): gemm %.9g, scalar %.9g",
-                                  (long long)c.n, (long long)c.n_rows, (long long)c.n_act, (long long)t,
+                            CHECK(0, "%s n=%lld rows=%lld acts=%lld (t %lld, r %lld): gemm %.9g, scalar %.9g",
+                                  slm_type_traits_get(type)->name, (long long)c.n, (long long)c.n_rows, (long long)c.n_act, (long long)t,
                                   (long long)r, got, want);
                     }
                     for (size_t r = (size_t)c.n_rows; r < ldy; r++)
@@ -118,27 +118,38 @@ static void gemm_q4_0_matches_scalar_dot_for_every_pair(void)
             }
 }
 
-/* The batched matmul (GEMM path for Q4_0 at >= 8 rows, threaded) gives the
- * scalar per-pair dots, including a fused pair of matrices. */
-static void matmul_batch_on_q4_0_matches_scalar_dots(void)
+static void gemm_q4_0_matches_scalar_dot_for_every_pair(void)
+{
+    gemm_matches_scalar_dot_for_every_pair(SLM_TYPE_Q4_0);
+}
+
+static void gemm_q8_0_matches_scalar_dot_for_every_pair(void)
+{
+    gemm_matches_scalar_dot_for_every_pair(SLM_TYPE_Q8_0);
+}
+
+/* The batched matmul (GEMM path at >= 8 rows, threaded) gives the scalar
+ * per-pair dots, for a fused pair of a Q4_0 and a Q8_0 matrix (one
+ * activation layout serves both). */
+static void matmul_batch_on_q4_0_and_q8_0_matches_scalar_dots(void)
 {
     enum { N = 256, R0 = 40, R1 = 24, T = 19 };
     case_t c0, c1;
     REQUIRE(make_case(&c0, SLM_TYPE_Q4_0, N, R0, 1), "allocation");
-    REQUIRE(make_case(&c1, SLM_TYPE_Q4_0, N, R1, 1), "allocation");
-    const size_t rb = slm_type_row_size(SLM_TYPE_Q4_0, N);
-    uint8_t *w0 = malloc(rb * R0), *w1 = malloc(rb * R1);
+    REQUIRE(make_case(&c1, SLM_TYPE_Q8_0, N, R1, 1), "allocation");
+    const size_t rb = slm_type_row_size(SLM_TYPE_Q4_0, N), rb1 = slm_type_row_size(SLM_TYPE_Q8_0, N);
+    uint8_t *w0 = malloc(rb * R0), *w1 = malloc(rb1 * R1);
     float *x = malloc(sizeof(float) * N * T), *y0 = malloc(sizeof(float) * R0 * T);
     float *y1 = malloc(sizeof(float) * R1 * T);
     void *act = malloc(slm_nn_act_bytes(N, T));
     uint8_t *q = malloc(slm_type_row_size(SLM_TYPE_Q8_0, N));
     REQUIRE(w0 && w1 && x && y0 && y1 && act && q, "allocation");
     for (int r = 0; r < R0; r++) memcpy(w0 + (size_t)r * rb, c0.w + (size_t)r * c0.ws, rb);
-    for (int r = 0; r < R1; r++) memcpy(w1 + (size_t)r * rb, c1.w + (size_t)r * c1.ws, rb);
+    for (int r = 0; r < R1; r++) memcpy(w1 + (size_t)r * rb1, c1.w + (size_t)r * c1.ws, rb1);
     for (int i = 0; i < N * T; i++) x[i] = frand() * 2.0f;
     slm_pool *pool = NULL;
     REQUIRE(slm_pool_new(2, &pool) == SLM_OK, "pool");
-    const slm_mat m0 = {SLM_TYPE_Q4_0, N, R0, rb, w0}, m1 = {SLM_TYPE_Q4_0, N, R1, rb, w1};
+    const slm_mat m0 = {SLM_TYPE_Q4_0, N, R0, rb, w0}, m1 = {SLM_TYPE_Q8_0, N, R1, rb1, w1};
     const slm_mat *ms[2] = {&m0, &m1};
     float *ys[2] = {y0, y1};
     const int64_t ldys[2] = {R0, R1};
@@ -150,7 +161,8 @@ static void matmul_batch_on_q4_0_matches_scalar_dots(void)
         for (int m = 0; m < 2; m++)
             for (int r = 0; r < (m ? R1 : R0); r++) {
                 float want;
-                sk->vec_dot[SLM_TYPE_Q4_0](N, &want, (m ? w1 : w0) + (size_t)r * rb, q);
+                if (m) sk->vec_dot[SLM_TYPE_Q8_0](N, &want, w1 + (size_t)r * rb1, q);
+                else sk->vec_dot[SLM_TYPE_Q4_0](N, &want, w0 + (size_t)r * rb, q);
                 const float got = ys[m][t * ldys[m] + r];
                 if (!(fabs(got - want) <= 1e-4 * (1.0 + fabs(want))) && bad++ < 3)
                     CHECK(0, "matrix %d token %d row %d: matmul %.9g, scalar %.9g", m, t, r, got, want);
@@ -164,6 +176,7 @@ static void matmul_batch_on_q4_0_matches_scalar_dots(void)
 int main(void)
 {
     RUN(gemm_q4_0_matches_scalar_dot_for_every_pair);
-    RUN(matmul_batch_on_q4_0_matches_scalar_dots);
+    RUN(gemm_q8_0_matches_scalar_dot_for_every_pair);
+    RUN(matmul_batch_on_q4_0_and_q8_0_matches_scalar_dots);
     return harness_finish();
 }

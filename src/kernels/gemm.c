@@ -1,6 +1,6 @@
 /* gemm.c — picks the GEMM kernels of gemm.h for the active kernel level and
- * owns the GEMM activation layout (blocks + per-block sums). Only Q4_0 on
- * AVX2 so far; every other (type, ISA) returns NULL and matmul falls back
+ * owns the GEMM activation layout (blocks + per-block sums). Q4_0 and
+ * Q8_0 on AVX2 so far; every other (type, ISA) returns NULL and matmul falls back
  * to the per-row kernels.
  */
 #include <stdlib.h>
@@ -20,6 +20,7 @@ slm_gemm_fn slm_gemm_get(slm_type t)
      * dispatch.c after the CPU check (and SLM_ISA allowed it). */
     const int avx2 = k && (strcmp(k->isa, "avx2") == 0 || strcmp(k->isa, "avx512") == 0);
     if (avx2 && t == SLM_TYPE_Q4_0) return slm_gemm_q4_0_q8_0_avx2;
+    if (avx2 && t == SLM_TYPE_Q8_0) return slm_gemm_q8_0_q8_0_avx2;
 #else
     (void)t;
 #endif
@@ -28,7 +29,7 @@ slm_gemm_fn slm_gemm_get(slm_type t)
 
 size_t slm_gemm_act_bytes(slm_type t, int64_t n)
 {
-    if (t != SLM_TYPE_Q4_0 || n % SLM_QK8_0) return 0;
+    if ((t != SLM_TYPE_Q4_0 && t != SLM_TYPE_Q8_0) || n % SLM_QK8_0) return 0;
     return slm_gemm_q8_0_sums_offset(n) + (size_t)(n / SLM_QK8_0) * sizeof(int16_t);
 }
 

@@ -20,7 +20,8 @@
 /* Y[t * ldy + r] = W_r . A_t for r < n_rows, t < n_act. Weight row r (n
  * elements) at w + r * w_stride; activation row t at a + t * a_stride, in
  * the GEMM activation layout of slm_gemm_act_bytes (the vec_dot type's
- * blocks, then the per-block sums written by slm_gemm_act_sums). */
+ * blocks, then the per-block sums written by slm_gemm_act_sums, which
+ * kernels that do not need them ignore). */
 typedef void (*slm_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
 
@@ -46,6 +47,8 @@ static inline size_t slm_gemm_q8_0_sums_offset(int64_t n)
 
 #if SLM_HAVE_X86
 void slm_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
                              const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
 #endif
 

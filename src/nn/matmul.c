@@ -144,13 +144,12 @@ void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const 
         j.ldy[m] = ldy[m];
         cum += (w[m]->n_out + MM_BLK - 1) / MM_BLK;
         j.blk_end[m] = cum;
-        /* The GEMM activation layout is Q8_0 rows + per-block sums: one
-         * weight type per job can have it (the others ignore the sums). */
+        /* The GEMM activation layout is Q8_0 rows + per-block sums (which
+         * only the Q4_0 kernel reads; every other consumer ignores them). */
         if (vdt != SLM_TYPE_F32 && n_tok >= MM_GEMM_MIN && slm_gemm_act_bytes(w[m]->type, w[0]->n_in) &&
-            slm_gemm_act_bytes(w[m]->type, w[0]->n_in) <= j.act_stride &&
-            (!j.gemm_sums || j.gemm_sums == w[m]->type)) {
+            slm_gemm_act_bytes(w[m]->type, w[0]->n_in) <= j.act_stride) {
             j.gemm[m] = slm_gemm_get(w[m]->type);
-            if (j.gemm[m]) j.gemm_sums = w[m]->type;
+            if (j.gemm[m] && w[m]->type == SLM_TYPE_Q4_0) j.gemm_sums = SLM_TYPE_Q4_0;
         }
     }
     /* Small products run on the calling thread: a pool run costs a few
