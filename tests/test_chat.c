@@ -407,7 +407,9 @@ static void random_mutations_never_crash(void)
     char *buf = malloc(base_len * 2 + 64);
     REQUIRE(buf, "oom");
     int ok = 0, err = 0;
-    for (int iter = 0; iter < 3000; iter++) {
+    const char *env = getenv("SLM_CHAT_FUZZ_ITERS"); /* longer runs by hand */
+    int iters = env ? atoi(env) : 3000;
+    for (int iter = 0; iter < iters; iter++) {
         const char *src = iter % 3 == 0 ? cases[iter / 3 % (sizeof cases / sizeof cases[0])].tmpl : rich_tmpl;
         size_t n = strlen(src);
         memcpy(buf, src, n);
@@ -447,7 +449,7 @@ static void random_mutations_never_crash(void)
         slm_chat_free(out);
     }
     printf("  mutations: %d rendered, %d refused\n", ok, err);
-    CHECK(ok > 100 && err > 100, "mutations should both render and fail sometimes (%d/%d)", ok, err);
+    CHECK(iters < 3000 || (ok > 100 && err > 100), "mutations should both render and fail sometimes (%d/%d)", ok, err);
     free(buf);
 }
 

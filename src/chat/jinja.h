@@ -5,8 +5,17 @@
  * sandbox, raise_exception(), strftime_now() and a json.dumps-style tojson.
  * The context is a JSON object whose keys become the template's variables.
  *
- * Errors (syntax, unsupported construct, runtime errors the reference raises,
- * raise_exception) return SLM_ERR_INVALID with a message naming the line.
+ * Errors return, with a message naming the template line: SLM_ERR_FORMAT for
+ * syntax errors, runtime errors the reference raises (undefined attribute
+ * access, type errors, unknown filters, mutating methods) and
+ * raise_exception ("raise_exception: <text>"); SLM_ERR_UNSUPPORTED for a
+ * construct outside the subset (named); SLM_ERR_NOMEM past the size limits.
+ *
+ * Known differences from Python: integers are 64-bit (overflow is an error);
+ * map/select/reject results are lists marked as generators (tojson and
+ * length refuse them as Python does, but `x|items` on a non-mapping fails
+ * at once rather than when iterated); case mapping covers Latin, Greek and
+ * Cyrillic one-to-one only.
  */
 #ifndef SLM_CHAT_JINJA_H
 #define SLM_CHAT_JINJA_H
