@@ -134,6 +134,86 @@ static void chat_templates_render_like_the_reference(void)
     cJSON_Delete(root);
 }
 
+static unsigned long long rng = 88172645463325252ull;
+static unsigned next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (unsigned)(rng >> 20);
+}
+
+/* Replace the k-th node (depth-first) of j by a random other JSON value. */
+static int mutate_node(cJSON *j, int *k)
+{
+    for (cJSON *c = j->child; c; c = c->next) {
+        if ((*k)-- == 0) {
+            cJSON *r;
+            switch (next_rand() % 6) {
+            case 0: r = cJSON_CreateNull(); break;
+            case 1: r = cJSON_CreateNumber((double)(next_rand() % 5)); break;
+            case 2: r = cJSON_CreateString("x\u00e9<|>"); break;
+            case 3: r = cJSON_CreateArray(); cJSON_AddItemToArray(r, cJSON_CreateString("a")); break;
+            case 4: r = cJSON_CreateObject(); cJSON_AddStringToObject(r, "role", "user"); break;
+            default: r = cJSON_CreateBool(next_rand() % 2); break;
+            }
+            cJSON_ReplaceItemViaPointer(j, c, r);
+            return 1;
+        }
+        if (mutate_node(c, k)) return 1;
+    }
+    return 0;
+}
+
+/* Every real template with randomly broken contexts (wrong types, nulls,
+ * missing structure): renders or refuses with a message, never crashes. */
+static void real_templates_survive_random_contexts(void)
+{
+    size_t n = 0;
+    char *text = read_text("cases.json", &n);
+    REQUIRE(text, "cannot read cases.json");
+    cJSON *root = cJSON_ParseWithLength(text, n);
+    free(text);
+    REQUIRE(root, "cases.json does not parse");
+    const cJSON *conv = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "conversations"), "tool_call");
+    int ok = 0, refused = 0;
+    for (const cJSON *t = cJSON_GetObjectItem(root, "templates")->child; t; t = t->next) {
+        size_t tlen = 0;
+        char *tmpl = read_text(cJSON_GetObjectItem(t, "file")->valuestring, &tlen);
+        if (!tmpl) continue;
+        for (int r = 0; r < 12; r++) {
+            cJSON *ctx = cJSON_CreateObject();
+            cJSON_AddItemToObject(ctx, "messages", cJSON_Duplicate(cJSON_GetObjectItem(conv, "messages"), 1));
+            cJSON_AddItemToObject(ctx, "tools", cJSON_Duplicate(cJSON_GetObjectItem(conv, "tools"), 1));
+            cJSON_AddBoolToObject(ctx, "add_generation_prompt", r % 2);
+            cJSON_AddStringToObject(ctx, "bos_token", "<s>");
+            cJSON_AddStringToObject(ctx, "eos_token", "</s>");
+            for (int m = 0; m < 1 + r % 3; m++) {
+                int k = (int)(next_rand() % 60);
+                mutate_node(ctx, &k);
+            }
+            char *js = cJSON_PrintUnformatted(ctx);
+            cJSON_Delete(ctx);
+            char *out = NULL;
+            size_t len = 0;
+            slm_status st = slm_chat_template_render(tmpl, tlen, js, strlen(js), &out, &len);
+            if (st == SLM_OK) {
+                ok++;
+                CHECK(out && out[len] == 0, "output not terminated");
+            } else {
+                refused++;
+                CHECK(!out && strlen(slm_last_error()) > 0, "refusal without message");
+            }
+            slm_chat_free(out);
+            free(js);
+        }
+        free(tmpl);
+    }
+    printf("  random contexts: %d rendered, %d refused\n", ok, refused);
+    CHECK(ok > 0 && refused > 0, "both outcomes expected");
+    cJSON_Delete(root);
+}
+
 /* The template stored in a GGUF (tokenizer.chat_template) renders through
  * slm_model_chat_template; expected text from Jinja2 3.1.6 on the same
  * template (Qwen2's ChatML with its default system prompt). */
@@ -171,5 +251,6 @@ int main(void)
     verbose = getenv("SLM_CHAT_VERBOSE") != NULL;
     RUN(chat_templates_render_like_the_reference);
     RUN(model_chat_template_is_read_from_the_gguf);
+    RUN(real_templates_survive_random_contexts);
     return harness_finish();
 }
