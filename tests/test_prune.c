@@ -12,6 +12,7 @@
 #include "compress/imatrix.h"
 #include "gguf/gguf.h"
 #include "harness.h"
+#include "quant/types.h"
 #include "slm.h"
 
 static char dir_buf[512];
@@ -347,6 +348,42 @@ static void structured_ffn_reduces_n_ff_and_size_and_loads(void)
     free(lg);
 }
 
+static void quantized_input_is_requantized_with_the_pattern_kept(void)
+{
+    /* Q8_0 is symmetric: a pruned zero stays an exact zero after requantization */
+    const char *q8 = tmp("q8.gguf"), *out = tmp("q8-24.gguf");
+    slm_quantize_params qp = slm_quantize_default_params();
+    qp.type = "Q8_0";
+    qp.pure = 1;
+    qp.n_threads = 1;
+    REQUIRE(slm_quantize(model_path, q8, &qp) == SLM_OK, "quantize: %s", slm_last_error());
+    slm_prune_params p = params("magnitude", 0.0f);
+    p.pattern_n = 2, p.pattern_m = 4;
+    REQUIRE(slm_prune(q8, out, &p) == SLM_OK, "prune: %s", slm_last_error());
+    slm_gguf *g = NULL;
+    REQUIRE(slm_gguf_open(out, 1, &g) == SLM_OK, "open");
+    int64_t groups = 0, bad = 0;
+    for (int64_t i = 0; i < slm_gguf_n_tensors(g); i++) {
+        const slm_gguf_tensor *t = slm_gguf_tensor_at(g, i);
+        if (!is_pruned_matrix(t->name)) continue;
+        CHECK(t->type == SLM_TYPE_Q8_0, "%s: type %s", t->name, slm_type_name(t->type));
+        const slm_type_traits *tr = slm_type_traits_get(t->type);
+        const int64_t n = t->ne[0] * t->ne[1];
+        float *f = malloc((size_t)n * sizeof *f);
+        REQUIRE(f, "malloc");
+        tr->to_float(t->data, f, n);
+        for (int64_t k = 0; k < n / 4; k++, groups++)
+            bad += (f[4 * k] == 0) + (f[4 * k + 1] == 0) + (f[4 * k + 2] == 0) + (f[4 * k + 3] == 0) < 2;
+        free(f);
+    }
+    slm_gguf_close(g);
+    CHECK(groups > 0 && bad == 0, "%lld of %lld groups have fewer than 2 zeros", (long long)bad, (long long)groups);
+    int32_t nv = 0;
+    float *l = logits_of(out, &nv);
+    CHECK(l && finite_all(l, (size_t)nv * 4), "pruned Q8_0 model does not decode");
+    free(l);
+}
+
 static void bad_arguments_give_arg_errors_and_no_file(void)
 {
     const char *out = tmp("bad.gguf");
@@ -388,6 +425,7 @@ int main(void)
     RUN(wanda_removes_smaller_activation_scores_than_it_keeps);
     RUN(pruning_zero_percent_is_the_identity);
     RUN(structured_ffn_reduces_n_ff_and_size_and_loads);
+    RUN(quantized_input_is_requantized_with_the_pattern_kept);
     RUN(bad_arguments_give_arg_errors_and_no_file);
     return harness_finish();
 }
