@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -29,8 +30,31 @@ static void usage(FILE *f)
             "      --eval FILE             held-out text: perplexity and KLD of OUT vs IN\n"
             "      --eval-chunks N         --eval chunks (default: all)\n"
             "  -t, --threads N             threads (default: all cores)\n"
+            "      --progress              progress bar even when stderr is not a terminal\n"
             "      --json                  print a JSON summary on stdout\n"
             "  -h, --help                  show this help\n");
+}
+
+typedef struct prog {
+    int bar; /* draw a bar (terminal or --progress) */
+    double t0, last;
+} prog;
+
+static int on_chunk(uint32_t chunk, uint32_t n_chunks, void *user)
+{
+    prog *pg = user;
+    double now = cli_now_ms(), el = (now - pg->t0) / 1e3;
+    if (pg->bar) {
+        int w = 30, fill = n_chunks ? (int)((double)chunk / n_chunks * w + 0.5) : w;
+        fprintf(stderr, "\r[%.*s%*s] calibration %u/%u chunks  %.1f s ", fill, "##############################",
+                w - fill, "", chunk, n_chunks, el);
+        if (chunk == n_chunks) fputc('\n', stderr);
+        fflush(stderr);
+    } else if (now - pg->last > 5000.0 || chunk == n_chunks) {
+        fprintf(stderr, "slm prune: calibration chunk %u/%u (%.1f s)\n", chunk, n_chunks, el);
+        pg->last = now;
+    }
+    return 0;
 }
 
 static int eval_cost(const char *cmd, const char *in, const char *out, const char *data, uint32_t n_ctx,
@@ -69,7 +93,7 @@ int cmd_prune(int argc, char **argv)
     slm_prune_params p = slm_prune_default_params();
     slm_prune_stats stats;
     const char *pos[2] = {NULL, NULL}, *eval = NULL;
-    int n_pos = 0, json = 0;
+    int n_pos = 0, json = 0, force_progress = 0;
     int32_t n_threads = 0, n_ctx = 512, n_chunks = 0, eval_chunks = 0;
     p.method = NULL;
     cli_args a;
@@ -104,6 +128,8 @@ int cmd_prune(int argc, char **argv)
             rc = cli_int(&a, 1, 64, &n_threads);
         } else if (cli_is(&a, "--json", NULL)) {
             json = 1;
+        } else if (cli_is(&a, "--progress", NULL)) {
+            force_progress = 1;
         } else if (cli_is_flag(&a)) {
             return cli_unknown(&a);
         } else if (n_pos < 2) {
@@ -121,6 +147,9 @@ int cmd_prune(int argc, char **argv)
     p.n_threads = n_threads;
     p.stats = &stats;
     double t0 = cli_now_ms();
+    prog pg = {force_progress || isatty(2), t0, t0};
+    p.progress = on_chunk;
+    p.user = &pg;
     slm_status st = slm_prune(pos[0], pos[1], &p);
     if (st == SLM_ERR_ARG) {
         fprintf(stderr, "slm prune: %s\nTry 'slm prune --help'.\n", slm_last_error());

@@ -571,6 +571,10 @@ typedef struct slm_prune_params {
     uint32_t n_ctx;       /* calibration tokens per chunk; default 512 */
     uint32_t n_chunks;    /* at most this many chunks; 0 = all */
     int n_threads;        /* 0 = all cores */
+    /* Called after each calibration chunk (may be NULL) on the calling
+     * thread; nonzero cancels (SLM_ERR_CANCELLED, no output file). */
+    int (*progress)(uint32_t chunk, uint32_t n_chunks, void *user);
+    void *user;
     slm_prune_stats *stats; /* filled on success if non-NULL */
 } slm_prune_params;
 

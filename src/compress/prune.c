@@ -154,6 +154,8 @@ static slm_status calibrate(const char *in_path, const slm_prune_params *p, cali
         slm_forward(s, chunk, n_ctx, 0, n_ctx, NULL);
         chunk[0] = saved;
         SLM_TRY(c->st);
+        SLM_CHECK(!p->progress || !p->progress(k + 1, n_chunk, p->user), SLM_ERR_CANCELLED,
+                  "prune: cancelled after calibration chunk %u", k + 1);
     }
 fail:
     slm_state_free(s);
