@@ -11,5 +11,7 @@ set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR armv7l)
 set(SLM_CROSS_TRIPLE arm-linux-gnueabihf)
 set(SLM_ARMV7_FPU neon-vfpv4 CACHE STRING "-mfpu= for the ARMv7 build")
-set(CMAKE_C_FLAGS_INIT "-march=armv7-a -mfpu=${SLM_ARMV7_FPU} -mfloat-abi=hard -mfp16-format=ieee")
+# 64-bit file offsets: GGUF files pass 2 GiB, and readdir must cope with the
+# 64-bit directory cookies of a 64-bit kernel (qemu-user on x86-64 included).
+set(CMAKE_C_FLAGS_INIT "-march=armv7-a -mfpu=${SLM_ARMV7_FPU} -mfloat-abi=hard -mfp16-format=ieee -D_FILE_OFFSET_BITS=64")
 include(${CMAKE_CURRENT_LIST_DIR}/debian-cross.cmake)
