@@ -54,14 +54,7 @@ void slm_q5_k_from_float(const float *x, void *dst, int64_t n)
             uint8_t lm = (uint8_t)slm_nearest_int(inv_min * mins[j]);
             if (ls > 63) ls = 63;
             if (lm > 63) lm = 63;
-            if (j < 4) {
-                y[i].scales[j] = ls;
-                y[i].scales[j + 4] = lm;
-            } else {
-                y[i].scales[j + 4] = (uint8_t)((ls & 0xf) | ((lm & 0xf) << 4));
-                y[i].scales[j - 4] = (uint8_t)(y[i].scales[j - 4] | ((ls >> 4) << 6));
-                y[i].scales[j] = (uint8_t)(y[i].scales[j] | ((lm >> 4) << 6));
-            }
+            slm_set_scale_min_k4(j, y[i].scales, ls, lm);
         }
         y[i].d = slm_fp32_to_fp16(max_scale / 63.f);
         y[i].dmin = slm_fp32_to_fp16(max_min / 63.f);
@@ -122,14 +115,7 @@ static void q5_k_row_imatrix(const float *x, slm_block_q5_K *y, int64_t n_per_ro
         float m_block = slm_make_qp_quants(SLM_QK_K / 32, 63, mins, Lm, sw);
         for (int j = 0; j < SLM_QK_K / 32; j++) {
             uint8_t ls = Ls[j] < 63 ? Ls[j] : 63, lm = Lm[j] < 63 ? Lm[j] : 63;
-            if (j < 4) {
-                y[i].scales[j] = ls;
-                y[i].scales[j + 4] = lm;
-            } else {
-                y[i].scales[j + 4] = (uint8_t)((ls & 0xf) | ((lm & 0xf) << 4));
-                y[i].scales[j - 4] = (uint8_t)(y[i].scales[j - 4] | ((ls >> 4) << 6));
-                y[i].scales[j] = (uint8_t)(y[i].scales[j] | ((lm >> 4) << 6));
-            }
+            slm_set_scale_min_k4(j, y[i].scales, ls, lm);
         }
         y[i].d = slm_fp32_to_fp16(d_block);
         y[i].dmin = slm_fp32_to_fp16(m_block);

@@ -116,6 +116,21 @@ static inline int slm_nearest_int(float v)
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* Q4_K / Q5_K: store the 6-bit scale ls and min lm of sub-block j in the 12
+ * packed bytes (the inverse of slm_get_scale_min_k4). Sub-blocks must be
+ * stored in ascending order: j >= 4 adds high bits to bytes j-4 and j. */
+static inline void slm_set_scale_min_k4(int j, uint8_t *q, uint8_t ls, uint8_t lm)
+{
+    if (j < 4) {
+        q[j] = ls;
+        q[j + 4] = lm;
+    } else {
+        q[j + 4] = (uint8_t)((ls & 0xf) | ((lm & 0xf) << 4));
+        q[j - 4] = (uint8_t)(q[j - 4] | ((ls >> 4) << 6));
+        q[j] = (uint8_t)(q[j] | ((lm >> 4) << 6));
+    }
+}
+
 /* Q4_K / Q5_K: 6-bit scale and min of sub-block j from the 12 packed bytes. */
 static inline void slm_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
 {
