@@ -347,3 +347,44 @@ float slm_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const floa
     }
     return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
 }
+
+void slm_fit_k4_ref(const float *x, int nmax, float rmin, int nstep, uint8_t *L,
+                    uint8_t *packed, slm_fp16 *d_out, slm_fp16 *dmin_out)
+{
+    uint8_t Laux[32];
+    float weights[32], mins[SLM_QK_K / 32], scales[SLM_QK_K / 32];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < SLM_QK_K / 32; j++) {
+        float sum_x2 = 0;
+        for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
+        float av_x = sqrtf(sum_x2 / 32);
+        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
+        scales[j] = slm_make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
+                                         rmin, 0.1f, nstep, 0);
+        if (scales[j] > max_scale) max_scale = scales[j];
+        if (mins[j] > max_min) max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    for (int j = 0; j < SLM_QK_K / 32; j++) {
+        uint8_t ls = (uint8_t)slm_nearest_int(inv_scale * scales[j]);
+        uint8_t lm = (uint8_t)slm_nearest_int(inv_min * mins[j]);
+        if (ls > 63) ls = 63;
+        if (lm > 63) lm = 63;
+        slm_set_scale_min_k4(j, packed, ls, lm);
+    }
+    *d_out = slm_fp32_to_fp16(max_scale / 63.f);
+    *dmin_out = slm_fp32_to_fp16(max_min / 63.f);
+    const float d_all = slm_half_to_float(*d_out), dmin_all = slm_half_to_float(*dmin_out);
+    for (int j = 0; j < SLM_QK_K / 32; j++) {
+        uint8_t sc, m;
+        slm_get_scale_min_k4(j, packed, &sc, &m);
+        const float d = d_all * (float)sc;
+        if (d == 0.0f) continue;
+        const float dm = dmin_all * (float)m;
+        for (int ii = 0; ii < 32; ii++) {
+            int l = slm_nearest_int((x[32 * j + ii] + dm) / d);
+            L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > nmax ? nmax : l);
+        }
+    }
+}

@@ -23,50 +23,14 @@ void slm_q4_k_to_float(const void *src, float *dst, int64_t n)
     }
 }
 
-/* Reference quantizer (ggml's quantize_row_q4_K_ref): fit each 32-value
- * sub-block with scale and min (weights av|x| + |x|, squared error), quantize
- * the 8 scales and 8 mins to 6 bits against their maxima, then re-round
- * every value with the stored (fp16-rounded) scales. */
+/* Reference quantizer (ggml's quantize_row_q4_K_ref): the fit shared with
+ * the other 6-bit-scale k-quant (slm_fit_k4_ref, kfit.c), then bit packing. */
 void slm_q4_k_from_float(const float *x, void *dst, int64_t n)
 {
     slm_block_q4_K *y = dst;
-    uint8_t L[SLM_QK_K], Laux[32];
-    float weights[32], mins[SLM_QK_K / 32], scales[SLM_QK_K / 32];
-
+    uint8_t L[SLM_QK_K];
     for (int64_t i = 0; i < n / SLM_QK_K; i++, x += SLM_QK_K) {
-        float max_scale = 0, max_min = 0;
-        for (int j = 0; j < SLM_QK_K / 32; j++) {
-            float sum_x2 = 0;
-            for (int l = 0; l < 32; l++) sum_x2 += x[32 * j + l] * x[32 * j + l];
-            float av_x = sqrtf(sum_x2 / 32);
-            for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
-            scales[j] = slm_make_qkx2_quants(32, 15, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                             -1.f, 0.1f, 20, 0);
-            if (scales[j] > max_scale) max_scale = scales[j];
-            if (mins[j] > max_min) max_min = mins[j];
-        }
-        float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-        float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-        for (int j = 0; j < SLM_QK_K / 32; j++) {
-            uint8_t ls = (uint8_t)slm_nearest_int(inv_scale * scales[j]);
-            uint8_t lm = (uint8_t)slm_nearest_int(inv_min * mins[j]);
-            if (ls > 63) ls = 63;
-            if (lm > 63) lm = 63;
-            slm_set_scale_min_k4(j, y[i].scales, ls, lm);
-        }
-        y[i].d = slm_fp32_to_fp16(max_scale / 63.f);
-        y[i].dmin = slm_fp32_to_fp16(max_min / 63.f);
-        for (int j = 0; j < SLM_QK_K / 32; j++) {
-            uint8_t sc, m;
-            slm_get_scale_min_k4(j, y[i].scales, &sc, &m);
-            const float d = slm_half_to_float(y[i].d) * (float)sc;
-            if (d == 0.0f) continue;
-            const float dm = slm_half_to_float(y[i].dmin) * (float)m;
-            for (int ii = 0; ii < 32; ii++) {
-                int l = slm_nearest_int((x[32 * j + ii] + dm) / d);
-                L[32 * j + ii] = (uint8_t)(l < 0 ? 0 : l > 15 ? 15 : l);
-            }
-        }
+        slm_fit_k4_ref(x, 15, -1.f, 20, L, y[i].scales, &y[i].d, &y[i].dmin);
         uint8_t *q = y[i].qs;
         for (int j = 0; j < SLM_QK_K; j += 64, q += 32)
             for (int l = 0; l < 32; l++) q[l] = (uint8_t)(L[j + l] | (L[j + l + 32] << 4));

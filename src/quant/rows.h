@@ -67,6 +67,13 @@ float slm_make_qkx3_quants(int n, int nmax, const float *x, const float *weights
                            float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep,
                            int use_mad);
 float slm_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw);
+/* Q4_K / Q5_K reference fit of one 256-value super-block (ggml's _ref path,
+ * shared by both types): each 32-value sub-block gets a scale and min from
+ * make_qkx2_quants (weights av|x| + |x|), the 8 scales and 8 mins are
+ * quantized to 6 bits and packed into scales[12] with d/dmin, then every value
+ * is re-rounded with the stored (fp16-rounded) scales into L[256], 0..nmax. */
+void slm_fit_k4_ref(const float *x, int nmax, float rmin, int nstep, uint8_t *L,
+                    uint8_t *scales, slm_fp16 *d, slm_fp16 *dmin);
 
 /* Inline forms of slm_fp16_to_fp32 / slm_bf16_to_fp32 (same results) for
  * the per-element and per-block conversions in hot loops. */
