@@ -89,6 +89,17 @@ char *cli_read_file(const char *path, size_t *len);
 int cli_kv_type(cli_args *a, slm_type *out);
 /* Monotonic clock in milliseconds. */
 double cli_now_ms(void);
+/* Progress of long work on stderr (cli/progress.c): a redrawn bar when
+ * `bar` (stderr is a terminal, or --progress), else a plain line
+ * "slm CMD: DETAIL (S s)" every 5 s and when finished. */
+typedef struct cli_progress {
+    const char *cmd;  /* subcommand name, prefix of the plain lines */
+    int bar;          /* 1: redraw a bar in place */
+    double t0, last;  /* start, and the last plain line (ms, cli_now_ms) */
+} cli_progress;
+void cli_progress_init(cli_progress *p, const char *cmd, int bar);
+/* frac in [0, 1] of the work done; finished ends the bar's line. */
+void cli_progress_update(cli_progress *p, double frac, int finished, const char *detail);
 /* Peak resident set size of this process in MiB (getrusage). */
 double cli_peak_rss_mib(void);
 /* Load a model, reporting failures as cli_fail does (returns CLI_OK or CLI_FAIL). */

@@ -30,26 +30,11 @@ static void usage(FILE *f)
             "  -h, --help               show this help\n");
 }
 
-typedef struct prog {
-    int bar;
-    double t0, last;
-} prog;
-
 static int on_chunk(uint32_t chunk, uint32_t n_chunks, double ppl, void *user)
 {
-    prog *pg = user;
-    double now = cli_now_ms(), el = (now - pg->t0) / 1e3;
-    double eta = chunk ? el / chunk * (n_chunks - chunk) : 0;
-    if (pg->bar) {
-        int w = 30, fill = n_chunks ? (int)((double)chunk / n_chunks * w + 0.5) : w;
-        fprintf(stderr, "\r[%.*s%*s] %u/%u chunks  ppl %.4f  %.0f s left ", fill, "##############################",
-                w - fill, "", chunk, n_chunks, ppl, eta);
-        if (chunk == n_chunks) fputc('\n', stderr);
-        fflush(stderr);
-    } else if (now - pg->last > 5000.0 || chunk == n_chunks) {
-        fprintf(stderr, "slm perplexity: chunk %u/%u, ppl %.4f (%.1f s)\n", chunk, n_chunks, ppl, el);
-        pg->last = now;
-    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "%u/%u chunks, ppl %.4f", chunk, n_chunks, ppl);
+    cli_progress_update(user, n_chunks ? (double)chunk / n_chunks : 1.0, chunk == n_chunks, detail);
     return 0;
 }
 
@@ -98,7 +83,8 @@ int cmd_perplexity(int argc, char **argv)
     p.n_ctx = (uint32_t)n_ctx;
     p.n_chunks = (uint32_t)n_chunks;
     p.n_threads = n_threads;
-    prog pg = {force_progress || isatty(2), cli_now_ms(), cli_now_ms()};
+    cli_progress pg;
+    cli_progress_init(&pg, "perplexity", force_progress || isatty(2));
     p.progress = on_chunk;
     p.user = &pg;
 

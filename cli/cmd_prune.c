@@ -35,25 +35,11 @@ static void usage(FILE *f)
             "  -h, --help                  show this help\n");
 }
 
-typedef struct prog {
-    int bar; /* draw a bar (terminal or --progress) */
-    double t0, last;
-} prog;
-
 static int on_chunk(uint32_t chunk, uint32_t n_chunks, void *user)
 {
-    prog *pg = user;
-    double now = cli_now_ms(), el = (now - pg->t0) / 1e3;
-    if (pg->bar) {
-        int w = 30, fill = n_chunks ? (int)((double)chunk / n_chunks * w + 0.5) : w;
-        fprintf(stderr, "\r[%.*s%*s] calibration %u/%u chunks  %.1f s ", fill, "##############################",
-                w - fill, "", chunk, n_chunks, el);
-        if (chunk == n_chunks) fputc('\n', stderr);
-        fflush(stderr);
-    } else if (now - pg->last > 5000.0 || chunk == n_chunks) {
-        fprintf(stderr, "slm prune: calibration chunk %u/%u (%.1f s)\n", chunk, n_chunks, el);
-        pg->last = now;
-    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "calibration %u/%u chunks", chunk, n_chunks);
+    cli_progress_update(user, n_chunks ? (double)chunk / n_chunks : 1.0, chunk == n_chunks, detail);
     return 0;
 }
 
@@ -147,7 +133,8 @@ int cmd_prune(int argc, char **argv)
     p.n_threads = n_threads;
     p.stats = &stats;
     double t0 = cli_now_ms();
-    prog pg = {force_progress || isatty(2), t0, t0};
+    cli_progress pg;
+    cli_progress_init(&pg, "prune", force_progress || isatty(2));
     p.progress = on_chunk;
     p.user = &pg;
     slm_status st = slm_prune(pos[0], pos[1], &p);

@@ -28,33 +28,25 @@ static void usage(FILE *f)
 }
 
 typedef struct prog {
-    int bar;       /* draw a bar (terminal or --progress) */
-    double t0, last;
-    int verbose;
+    cli_progress bar;
+    int verbose;   /* --verbose: also print the library's info/debug log */
 } prog;
 
 static int on_progress(uint64_t done, uint64_t total, const char *tensor, slm_type type, void *user)
 {
     prog *pg = user;
-    double now = cli_now_ms();
+    char detail[64];
     double frac = total ? (double)done / (double)total : 1.0;
-    if (pg->bar) {
-        int w = 30, fill = (int)(frac * w + 0.5);
-        fprintf(stderr, "\r[%.*s%*s] %3.0f%% %-28.28s %-6s", fill, "##############################", w - fill, "",
-                frac * 100.0, tensor, slm_type_name(type) ? slm_type_name(type) : "?");
-        if (done == total) fputc('\n', stderr);
-        fflush(stderr);
-    } else if (now - pg->last > 5000.0 || done == total) {
-        fprintf(stderr, "slm quantize: %3.0f%% (%.1f s)\n", frac * 100.0, (now - pg->t0) / 1e3);
-        pg->last = now;
-    }
+    snprintf(detail, sizeof detail, "%3.0f%% %-28.28s %-6s", frac * 100.0, tensor,
+             slm_type_name(type) ? slm_type_name(type) : "?");
+    cli_progress_update(&pg->bar, frac, done == total, detail);
     return 0;
 }
 
 static void print_log(int level, const char *msg, void *user)
 {
     prog *pg = user;
-    if (level <= 1 || (pg->verbose && level <= 3)) fprintf(stderr, "%s%s\n", pg->bar ? "\r" : "", msg);
+    if (level <= 1 || (pg->verbose && level <= 3)) fprintf(stderr, "%s%s\n", pg->bar.bar ? "\r" : "", msg);
 }
 
 int cmd_quantize(int argc, char **argv)
@@ -99,7 +91,8 @@ int cmd_quantize(int argc, char **argv)
     p.type = pos[2];
     p.n_threads = n_threads;
     p.stats = &stats;
-    prog pg = {force_progress || isatty(2), cli_now_ms(), cli_now_ms(), verbose};
+    prog pg = {.verbose = verbose};
+    cli_progress_init(&pg.bar, "quantize", force_progress || isatty(2));
     p.progress = on_progress;
     p.user = &pg;
     slm_set_log(print_log, &pg);
@@ -110,7 +103,7 @@ int cmd_quantize(int argc, char **argv)
         return CLI_USAGE;
     }
     if (st != SLM_OK) return cli_fail(a.cmd, "cannot quantize", st);
-    double secs = (cli_now_ms() - pg.t0) / 1e3;
+    double secs = (cli_now_ms() - pg.bar.t0) / 1e3;
     double bpw = stats.n_elements ? 8.0 * (double)stats.out_bytes / (double)stats.n_elements : 0.0;
     if (json) {
         printf("{\"in\":");
