@@ -581,6 +581,218 @@ typedef struct slm_prune_params {
 SLM_API slm_prune_params slm_prune_default_params(void);
 SLM_API slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_params *p);
 
+/* ---- tool calling (chat/tools.c) ------------------------------------------ */
+
+/* Tool definitions reach the model through the chat template: pass them, in
+ * OpenAI's form ([{"type": "function", "function": {"name", "description",
+ * "parameters"}}]), as the `tools` variable of slm_chat_template_render's
+ * context. The model then answers with calls written in its family's own
+ * syntax; the functions below recognise that syntax from the template source
+ * and turn the generated text back into structured calls.
+ *
+ * Formats (the call as the family's template writes an assistant tool call):
+ *  HERMES       <tool_call>{"name": N, "arguments": {...}}</tool_call> ...
+ *               (Qwen2.5, QwQ, Hermes 2/3, Granite 4, MiMo, Bielik, SmolLM3)
+ *  QWEN3_XML    <tool_call><function=N><parameter=K>V</parameter>...</function></tool_call>
+ *               (Qwen3-Coder, Qwen3.5, StepFun)
+ *  LLAMA3       {"name": N, "parameters": {...}} as the whole reply, optionally
+ *               after <|python_tag|>, several separated by ';' (Llama 3.1-3.3)
+ *  MISTRAL      [TOOL_CALLS][{"name": N, "arguments": {...}, "id": I}, ...] (Nemo)
+ *               or [TOOL_CALLS]N[CALL_ID]I[ARGS]{...} / [TOOL_CALLS]N[ARGS]{...}
+ *               (Mistral Small 3.2, Devstral, Ministral)
+ *  FUNCTIONARY  <function=N>{...}</function> (functionary v3.1)
+ *  GLM          <tool_call>N<arg_key>K</arg_key><arg_value>V</arg_value>...</tool_call>
+ *               (GLM-4.6/4.7, Ling, Laguna, Spark)
+ *  JSON_ARRAY   a JSON array of {"name", "arguments"} between family tags:
+ *               <TOOLCALL>[...]</TOOLCALL> (Nemotron), <tool_calls>[...]</tool_calls>
+ *               (Apriel), <tool_calls>one object per line</tool_calls> (MiniMax-M1)
+ *  DEEPSEEK_R1  <｜tool▁call▁begin｜>function<｜tool▁sep｜>N\n```json\n{...}\n```<｜tool▁call▁end｜>
+ *  COMMAND_R    <|START_ACTION|>[{"tool_call_id", "tool_name", "parameters"}]<|END_ACTION|>
+ *  XML_INVOKE   <invoke name="N"><parameter name="K">V</parameter></invoke>
+ *               (MiniMax-M2 <minimax:tool_call>, DeepSeek V3.2/V4 DSML)
+ *  HARMONY      to=functions.N<|channel|>commentary json<|message|>{...}<|call|> (gpt-oss)
+ * XML-style values (K/V pairs) become JSON values: the tool's parameter
+ * schema type decides when tools_json is given ("string" keeps the text),
+ * otherwise text that parses as a JSON number, boolean, null, object or
+ * array is taken as that, anything else as a string.
+ * Generated text must keep its special tokens written out (render them with
+ * slm_token_to_piece(..., render_special=1, ...)): markers such as
+ * [TOOL_CALLS] or <|python_tag|> are control tokens in their vocabularies. */
+typedef enum slm_tool_format {
+    SLM_TOOL_FORMAT_NONE = 0, /* no tool-call syntax recognised: all text is content */
+    SLM_TOOL_FORMAT_HERMES,
+    SLM_TOOL_FORMAT_QWEN3_XML,
+    SLM_TOOL_FORMAT_LLAMA3,
+    SLM_TOOL_FORMAT_MISTRAL,
+    SLM_TOOL_FORMAT_FUNCTIONARY,
+    SLM_TOOL_FORMAT_GLM,
+    SLM_TOOL_FORMAT_JSON_ARRAY,
+    SLM_TOOL_FORMAT_DEEPSEEK_R1,
+    SLM_TOOL_FORMAT_COMMAND_R,
+    SLM_TOOL_FORMAT_XML_INVOKE,
+    SLM_TOOL_FORMAT_HARMONY,
+    SLM_TOOL_FORMAT_COUNT
+} slm_tool_format;
+
+/* The format a chat template asks its model to write calls in, from markers
+ * in the template source; SLM_TOOL_FORMAT_NONE if it has none we know
+ * (templates without tool support, or a syntax not listed above). */
+SLM_API slm_tool_format slm_tool_format_detect(const char *template_src, size_t len);
+/* "hermes", "qwen3_xml", "llama3", ... ("none"); NULL for an invalid value. */
+SLM_API const char *slm_tool_format_name(slm_tool_format f);
+/* Parse a name as printed by slm_tool_format_name; SLM_ERR_ARG if unknown. */
+SLM_API slm_status slm_tool_format_from_name(const char *name, slm_tool_format *out);
+
+typedef struct slm_tool_call {
+    const char *id;        /* the model's id if it wrote one, else "call_<i>" (i = index in the reply) */
+    const char *name;      /* function name */
+    const char *arguments; /* a JSON object as text: the model's own JSON as written
+                              (trimmed), or built from K/V pairs (compact); "{}" if none */
+} slm_tool_call;
+
+typedef struct slm_tool_calls {
+    slm_tool_format format;
+    size_t n_calls;
+    slm_tool_call *calls;  /* n_calls entries (NULL when 0) */
+    const char *content;   /* the text outside the calls, whitespace at both ends
+                              trimmed; NUL-terminated, content_len bytes */
+    size_t content_len;
+} slm_tool_calls;
+
+/* Split a model reply text[0..len) into tool calls and content. tools_json
+ * (may be NULL) is the tool list as given to the template; it is used only
+ * to type XML-style values. A call whose syntax is incomplete or malformed
+ * (e.g. generation stopped inside it, or its arguments are not a JSON
+ * object) is not a call: its text stays in content. Never fails on any
+ * model text; with SLM_TOOL_FORMAT_NONE everything is content.
+ * On success *out (one allocation, strings inside it) is freed with
+ * slm_tool_calls_free. Errors: SLM_ERR_ARG (NULL out, invalid format,
+ * tools_json that is not a JSON array), SLM_ERR_NOMEM. Thread safe. */
+SLM_API slm_status slm_tool_calls_parse(slm_tool_format format, const char *text, size_t len,
+                                        const char *tools_json, slm_tool_calls **out);
+SLM_API void slm_tool_calls_free(slm_tool_calls *c);
+
+/* The calls as OpenAI's message field `tool_calls`: a compact JSON array
+ * [{"id": I, "type": "function", "function": {"name": N, "arguments": "<JSON
+ * text as a string>"}}, ...] ("[]" for none). *out is NUL-terminated, freed
+ * with slm_chat_free. Errors: SLM_ERR_ARG, SLM_ERR_NOMEM. */
+SLM_API slm_status slm_tool_calls_to_json(const slm_tool_calls *c, char **out);
+
+/* ---- continuous batching and embeddings (gen/session.c) --------------- */
+
+/* Decode several sessions of the same model in shared forward passes:
+ * session i appends its n_ids[i] tokens ids[i][0..n_ids[i]) (0 = skip it)
+ * at its own positions, as slm_session_decode would, but every weight
+ * matrix is read once per step for the rows of all sessions (attention
+ * runs per session against its own KV cache). Steps hold at most n_batch
+ * rows of the session with the largest n_ctx; a session that does not fit
+ * continues in the next step. Results equal per-session decodes up to
+ * float rounding. Afterwards slm_session_last_logits (and, with
+ * logits_all, slm_session_logits) give each session's rows. Validates
+ * everything first: SLM_ERR_ARG (NULL, ids outside the vocabulary, mixed
+ * models, a session listed twice) or SLM_ERR_FULL leave every session
+ * unchanged. The sessions must not be used by other threads meanwhile; the
+ * compute threads of one of them run the step. After a warm-up call with
+ * the same number of sessions, a call allocates nothing. */
+SLM_API slm_status slm_decode_multi(slm_session *const *sessions, const int32_t *const *ids,
+                                    const size_t *n_ids, size_t n_sessions);
+/* The n_vocab logits of the last token of the last decode (single or
+ * multi) of s, or NULL if none since the last truncate/embed. Valid until
+ * the next decode. */
+SLM_API const float *slm_session_last_logits(const slm_session *s);
+
+typedef enum slm_pooling {
+    SLM_POOLING_MEAN = 0, /* mean over all tokens (the default) */
+    SLM_POOLING_LAST = 1, /* the last token's state */
+} slm_pooling;
+
+/* Embed the n tokens ids: clear s, run them from position 0 (the cache
+ * then holds them) and write to out (slm_model_n_embd floats) the pooled
+ * final-norm hidden states (the vector the output head would multiply),
+ * L2-normalized if normalize. SLM_ERR_FULL if n > n_ctx, SLM_ERR_ARG for
+ * n == 0 or a bad id. The attention is the model's own (causal). */
+SLM_API slm_status slm_session_embed(slm_session *s, const int32_t *ids, size_t n,
+                                     slm_pooling pooling, int normalize, float *out);
+
+/* ---- constrained decoding (grammar/) ------------------------------------ */
+
+/* A grammar constrains generation so that the output always parses. The
+ * format is llama.cpp's GBNF: rules `name ::= alternatives`, `|`, sequences,
+ * ( ) groups, * + ? {m} {m,} {m,n} repetition, "literals" and [classes] with
+ * escapes (\n \r \t \\ \" \[ \] \xNN \uNNNN \UNNNNNNNN), [^...], `.` (any
+ * character), # comments. Matching is on the bytes of the UTF-8 text, so a
+ * token may end inside a multi-byte character and the next one finish it.
+ *
+ * Use per generated token:
+ *     slm_grammar_apply(g, logits, n_vocab);   // copy of the logits, masked
+ *     tok = slm_sampler_sample(smp, logits, n_vocab);
+ *     if (slm_token_is_eog(m, tok)) break;     // allowed only if can_end
+ *     slm_grammar_accept(g, tok);
+ *     if (slm_grammar_is_done(g)) break;       // nothing more may follow
+ *
+ * An slm_grammar holds the parse state of one generation; one thread at a
+ * time. It keeps no pointer to the model (its vocabulary is copied). */
+typedef struct slm_grammar slm_grammar;
+
+/* Compile len bytes of GBNF text for m's vocabulary, starting at rule root
+ * (NULL = "root"). Errors (*out NULL): SLM_ERR_FORMAT for a malformed grammar
+ * (message "grammar:LINE:COL: ..."), an undefined or missing root rule, left
+ * recursion, or a grammar too large (over 4M elements); SLM_ERR_ARG for NULL
+ * arguments; SLM_ERR_NOMEM. Cost: sorts the vocabulary's pieces once
+ * (about 20 ms for 150k tokens). */
+SLM_API slm_status slm_grammar_new(const slm_model *m, const char *gbnf, size_t len,
+                                   const char *root, slm_grammar **out);
+SLM_API void slm_grammar_free(slm_grammar *g);
+
+/* Set logits[t] = -INFINITY for every token t whose piece cannot continue the
+ * text accepted so far. End-of-generation tokens stay allowed only when the
+ * grammar can end here; tokens with an empty piece (control tokens) are
+ * masked. n_vocab must be the model's. Errors: SLM_ERR_ARG (n_vocab
+ * mismatch), SLM_ERR_UNSUPPORTED (a pathologically ambiguous grammar
+ * exceeded the parse-stack limit). If no token at all is allowed, every
+ * logit is -INFINITY and SLM_OK is returned: the caller should stop. */
+SLM_API slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab);
+
+/* Advance the parse state over token tok. Errors: SLM_ERR_ARG if the
+ * grammar does not allow tok here (state unchanged) or tok is out of range.
+ * An end-of-generation token is accepted only when the grammar can end. */
+SLM_API slm_status slm_grammar_accept(slm_grammar *g, int32_t tok);
+/* The same over raw text (e.g. a forced prefix); SLM_ERR_ARG (state
+ * unchanged) if the text cannot continue the grammar. */
+SLM_API slm_status slm_grammar_accept_text(slm_grammar *g, const char *text, size_t len);
+
+/* 1 if the text accepted so far is a complete match of root (an EOG token
+ * is allowed now), else 0. */
+SLM_API int slm_grammar_can_end(const slm_grammar *g);
+/* 1 if the match is complete and no further text is possible: stop. */
+SLM_API int slm_grammar_is_done(const slm_grammar *g);
+/* Back to the start (nothing accepted). */
+SLM_API void slm_grammar_reset(slm_grammar *g);
+
+/* Convert a JSON Schema (len bytes of JSON) to GBNF text whose root rule
+ * matches exactly the JSON documents the schema accepts (compact or with
+ * bounded whitespace). Supported: type (object, array, string, number,
+ * integer, boolean, null, or a list of them), properties, required (required
+ * properties first in schema order, then optional ones in schema order),
+ * additionalProperties (default false here: only listed properties; true or
+ * a schema allows extra keys after them), enum, const, items, prefixItems,
+ * minItems/maxItems, minLength/maxLength, minimum 0 or 1 on integers and
+ * minimum 0 on numbers (other bounds are refused), anyOf/oneOf, allOf of one schema,
+ * $ref to #/$defs/... and #/definitions/..., format date, time, date-time,
+ * uuid, email; title/description/$schema/$id/examples/default are ignored.
+ * Numbers have at most 16 integer and 16 fraction digits. An empty schema {}
+ * means any JSON value. Errors: SLM_ERR_FORMAT (not JSON, bad $ref),
+ * SLM_ERR_UNSUPPORTED (the message names the keyword, e.g. "pattern", and
+ * its JSON path). On success *gbnf_out is a NUL-terminated string freed with
+ * slm_grammar_text_free. */
+SLM_API slm_status slm_json_schema_to_grammar(const char *schema_json, size_t len,
+                                              char **gbnf_out);
+SLM_API void slm_grammar_text_free(char *text);
+
+/* GBNF for any JSON object (OpenAI's response_format {"type":"json_object"});
+ * a static string, root rule "root". */
+SLM_API const char *slm_grammar_json_object(void);
+
 #ifdef __cplusplus
 }
 #endif
