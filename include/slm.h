@@ -793,6 +793,105 @@ SLM_API void slm_grammar_text_free(char *text);
  * a static string, root rule "root". */
 SLM_API const char *slm_grammar_json_object(void);
 
+/* ---- genomics (dna/) ---------------------------------------------------- */
+
+/* -- genomic language model (engineer D1): pretraining, tokenizers, scoring -- */
+
+/* Write a DNA tokenizer as a vocabulary-only GGUF that slm_model_load and
+ * slm_train read like any other: spec "nuc" (one token per nucleotide:
+ * <unk> <s> </s> A C G T N) or "kmer:K", K = 3..6 (non-overlapping K-mers
+ * cut from the left of every A/C/G/T run, a shorter piece at its end, N on
+ * its own). BOS is added, no space prefix. BPE on DNA is
+ * slm_tokenizer_train with dna = 1.
+ * Errors: SLM_ERR_ARG (bad spec), SLM_ERR_IO. */
+SLM_API slm_status slm_dna_tokenizer_write(const char *spec, const char *path);
+
+/* Causal LM pretraining on genome sequence (FASTA/FASTQ, plain, gzip or xz;
+ * every record, letters normalised to ACGTN, records joined by one N). The
+ * last val_bases of the joined sequence are held out for validation (fixed
+ * consecutive windows, forward strand); training windows are drawn at
+ * random from the rest with the seeded RNG, reverse-complemented with
+ * probability rc_prob, and redrawn (up to 64 times) while more than
+ * max_n_frac of their bases are N. Each window is tokenized and prefixed
+ * with BOS: n_ctx + 1 tokens, the model predicts tokens 1..n_ctx. Shape,
+ * optimisation, checkpoint/resume (bit-exact), loss curve and progress are
+ * train's fields with slm_train's meaning (eval_every/eval_batches on the
+ * held-out windows). The output is a llama GGUF carrying the tokenizer.
+ * stats as slm_train (n_train_tokens/n_val_tokens count bases).
+ * Errors: as slm_train, plus SLM_ERR_FORMAT for a bad sequence file and
+ * SLM_ERR_ARG when the sequence is shorter than a few windows. */
+typedef struct slm_dna_pretrain_params {
+    slm_train_params train;  /* slm_train_default_params(), ctx 256, 2000 steps */
+    const char *tokenizer;   /* "nuc" (default), "kmer:K", or a tokenizer GGUF path */
+    float rc_prob;           /* default 0.5 */
+    float max_n_frac;        /* default 0.1 */
+    uint64_t val_bases;      /* default 1,000,000 (at most a fifth of the sequence) */
+    uint64_t max_bases;      /* read at most this many bases per file; 0 = all */
+} slm_dna_pretrain_params;
+
+SLM_API slm_dna_pretrain_params slm_dna_pretrain_default_params(void);
+SLM_API slm_status slm_dna_pretrain(const slm_dna_pretrain_params *p, const char *const *fasta,
+                                    size_t n_fasta, const char *out_path, slm_train_stats *stats);
+
+/* Fine-tuning, prediction and embeddings on labelled CSV files
+ * (`sequence,label`, plain or gzip; the same reader as slm dna bench).
+ * Classifier GGUF: the base model plus tensors cls.weight {n_embd, n_class},
+ * cls.bias {n_class} and keys dna.n_class, dna.pooling ("mean"/"last");
+ * it still loads as a normal model. Pooling reads the final normed hidden
+ * states at every position after BOS (mean) or the last one. */
+typedef struct slm_dna_finetune_opts {
+    int epochs;          /* default 3 */
+    int patience;        /* epochs without a better dev MCC before stopping; default 2 */
+    int probe;           /* 1: frozen base, head only */
+    int pool_last;       /* 1: last-token pooling (default mean) */
+    float lr, lr_head;   /* defaults 3e-4 (base), 3e-3 (head) */
+    int batch;           /* default 16 */
+    uint64_t max_train;  /* at most this many training rows (seeded subset); 0 = all */
+    uint64_t seed;       /* default 42 */
+    int n_threads;       /* 0 = all cores */
+    /* Called every few steps (dev_mcc NaN) and after each epoch; nonzero cancels. */
+    int (*progress)(int epoch, int n_epochs, uint64_t done, uint64_t total, float loss,
+                    float dev_mcc, void *user);
+    void *user;
+} slm_dna_finetune_opts;
+
+typedef struct slm_dna_finetune_result {
+    int epochs_run, best_epoch;
+    float best_dev_mcc, final_train_loss;
+    uint64_t n_params, train_tokens;
+    double elapsed_s;
+} slm_dna_finetune_result;
+
+SLM_API slm_dna_finetune_opts slm_dna_finetune_default_opts(void);
+/* dev_csv may be NULL (the last epoch is kept). res may be NULL. */
+SLM_API slm_status slm_dna_finetune_csv(const slm_dna_finetune_opts *o, const char *base_model,
+                                        const char *train_csv, const char *dev_csv,
+                                        const char *out_path, slm_dna_finetune_result *res);
+
+/* Class probabilities for every row of a CSV (labels optional: a file of
+ * bare sequences, with or without a `sequence` header, gives label -1).
+ * *proba holds n x n_class floats, *label n true labels; free both with
+ * slm_dna_free. */
+SLM_API slm_status slm_dna_predict_csv(const char *clf_model, const char *data, int n_threads,
+                                       size_t *n, int32_t *n_class, float **proba,
+                                       int32_t **label);
+
+/* Pooled embeddings of every sequence of a CSV or FASTA/FASTQ file:
+ * *vec holds n x dim floats; *names (may be NULL) n strings (FASTA record
+ * names, or the CSV label as text); free with slm_dna_free / slm_dna_free_names. */
+SLM_API slm_status slm_dna_embed_file(const char *model, const char *data, int pool_last,
+                                      int n_threads, size_t *n, int *dim, float **vec,
+                                      char ***names);
+
+/* Log-likelihood (natural log) of seq under a gLM: the sum over its tokens
+ * of log p(token | BOS, earlier tokens), evaluated in windows of the
+ * model's context. *n_tokens (may be NULL) receives the token count. */
+SLM_API slm_status slm_dna_loglik(const char *model, const char *seq, int n_threads,
+                                  double *loglik, size_t *n_tokens);
+
+SLM_API void slm_dna_free(void *p);
+SLM_API void slm_dna_free_names(char **names, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
