@@ -22,6 +22,7 @@ typedef struct slm_seqset {
     char **seq;       /* [n] upper-case ACGTN, NUL-terminated; owned, one allocation each */
     int32_t *label;   /* [n] class index in [0, n_class) */
     int32_t n_class;  /* max label + 1 (at least 2 once read from a file) */
+    size_t cap;       /* rows allocated in seq/label (>= n); internal to seqset.c */
 } slm_seqset;
 
 /* The stored form of one input character: 'A','C','G','T' for either case,
