@@ -892,6 +892,61 @@ SLM_API slm_status slm_dna_loglik(const char *model, const char *seq, int n_thre
 SLM_API void slm_dna_free(void *p);
 SLM_API void slm_dna_free_names(char **names, size_t n);
 
+/* ---- knowledge distillation (train/) ------------------------------------ */
+
+/* Train a student (shape and optimisation in `train`, as slm_train) against
+ * a teacher GGUF run by the inference engine (any architecture slm loads,
+ * any quant type), and save the student like slm_train does. Loss per
+ * position: alpha * T^2 * KL(softmax(z_t/T) || softmax(z_s/T)) +
+ * (1 - alpha) * CE(label), averaged over the batch. With top_k = K > 0 only
+ * the teacher's K largest logits are used, softmaxed at T over those K
+ * (the rest of the teacher's mass is dropped: probability 0 outside the
+ * top K, while the student stays normalised over the whole vocabulary).
+ * The text is cut into fixed windows of n_ctx + 1 tokens (window w starts
+ * at token w * n_ctx), each micro-batch draws `batch` windows from the
+ * seeded RNG, and the teacher sees the student's exact window from an
+ * empty cache. teacher_cache (needs top_k): the top K of each window is
+ * computed once, kept, and written to this file at the end; a later run
+ * reads it and runs the teacher only for windows not yet in it. The file
+ * records version, vocabulary size, K, T, window length, token count, the
+ * data hash and a teacher fingerprint, and is refused (SLM_ERR_ARG naming
+ * the field) when any differs. alpha = 0 never runs the teacher during
+ * training: the same windows, steps and schedule with plain cross-entropy
+ * (the from-scratch baseline). Student and teacher must share the
+ * tokenizer: the student uses the teacher's tokenizer.* keys, or
+ * `tokenizer` if given, which must have the teacher's vocabulary size and
+ * token texts (SLM_ERR_ARG "tokenizer mismatch" otherwise). Validation
+ * (val_files) reports the student's cross-entropy as val_loss and the mean
+ * KL(teacher || student) at T = 1 over the full vocabulary. Checkpoints and
+ * resume (train.checkpoint, train.resume) are not supported: SLM_ERR_ARG.
+ * Errors as slm_train, plus SLM_ERR_FORMAT for a malformed cache file. */
+typedef struct slm_distill_params {
+    slm_train_params train;  /* student shape, optimisation, progress, loss_svg */
+    const char *tokenizer;   /* NULL: the teacher's */
+    float temperature;       /* T; default 2 */
+    float alpha;             /* weight of the KL term in [0, 1]; default 0.5 */
+    uint32_t top_k;          /* 0 (default): the full teacher distribution */
+    const char *teacher_cache; /* top-K cache file (read if present, then written); NULL = none */
+} slm_distill_params;
+
+typedef struct slm_distill_stats {
+    slm_train_stats train;   /* final_val_loss: student cross-entropy */
+    float final_kl, final_ce;  /* last step's KL term (at T, unweighted) and cross-entropy */
+    float final_val_kld;     /* mean KL(teacher || student) at T = 1 on validation; NaN without */
+    uint64_t teacher_tokens; /* tokens the teacher evaluated in this run (training + validation) */
+    double teacher_s;        /* seconds spent in the teacher */
+    uint64_t n_windows;      /* windows in the training stream */
+    uint64_t cache_windows_loaded; /* windows found in the cache file at the start */
+    uint64_t cache_windows;  /* windows in the cache at the end */
+} slm_distill_stats;
+
+SLM_API slm_distill_params slm_distill_default_params(void);
+/* val_files may be empty (n_val 0). stats may be NULL. */
+SLM_API slm_status slm_distill(const slm_distill_params *p, const char *teacher_path,
+                               const char *const *files, size_t n_files,
+                               const char *const *val_files, size_t n_val, const char *out_path,
+                               slm_distill_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -285,6 +285,14 @@ static void zero(float *p, size_t n)
 
 void slm_tmodel_backward(slm_tmodel *m, const int32_t *ids, const int32_t *targets, float scale)
 {
+    const int BT = m->B * m->T;
+    /* the loss is the mean over BT positions */
+    slm_tl_xent_backward(m->logits, targets, BT, m->c.n_vocab, scale / (float)BT);
+    slm_tmodel_backward_logits(m, ids);
+}
+
+void slm_tmodel_backward_logits(slm_tmodel *m, const int32_t *ids)
+{
     const slm_tconfig *c = &m->c;
     const int B = m->B, T = m->T, BT = B * T, E = c->n_embd, hd = E / c->n_head;
     const int H = c->n_head, G = c->n_head_kv, HQ = H * hd, HKV = G * hd, F = c->n_ff;
@@ -292,8 +300,6 @@ void slm_tmodel_backward(slm_tmodel *m, const int32_t *ids, const int32_t *targe
     float *D = m->grads;
     const size_t nE = (size_t)BT * E;
 
-    /* the loss is the mean over BT positions */
-    slm_tl_xent_backward(m->logits, targets, BT, c->n_vocab, scale / (float)BT);
     zero(m->dh, nE);
     slm_tl_matmul_backward(m->pool, m->dh, D + m->output, m->logits, m->hf, P + m->output, BT, E,
                            c->n_vocab);

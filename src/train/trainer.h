@@ -121,6 +121,11 @@ float slm_tmodel_forward(slm_tmodel *m, const int32_t *ids, const int32_t *targe
  * scale)/d(params). Gradients are zeroed only by slm_tmodel_zero_grad. */
 void slm_tmodel_backward(slm_tmodel *m, const int32_t *ids, const int32_t *targets, float scale);
 void slm_tmodel_zero_grad(slm_tmodel *m);
+/* Backward from a loss gradient the caller wrote into m->logits ([B*T][V],
+ * d(loss)/d(logits) already scaled as wanted) after a forward: grads +=.
+ * slm_tmodel_backward is the cross-entropy gradient followed by this
+ * (distillation, src/train/distill.c, supplies its own). */
+void slm_tmodel_backward_logits(slm_tmodel *m, const int32_t *ids);
 
 /* ---- layer pairs (exposed for the gradient checks) ----
  * BT rows. Backward functions ADD into their input gradients. */
