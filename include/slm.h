@@ -533,6 +533,16 @@ SLM_API slm_status slm_model_chat_template(const slm_model *m, const char **out)
  *               are written and feed_forward_length updated. Dense models
  *               only. For a quantized ffn_down the kept count is rounded down
  *               to its block size.
+ *  "heads":     remove round(ratio x n_head_kv) KV groups (a KV head and the
+ *               n_head/n_head_kv query heads that share it; one head without
+ *               GQA) in every layer, at least one kept: those with the
+ *               smallest sum over their attn_output input columns j of
+ *               ||x_j||^2 x ||W_o[:,j]||^2 (x on the data; without data
+ *               ||W_o[:,j]||^2). Rows of attn_q/k/v (and their biases) and
+ *               columns of attn_output are removed; head_count,
+ *               head_count_kv, key_length and value_length are written
+ *               (uniform across layers, so llama.cpp loads the file).
+ *               Separate Q/K/V only (no fused attn_qkv).
  *  "magnitude": zero the weights with the smallest |W| in each output row of
  *               every layer matrix (attention and FFN; not embeddings, the
  *               output head, norms or routers): round(ratio x row) per row,
@@ -561,10 +571,12 @@ typedef struct slm_prune_stats {
     int32_t removed_layers[64];       /* depth: original indices (first 64) */
     uint32_t n_removed_layers;
     double layer_score[64];           /* depth: mean cosine(in, out) per original layer (first 64) */
+    uint32_t n_head_in, n_head_out;   /* query heads per layer (heads; else unchanged) */
+    uint32_t n_head_kv_in, n_head_kv_out;
 } slm_prune_stats;
 
 typedef struct slm_prune_params {
-    const char *method;   /* "depth", "ffn", "magnitude", "wanda" */
+    const char *method;   /* "depth", "ffn", "heads", "magnitude", "wanda" */
     float ratio;          /* fraction removed, 0 <= ratio < 1; default 0.5 */
     int pattern_n, pattern_m; /* N:M semi-structured (2, 4); 0, 0 = unstructured (default) */
     const char *data;     /* calibration text (plain or gzip), or NULL */

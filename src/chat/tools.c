@@ -1,0 +1,1039 @@
+/* tools.c — tool calling: which syntax a chat template asks its model to
+ * write tool calls in (from markers in the template source), and the parser
+ * that turns a generated reply back into {id, name, arguments} calls plus the
+ * remaining content (slm.h's tool-calling section lists the formats).
+ *
+ * The parser trusts nothing in the text: every call is either complete and
+ * well formed (its arguments a JSON object) or it is left in the content as
+ * the model wrote it. JSON is delimited by our own scanner (json_skip) so the
+ * arguments keep the model's exact bytes; cJSON only decodes strings and
+ * checks values. Results are packed into one slm_alloc block.
+ */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/status.h"
+
+#define NPOS SIZE_MAX
+
+/* ---- growing byte buffer ------------------------------------------------ */
+
+typedef struct sbuf {
+    char *p;
+    size_t n, cap;
+    int oom; /* an append failed; the buffer is unusable */
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1) cap *= 2;
+        char *np = slm_realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = '\0';
+}
+
+static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+/* s[0..n) as a JSON string literal (UTF-8 kept, controls escaped). */
+static void sb_json_string(sbuf *b, const char *s, size_t n)
+{
+    sb_put(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[8];
+        if (c == '"') sb_put(b, "\\\"", 2);
+        else if (c == '\\') sb_put(b, "\\\\", 2);
+        else if (c == '\n') sb_put(b, "\\n", 2);
+        else if (c == '\r') sb_put(b, "\\r", 2);
+        else if (c == '\t') sb_put(b, "\\t", 2);
+        else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            sb_put(b, esc, 6);
+        } else {
+            sb_put(b, s + i, 1);
+        }
+    }
+    sb_put(b, "\"", 1);
+}
+
+/* ---- text scanning ------------------------------------------------------ */
+
+static int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && is_ws(s[i])) i++;
+    return i;
+}
+
+/* Position of needle in s[from..n), or NPOS. */
+static size_t find(const char *s, size_t n, size_t from, const char *needle)
+{
+    size_t k = strlen(needle);
+    if (k == 0 || from > n || n - from < k) return NPOS;
+    for (size_t i = from; i + k <= n; i++)
+        if (s[i] == needle[0] && memcmp(s + i, needle, k) == 0) return i;
+    return NPOS;
+}
+
+/* 1 if s[i..n) starts with lit. */
+static int at(const char *s, size_t n, size_t i, const char *lit)
+{
+    size_t k = strlen(lit);
+    return i <= n && n - i >= k && memcmp(s + i, lit, k) == 0;
+}
+
+/* ---- JSON delimiting ------------------------------------------------------
+ * json_skip returns the end of the JSON value starting at s[i] (no leading
+ * whitespace), or NPOS if the bytes there are not one complete value. It
+ * follows RFC 8259's grammar closely enough to delimit; cJSON then decodes
+ * the pieces we need. Depth is bounded so hostile text cannot recurse deep. */
+
+#define JSON_MAX_DEPTH 128
+
+static size_t json_skip_d(const char *s, size_t n, size_t i, int depth);
+
+static size_t json_skip_string(const char *s, size_t n, size_t i)
+{
+    if (i >= n || s[i] != '"') return NPOS;
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"') return i + 1;
+        if (c == '\\') {
+            if (++i >= n) return NPOS;
+        } else if (c < 0x20) {
+            return NPOS;
+        }
+    }
+    return NPOS;
+}
+
+static size_t json_skip_d(const char *s, size_t n, size_t i, int depth)
+{
+    if (i >= n || depth > JSON_MAX_DEPTH) return NPOS;
+    char c = s[i];
+    if (c == '"') return json_skip_string(s, n, i);
+    if (c == '{' || c == '[') {
+        char close = c == '{' ? '}' : ']';
+        i = skip_ws(s, n, i + 1);
+        if (i < n && s[i] == close) return i + 1;
+        for (;;) {
+            if (c == '{') {
+                if ((i = json_skip_string(s, n, i)) == NPOS) return NPOS;
+                i = skip_ws(s, n, i);
+                if (i >= n || s[i] != ':') return NPOS;
+                i = skip_ws(s, n, i + 1);
+            }
+            if ((i = json_skip_d(s, n, i, depth + 1)) == NPOS) return NPOS;
+            i = skip_ws(s, n, i);
+            if (i >= n) return NPOS;
+            if (s[i] == close) return i + 1;
+            if (s[i] != ',') return NPOS;
+            i = skip_ws(s, n, i + 1);
+        }
+    }
+    if (at(s, n, i, "true")) return i + 4;
+    if (at(s, n, i, "false")) return i + 5;
+    if (at(s, n, i, "null")) return i + 4;
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t j = i + (c == '-');
+        if (j >= n || s[j] < '0' || s[j] > '9') return NPOS;
+        if (s[j] == '0') j++;
+        else while (j < n && s[j] >= '0' && s[j] <= '9') j++;
+        if (j < n && s[j] == '.') {
+            j++;
+            if (j >= n || s[j] < '0' || s[j] > '9') return NPOS;
+            while (j < n && s[j] >= '0' && s[j] <= '9') j++;
+        }
+        if (j < n && (s[j] == 'e' || s[j] == 'E')) {
+            j++;
+            if (j < n && (s[j] == '+' || s[j] == '-')) j++;
+            if (j >= n || s[j] < '0' || s[j] > '9') return NPOS;
+            while (j < n && s[j] >= '0' && s[j] <= '9') j++;
+        }
+        return j;
+    }
+    return NPOS;
+}
+
+static size_t json_skip(const char *s, size_t n, size_t i) { return json_skip_d(s, n, i, 0); }
+
+/* 1 if s[0..n) is exactly one JSON value (surrounding whitespace allowed). */
+static int json_is_value(const char *s, size_t n)
+{
+    size_t i = skip_ws(s, n, 0);
+    size_t e = json_skip(s, n, i);
+    return e != NPOS && skip_ws(s, n, e) == n;
+}
+
+/* The value of member `key` of the object spanning s[ob..oe): its span in
+ * *vs..*ve. 0 if absent (or the object is malformed). */
+static int json_member(const char *s, size_t ob, size_t oe, const char *key, size_t *vs, size_t *ve)
+{
+    size_t klen = strlen(key);
+    size_t i = skip_ws(s, oe, ob + 1);
+    while (i < oe && s[i] == '"') {
+        size_t ke = json_skip_string(s, oe, i);
+        if (ke == NPOS) return 0;
+        /* keys we look for have no escapes, so a byte compare suffices */
+        int match = ke - i - 2 == klen && memcmp(s + i + 1, key, klen) == 0;
+        i = skip_ws(s, oe, ke);
+        if (i >= oe || s[i] != ':') return 0;
+        i = skip_ws(s, oe, i + 1);
+        size_t e = json_skip(s, oe, i);
+        if (e == NPOS) return 0;
+        if (match) {
+            *vs = i;
+            *ve = e;
+            return 1;
+        }
+        i = skip_ws(s, oe, e);
+        if (i < oe && s[i] == ',') i = skip_ws(s, oe, i + 1);
+    }
+    return 0;
+}
+
+/* Decode the JSON string literal s[vs..ve) into a new buffer (NUL-terminated).
+ * NULL if it is not a string or on allocation failure (*oom set). */
+static char *json_decode_string(const char *s, size_t vs, size_t ve, int *oom)
+{
+    if (ve <= vs || s[vs] != '"') return NULL;
+    cJSON *c = cJSON_ParseWithLength(s + vs, ve - vs);
+    char *r = NULL;
+    if (c && cJSON_IsString(c)) {
+        if (!(r = slm_strdup(c->valuestring))) *oom = 1;
+    } else if (!c) {
+        /* cJSON may fail on allocation, or on a string it rejects */
+    }
+    cJSON_Delete(c);
+    return r;
+}
+
+/* ---- the calls found so far ------------------------------------------- */
+
+typedef struct pcall {
+    char *id, *name, *args; /* slm_alloc'd; id may be NULL (generated later) */
+} pcall;
+
+typedef struct parser {
+    const char *s;
+    size_t n;
+    const cJSON *tools; /* the tool list, or NULL */
+    pcall *calls;
+    size_t n_calls, cap_calls;
+    sbuf content;
+    int oom;
+} parser;
+
+static char *dup_n(parser *P, const char *s, size_t n)
+{
+    char *r = slm_alloc(n + 1);
+    if (!r) {
+        P->oom = 1;
+        return NULL;
+    }
+    memcpy(r, s, n);
+    r[n] = '\0';
+    return r;
+}
+
+/* Trim whitespace at both ends of s[*b..*e). */
+static void trim(const char *s, size_t *b, size_t *e)
+{
+    while (*b < *e && is_ws(s[*b])) (*b)++;
+    while (*e > *b && is_ws(s[*e - 1])) (*e)--;
+}
+
+/* 1 if s looks like a function name: no whitespace, quotes, brackets or
+ * controls (prose that merely mentions a marker must not become a call). */
+static int valid_name(const char *s)
+{
+    if (!s || !s[0]) return 0;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c == 0x7F || strchr("\"'<>{}[]()`", c)) return 0;
+    }
+    return 1;
+}
+
+/* Take ownership of name/id/args and append a call; 0 (all freed) if the
+ * name is not a function name or memory ran out. */
+static int add_call(parser *P, char *id, char *name, char *args)
+{
+    if (name && !valid_name(name)) {
+        slm_free(id);
+        slm_free(name);
+        slm_free(args);
+        return 0;
+    }
+    if (!P->oom && P->n_calls == P->cap_calls) {
+        size_t cap = P->cap_calls ? 2 * P->cap_calls : 4;
+        pcall *nc = slm_realloc(P->calls, cap * sizeof *nc);
+        if (!nc) P->oom = 1;
+        else {
+            P->calls = nc;
+            P->cap_calls = cap;
+        }
+    }
+    if (P->oom || !name || !args) {
+        if (!name || !args) P->oom = 1;
+        slm_free(id);
+        slm_free(name);
+        slm_free(args);
+        return 0;
+    }
+    P->calls[P->n_calls++] = (pcall){id, name, args};
+    return 1;
+}
+
+/* Forget calls added after the first `keep` (a multi-call block that turned
+ * out malformed part-way is left whole in the content). */
+static void drop_calls(parser *P, size_t keep)
+{
+    while (P->n_calls > keep) {
+        pcall *c = &P->calls[--P->n_calls];
+        slm_free(c->id);
+        slm_free(c->name);
+        slm_free(c->args);
+    }
+}
+
+/* A call given as a JSON object s[ob..oe) with a name key and an arguments
+ * key (each from a list of accepted spellings) and optionally an id key.
+ * Arguments may be an object (kept as written) or a string holding one
+ * (decoded). 1 if added. */
+static int add_json_call(parser *P, size_t ob, size_t oe, const char *const *name_keys,
+                         const char *const *arg_keys, const char *const *id_keys)
+{
+    const char *s = P->s;
+    size_t ns = 0, ne = 0, as = 0, ae = 0, is = 0, ie = 0;
+    int have_name = 0, have_args = 0, have_id = 0;
+    for (const char *const *k = name_keys; *k && !have_name; k++) have_name = json_member(s, ob, oe, *k, &ns, &ne);
+    for (const char *const *k = arg_keys; *k && !have_args; k++) have_args = json_member(s, ob, oe, *k, &as, &ae);
+    for (const char *const *k = id_keys; k && *k && !have_id; k++) have_id = json_member(s, ob, oe, *k, &is, &ie);
+    if (!have_name) return 0;
+    char *name = json_decode_string(s, ns, ne, &P->oom);
+    if (!name || !name[0]) {
+        slm_free(name);
+        return 0;
+    }
+    char *args = NULL;
+    if (!have_args) {
+        args = dup_n(P, "{}", 2);
+    } else if (s[as] == '{') {
+        args = dup_n(P, s + as, ae - as);
+    } else if (s[as] == '"') {
+        char *t = json_decode_string(s, as, ae, &P->oom);
+        size_t tb = 0, te = t ? strlen(t) : 0;
+        if (t) trim(t, &tb, &te);
+        if (t && tb < te && t[tb] == '{' && json_skip(t, te, tb) == te) {
+            args = dup_n(P, t + tb, te - tb);
+        }
+        slm_free(t);
+    }
+    if (!args) {
+        slm_free(name);
+        return 0;
+    }
+    char *id = NULL;
+    if (have_id) {
+        if (s[is] == '"') id = json_decode_string(s, is, ie, &P->oom);
+        else if (s[is] >= '0' && s[is] <= '9') id = dup_n(P, s + is, ie - is);
+        if (id && !id[0]) {
+            slm_free(id);
+            id = NULL;
+        }
+    }
+    return add_call(P, id, name, args);
+}
+
+static const char *const K_NAME[] = {"name", NULL};
+static const char *const K_ARGS[] = {"arguments", "parameters", NULL};
+static const char *const K_ID[] = {"id", NULL};
+
+/* ---- typing XML-style values --------------------------------------------- */
+
+/* The JSON Schema type of parameter `param` of tool `tool`, or NULL. */
+static const char *param_type(const parser *P, const char *tool, const char *param)
+{
+    if (!P->tools) return NULL;
+    for (const cJSON *t = P->tools->child; t; t = t->next) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+        if (!fn) fn = t; /* tolerate a bare function object */
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        if (!cJSON_IsString(nm) || strcmp(nm->valuestring, tool) != 0) continue;
+        const cJSON *props = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(fn, "parameters"), "properties");
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(props, param), "type");
+        return cJSON_IsString(ty) ? ty->valuestring : NULL;
+    }
+    return NULL;
+}
+
+/* Append "key":value to an object under construction. force: 1 = always a
+ * string, 0 = decide from the schema / the text, -1 = JSON if it parses. */
+static void put_kv(parser *P, sbuf *o, const char *tool, const char *k, size_t kn, const char *v, size_t vn,
+                   int force)
+{
+    if (o->n > 1) sb_put(o, ",", 1);
+    sb_json_string(o, k, kn);
+    sb_put(o, ":", 1);
+    int as_string = force == 1;
+    if (force == 0) {
+        char *key = dup_n(P, k, kn);
+        const char *ty = key ? param_type(P, tool, key) : NULL;
+        if (ty && strcmp(ty, "string") == 0) as_string = 1;
+        slm_free(key);
+    }
+    size_t b = 0, e = vn;
+    trim(v, &b, &e);
+    if (!as_string && b < e && json_is_value(v + b, e - b) && v[b] != '"')
+        sb_put(o, v + b, e - b);
+    else if (!as_string && b < e && v[b] == '"' && json_is_value(v + b, e - b) && force == -1)
+        sb_put(o, v + b, e - b);
+    else
+        sb_json_string(o, v, vn);
+}
+
+static char *finish_obj(parser *P, sbuf *o)
+{
+    sb_put(o, "}", 1);
+    if (o->oom) {
+        P->oom = 1;
+        slm_free(o->p);
+        return NULL;
+    }
+    return o->p;
+}
+
+/* Strip one newline at each end of an XML-style value (templates put the
+ * value on its own line: "<parameter=k>\nvalue\n</parameter>"). */
+static void strip_nl(const char *s, size_t *b, size_t *e)
+{
+    if (*b < *e && s[*b] == '\n') (*b)++;
+    if (*e > *b && s[*e - 1] == '\n') (*e)--;
+}
+
+/* ---- the formats ---------------------------------------------------------
+ * Each parse_<format> tries to read calls at s[i] (where a start marker was
+ * found) and returns the end of what it consumed, or NPOS (nothing added). */
+
+/* <tool_call> {json} </tool_call>; the closing tag may be missing at the end. */
+static size_t parse_hermes(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    i = skip_ws(s, n, i + strlen("<tool_call>"));
+    size_t e = json_skip(s, n, i);
+    if (e == NPOS || s[i] != '{') return NPOS;
+    size_t j = skip_ws(s, n, e);
+    if (at(s, n, j, "</tool_call>")) j += strlen("</tool_call>");
+    else if (j != n) return NPOS;
+    return add_json_call(P, i, e, K_NAME, K_ARGS, K_ID) ? j : NPOS;
+}
+
+/* [<tool_call>] <function=N> (<parameter=K>V</parameter>)* </function> [</tool_call>] */
+static size_t parse_qwen3_xml(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    int wrapped = at(s, n, i, "<tool_call>");
+    if (wrapped) i = skip_ws(s, n, i + strlen("<tool_call>"));
+    if (!at(s, n, i, "<function=")) return NPOS;
+    size_t nb = i + strlen("<function="), ne = find(s, n, nb, ">");
+    if (ne == NPOS) return NPOS;
+    size_t close = find(s, n, ne, "</function>");
+    if (close == NPOS) return NPOS;
+    char *name = NULL;
+    size_t b = nb, e = ne;
+    trim(s, &b, &e);
+    if (b == e || !(name = dup_n(P, s + b, e - b))) return NPOS;
+    sbuf o = {0};
+    sb_put(&o, "{", 1);
+    size_t j = skip_ws(s, n, ne + 1);
+    while (j < close && at(s, n, j, "<parameter=")) {
+        size_t kb = j + strlen("<parameter="), ke = find(s, close, kb, ">");
+        if (ke == NPOS) break;
+        size_t vb = ke + 1, ve = find(s, close, vb, "</parameter>");
+        if (ve == NPOS) break;
+        size_t k0 = kb, k1 = ke, v0 = vb, v1 = ve;
+        trim(s, &k0, &k1);
+        strip_nl(s, &v0, &v1);
+        put_kv(P, &o, name, s + k0, k1 - k0, s + v0, v1 - v0, 0);
+        j = skip_ws(s, n, ve + strlen("</parameter>"));
+    }
+    if (j != close) { /* something other than parameters inside */
+        slm_free(name);
+        slm_free(o.p);
+        return NPOS;
+    }
+    char *args = finish_obj(P, &o);
+    j = close + strlen("</function>");
+    size_t k = skip_ws(s, n, j);
+    if (wrapped) {
+        if (at(s, n, k, "</tool_call>")) j = k + strlen("</tool_call>");
+        else if (k != n) {
+            slm_free(name);
+            slm_free(args);
+            return NPOS;
+        }
+    }
+    if (!add_call(P, NULL, name, args)) return NPOS;
+    return j;
+}
+
+/* <function=N>{json}</function> */
+static size_t parse_functionary(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t nb = i + strlen("<function="), ne = find(s, n, nb, ">");
+    if (ne == NPOS) return NPOS;
+    size_t as = skip_ws(s, n, ne + 1), ae = json_skip(s, n, as);
+    if (ae == NPOS || s[as] != '{') return NPOS;
+    size_t j = skip_ws(s, n, ae);
+    if (at(s, n, j, "</function>")) j += strlen("</function>");
+    else if (j != n) return NPOS;
+    size_t b = nb, e = ne;
+    trim(s, &b, &e);
+    if (b == e) return NPOS;
+    char *name = dup_n(P, s + b, e - b), *args = dup_n(P, s + as, ae - as);
+    if (!add_call(P, NULL, name, args)) return NPOS;
+    return j;
+}
+
+/* <tool_call>N (<arg_key>K</arg_key> <arg_value>V</arg_value>)* </tool_call> */
+static size_t parse_glm(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t nb = i + strlen("<tool_call>");
+    size_t close = find(s, n, nb, "</tool_call>");
+    if (close == NPOS) return NPOS;
+    size_t ne = find(s, close, nb, "<arg_key>");
+    if (ne == NPOS) ne = close;
+    size_t b = nb, e = ne;
+    trim(s, &b, &e);
+    if (b == e || memchr(s + b, '<', e - b) || memchr(s + b, '\n', e - b)) return NPOS;
+    char *name = dup_n(P, s + b, e - b);
+    if (!name) return NPOS;
+    sbuf o = {0};
+    sb_put(&o, "{", 1);
+    size_t j = ne;
+    int ok = 1;
+    while (j < close) {
+        if (!at(s, n, j, "<arg_key>")) {
+            ok = 0;
+            break;
+        }
+        size_t kb = j + strlen("<arg_key>"), ke = find(s, close, kb, "</arg_key>");
+        if (ke == NPOS) {
+            ok = 0;
+            break;
+        }
+        size_t vb = skip_ws(s, n, ke + strlen("</arg_key>"));
+        if (!at(s, n, vb, "<arg_value>")) {
+            ok = 0;
+            break;
+        }
+        vb += strlen("<arg_value>");
+        size_t ve = find(s, close, vb, "</arg_value>");
+        if (ve == NPOS) {
+            ok = 0;
+            break;
+        }
+        size_t k0 = kb, k1 = ke;
+        trim(s, &k0, &k1);
+        put_kv(P, &o, name, s + k0, k1 - k0, s + vb, ve - vb, 0);
+        j = skip_ws(s, n, ve + strlen("</arg_value>"));
+    }
+    if (!ok) {
+        slm_free(name);
+        slm_free(o.p);
+        return NPOS;
+    }
+    if (!add_call(P, NULL, name, finish_obj(P, &o))) return NPOS;
+    return close + strlen("</tool_call>");
+}
+
+/* JSON objects in an array "[...]" or one after another (optionally
+ * separated by ',' or ';'), from s[i] up to `end`; each a call. 1 if at
+ * least one call and nothing else was there. */
+static int parse_json_calls(parser *P, size_t i, size_t end, const char *const *name_keys,
+                            const char *const *arg_keys, const char *const *id_keys)
+{
+    const char *s = P->s;
+    size_t keep = P->n_calls;
+    i = skip_ws(s, end, i);
+    int array = i < end && s[i] == '[';
+    if (array) {
+        size_t ae = json_skip(s, end, i);
+        if (ae == NPOS || skip_ws(s, end, ae) != end) return 0;
+        end = ae - 1;
+        i = skip_ws(s, end, i + 1);
+    }
+    while (i < end) {
+        size_t oe = json_skip(s, end, i);
+        if (oe == NPOS || s[i] != '{' || !add_json_call(P, i, oe, name_keys, arg_keys, id_keys)) {
+            drop_calls(P, keep);
+            return 0;
+        }
+        i = skip_ws(s, end, oe);
+        if (i < end && (s[i] == ',' || s[i] == ';')) i = skip_ws(s, end, i + 1);
+    }
+    if (P->n_calls == keep) return 0;
+    return 1;
+}
+
+/* OPEN [json array or objects] CLOSE; the close tag may be missing at the end. */
+static size_t parse_tagged_json(parser *P, size_t i, const char *open, const char *close,
+                                const char *const *name_keys, const char *const *arg_keys,
+                                const char *const *id_keys)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t b = i + strlen(open);
+    size_t c = find(s, n, b, close);
+    size_t end = c == NPOS ? n : c;
+    if (!parse_json_calls(P, b, end, name_keys, arg_keys, id_keys)) return NPOS;
+    return c == NPOS ? n : c + strlen(close);
+}
+
+/* [TOOL_CALLS][{...}] or [TOOL_CALLS]N[CALL_ID]I[ARGS]{...} or [TOOL_CALLS]N[ARGS]{...} */
+static size_t parse_mistral(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t b = skip_ws(s, n, i + strlen("[TOOL_CALLS]"));
+    if (b < n && s[b] == '[') {
+        size_t ae = json_skip(s, n, b);
+        if (ae == NPOS) return NPOS;
+        if (!parse_json_calls(P, b, ae, K_NAME, K_ARGS, K_ID)) return NPOS;
+        return ae;
+    }
+    size_t args_tag = find(s, n, b, "[ARGS]");
+    if (args_tag == NPOS) return NPOS;
+    size_t ne = find(s, args_tag, b, "[CALL_ID]");
+    size_t ib = NPOS;
+    if (ne == NPOS) ne = args_tag;
+    else ib = ne + strlen("[CALL_ID]");
+    size_t nb = b, n1 = ne;
+    trim(s, &nb, &n1);
+    if (nb == n1 || memchr(s + nb, '[', n1 - nb) || memchr(s + nb, '\n', n1 - nb)) return NPOS;
+    size_t as = skip_ws(s, n, args_tag + strlen("[ARGS]")), ae = json_skip(s, n, as);
+    if (ae == NPOS || s[as] != '{') return NPOS;
+    char *id = NULL;
+    if (ib != NPOS) {
+        size_t i0 = ib, i1 = args_tag;
+        trim(s, &i0, &i1);
+        if (i1 > i0) id = dup_n(P, s + i0, i1 - i0);
+    }
+    if (!add_call(P, id, dup_n(P, s + nb, n1 - nb), dup_n(P, s + as, ae - as))) return NPOS;
+    return ae;
+}
+
+/* The whole reply (after an optional <|python_tag|>) is one or more
+ * {"name", "parameters"} objects. Handled before the marker loop. */
+static int parse_llama3(parser *P)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t i = skip_ws(s, n, 0);
+    if (at(s, n, i, "<|python_tag|>")) i += strlen("<|python_tag|>");
+    size_t e = n;
+    while (e > i && is_ws(s[e - 1])) e--;
+    /* <|eom_id|> / <|eot_id|> may be left at the end when specials are rendered */
+    if (e >= i + 10 && (memcmp(s + e - 10, "<|eom_id|>", 10) == 0 || memcmp(s + e - 10, "<|eot_id|>", 10) == 0))
+        e -= 10;
+    return parse_json_calls(P, i, e, K_NAME, K_ARGS, NULL);
+}
+
+/* <｜tool▁calls▁begin｜> (<｜tool▁call▁begin｜>TYPE<｜tool▁sep｜>N\n```json\n{...}\n```<｜tool▁call▁end｜>)+ <｜tool▁calls▁end｜> */
+#define DS_CALLS_BEGIN "<\xef\xbd\x9ctool\xe2\x96\x81" "calls\xe2\x96\x81" "begin\xef\xbd\x9c>"
+#define DS_CALLS_END "<\xef\xbd\x9ctool\xe2\x96\x81" "calls\xe2\x96\x81" "end\xef\xbd\x9c>"
+#define DS_CALL_BEGIN "<\xef\xbd\x9ctool\xe2\x96\x81" "call\xe2\x96\x81" "begin\xef\xbd\x9c>"
+#define DS_CALL_END "<\xef\xbd\x9ctool\xe2\x96\x81" "call\xe2\x96\x81" "end\xef\xbd\x9c>"
+#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81" "sep\xef\xbd\x9c>"
+
+static size_t parse_deepseek_r1(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    size_t j = skip_ws(s, n, i + strlen(DS_CALLS_BEGIN));
+    while (at(s, n, j, DS_CALL_BEGIN)) {
+        size_t sep = find(s, n, j, DS_SEP);
+        size_t cend = find(s, n, j, DS_CALL_END);
+        if (sep == NPOS || cend == NPOS || sep > cend) goto bad;
+        size_t nb = sep + strlen(DS_SEP), ne = nb;
+        while (ne < cend && s[ne] != '\n') ne++;
+        size_t b = nb, e = ne;
+        trim(s, &b, &e);
+        if (b == e) goto bad;
+        size_t k = skip_ws(s, cend, ne);
+        if (at(s, cend, k, "```json")) k += 7;
+        else if (at(s, cend, k, "```")) k += 3;
+        k = skip_ws(s, cend, k);
+        size_t ae = json_skip(s, cend, k);
+        if (ae == NPOS || s[k] != '{') goto bad;
+        size_t t = skip_ws(s, cend, ae);
+        if (at(s, cend, t, "```")) t = skip_ws(s, cend, t + 3);
+        if (t != cend) goto bad;
+        if (!add_call(P, NULL, dup_n(P, s + b, e - b), dup_n(P, s + k, ae - k))) goto bad;
+        j = skip_ws(s, n, cend + strlen(DS_CALL_END));
+    }
+    if (P->n_calls == keep) return NPOS;
+    if (at(s, n, j, DS_CALLS_END)) return j + strlen(DS_CALLS_END);
+    if (j == n) return n;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* [CONTAINER] (<PFXinvoke name="N"> (<PFXparameter name="K" [string="true|false"]>V</PFXparameter>)* </PFXinvoke>)+ [/CONTAINER]
+ * PFX is "" (MiniMax-M2) or "｜DSML｜" (DeepSeek V3.2/V4). */
+#define DSML "\xef\xbd\x9c" "DSML" "\xef\xbd\x9c"
+
+static size_t parse_xml_invoke(parser *P, size_t i, const char *open, const char *close, const char *pfx)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    char inv[64], inv_end[64], par[64], par_end[64];
+    snprintf(inv, sizeof inv, "<%sinvoke name=\"", pfx);
+    snprintf(inv_end, sizeof inv_end, "</%sinvoke>", pfx);
+    snprintf(par, sizeof par, "<%sparameter name=\"", pfx);
+    snprintf(par_end, sizeof par_end, "</%sparameter>", pfx);
+    size_t j = skip_ws(s, n, i + strlen(open));
+    while (at(s, n, j, inv)) {
+        size_t nb = j + strlen(inv), ne = find(s, n, nb, "\"");
+        size_t iend = find(s, n, nb, inv_end);
+        if (ne == NPOS || iend == NPOS || ne > iend) goto bad;
+        size_t gt = find(s, iend, ne, ">");
+        if (gt == NPOS || ne == nb) goto bad;
+        char *name = dup_n(P, s + nb, ne - nb);
+        if (!name) goto bad;
+        sbuf o = {0};
+        sb_put(&o, "{", 1);
+        size_t k = skip_ws(s, n, gt + 1);
+        while (k < iend && at(s, n, k, par)) {
+            size_t kb = k + strlen(par), ke = find(s, iend, kb, "\"");
+            if (ke == NPOS) break;
+            size_t vgt = find(s, iend, ke, ">"), ve = vgt == NPOS ? NPOS : find(s, iend, vgt, par_end);
+            if (ve == NPOS) break;
+            int force = 0;
+            size_t attr = find(s, vgt, ke, "string=\"");
+            if (attr != NPOS) force = at(s, vgt, attr + 8, "true") ? 1 : -1;
+            put_kv(P, &o, name, s + kb, ke - kb, s + vgt + 1, ve - vgt - 1, force);
+            k = skip_ws(s, n, ve + strlen(par_end));
+        }
+        if (k != iend) {
+            slm_free(name);
+            slm_free(o.p);
+            goto bad;
+        }
+        if (!add_call(P, NULL, name, finish_obj(P, &o))) goto bad;
+        j = skip_ws(s, n, iend + strlen(inv_end));
+    }
+    if (P->n_calls == keep) return NPOS;
+    if (at(s, n, j, close)) return j + strlen(close);
+    if (j == n) return n;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* gpt-oss (harmony): ...to=functions.N ...<|message|>{json}<|call|>. The span
+ * starts at the <|start|> or <|channel|> that opens the call's header. */
+static size_t parse_harmony(parser *P, size_t i, size_t *span_start)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t nb = i + strlen("to=functions."), ne = nb;
+    while (ne < n && !is_ws(s[ne]) && s[ne] != '<') ne++;
+    if (ne == nb) return NPOS;
+    size_t msg = find(s, n, ne, "<|message|>");
+    if (msg == NPOS) return NPOS;
+    /* the header between the name and <|message|> holds no other message */
+    size_t other = find(s, msg, ne, "<|end|>");
+    if (other != NPOS) return NPOS;
+    size_t as = skip_ws(s, n, msg + strlen("<|message|>")), ae = json_skip(s, n, as);
+    if (ae == NPOS || s[as] != '{') return NPOS;
+    size_t j = skip_ws(s, n, ae);
+    if (at(s, n, j, "<|call|>")) j += strlen("<|call|>");
+    else if (j != n) return NPOS;
+    /* start of the header: the nearest <|start|> or <|channel|> before i,
+     * if no <|message|> lies between */
+    size_t st = i;
+    for (size_t k = i; k-- > 0;) {
+        if (at(s, i, k, "<|message|>") || at(s, i, k, "<|end|>")) break;
+        if (at(s, i, k, "<|start|>") || at(s, i, k, "<|channel|>")) {
+            st = k;
+            if (at(s, i, k, "<|start|>")) break;
+        }
+    }
+    *span_start = st;
+    if (!add_call(P, NULL, dup_n(P, s + nb, ne - nb), dup_n(P, s + as, ae - as))) return NPOS;
+    return j;
+}
+
+/* ---- detection ------------------------------------------------------------ */
+
+static int has(const char *s, size_t n, const char *needle) { return find(s, n, 0, needle) != NPOS; }
+
+SLM_API slm_tool_format slm_tool_format_detect(const char *t, size_t n)
+{
+    if (!t) return SLM_TOOL_FORMAT_NONE;
+    if (has(t, n, "[TOOL_CALLS]")) return SLM_TOOL_FORMAT_MISTRAL;
+    if (has(t, n, "<parameter=")) return SLM_TOOL_FORMAT_QWEN3_XML;
+    if (has(t, n, "<arg_key>")) return SLM_TOOL_FORMAT_GLM;
+    if (has(t, n, "<function=")) return SLM_TOOL_FORMAT_FUNCTIONARY;
+    if (has(t, n, "<minimax:tool_call>") || (has(t, n, DSML) && has(t, n, "invoke name="))) return SLM_TOOL_FORMAT_XML_INVOKE;
+    if (has(t, n, DS_CALL_BEGIN)) return SLM_TOOL_FORMAT_DEEPSEEK_R1;
+    if (has(t, n, "<|START_ACTION|>")) return SLM_TOOL_FORMAT_COMMAND_R;
+    if (has(t, n, "<TOOLCALL>") || has(t, n, "<tool_calls>")) return SLM_TOOL_FORMAT_JSON_ARRAY;
+    if (has(t, n, "<tool_call>")) return SLM_TOOL_FORMAT_HERMES;
+    if (has(t, n, "<|call|>") && has(t, n, "<|channel|>")) return SLM_TOOL_FORMAT_HARMONY;
+    if (has(t, n, "<|start_header_id|>") && (has(t, n, "<|python_tag|>") || has(t, n, "\"parameters\"")))
+        return SLM_TOOL_FORMAT_LLAMA3;
+    return SLM_TOOL_FORMAT_NONE;
+}
+
+static const char *const format_names[SLM_TOOL_FORMAT_COUNT] = {
+    "none", "hermes", "qwen3_xml", "llama3", "mistral", "functionary",
+    "glm", "json_array", "deepseek_r1", "command_r", "xml_invoke", "harmony",
+};
+
+SLM_API const char *slm_tool_format_name(slm_tool_format f)
+{
+    return (int)f >= 0 && f < SLM_TOOL_FORMAT_COUNT ? format_names[f] : NULL;
+}
+
+SLM_API slm_status slm_tool_format_from_name(const char *name, slm_tool_format *out)
+{
+    slm_error_clear();
+    if (!out) return slm_fail(SLM_ERR_ARG, "slm_tool_format_from_name: out is NULL");
+    *out = SLM_TOOL_FORMAT_NONE;
+    for (int k = 0; name && k < SLM_TOOL_FORMAT_COUNT; k++) {
+        if (strcmp(name, format_names[k]) == 0) {
+            *out = (slm_tool_format)k;
+            return SLM_OK;
+        }
+    }
+    return slm_fail(SLM_ERR_ARG, "unknown tool-call format '%s' (expected none, hermes, qwen3_xml, llama3, "
+                    "mistral, functionary, glm, json_array, deepseek_r1, command_r, xml_invoke or harmony)",
+                    name ? name : "(null)");
+}
+
+/* ---- the parse loop ------------------------------------------------------- */
+
+/* The start markers of a format, in the order they are tried at a position. */
+static size_t next_marker(const parser *P, slm_tool_format f, size_t from, const char **which)
+{
+    static const char *const hermes[] = {"<tool_call>", NULL};
+    static const char *const qwen3[] = {"<tool_call>", "<function=", NULL};
+    static const char *const functionary[] = {"<function=", NULL};
+    static const char *const mistral[] = {"[TOOL_CALLS]", NULL};
+    static const char *const json_array[] = {"<TOOLCALL>", "<tool_calls>", NULL};
+    static const char *const deepseek[] = {DS_CALLS_BEGIN, NULL};
+    static const char *const command_r[] = {"<|START_ACTION|>", NULL};
+    static const char *const xml_invoke[] = {"<minimax:tool_call>", "<" DSML "function_calls>",
+                                             "<" DSML "tool_calls>", NULL};
+    static const char *const harmony[] = {"to=functions.", NULL};
+    const char *const *m = NULL;
+    switch (f) {
+    case SLM_TOOL_FORMAT_HERMES: m = hermes; break;
+    case SLM_TOOL_FORMAT_QWEN3_XML: m = qwen3; break;
+    case SLM_TOOL_FORMAT_FUNCTIONARY: m = functionary; break;
+    case SLM_TOOL_FORMAT_GLM: m = hermes; break;
+    case SLM_TOOL_FORMAT_MISTRAL: m = mistral; break;
+    case SLM_TOOL_FORMAT_JSON_ARRAY: m = json_array; break;
+    case SLM_TOOL_FORMAT_DEEPSEEK_R1: m = deepseek; break;
+    case SLM_TOOL_FORMAT_COMMAND_R: m = command_r; break;
+    case SLM_TOOL_FORMAT_XML_INVOKE: m = xml_invoke; break;
+    case SLM_TOOL_FORMAT_HARMONY: m = harmony; break;
+    default: return NPOS;
+    }
+    size_t best = NPOS;
+    for (; *m; m++) {
+        size_t p = find(P->s, P->n, from, *m);
+        if (p < best) {
+            best = p;
+            *which = *m;
+        }
+    }
+    return best;
+}
+
+static size_t parse_at(parser *P, slm_tool_format f, size_t i, const char *marker, size_t *span_start)
+{
+    static const char *const K_CR_NAME[] = {"tool_name", "name", NULL};
+    static const char *const K_CR_ARGS[] = {"parameters", "arguments", NULL};
+    static const char *const K_CR_ID[] = {"tool_call_id", "id", NULL};
+    *span_start = i;
+    switch (f) {
+    case SLM_TOOL_FORMAT_HERMES: return parse_hermes(P, i);
+    case SLM_TOOL_FORMAT_QWEN3_XML: return parse_qwen3_xml(P, i);
+    case SLM_TOOL_FORMAT_FUNCTIONARY: return parse_functionary(P, i);
+    case SLM_TOOL_FORMAT_GLM: return parse_glm(P, i);
+    case SLM_TOOL_FORMAT_MISTRAL: return parse_mistral(P, i);
+    case SLM_TOOL_FORMAT_JSON_ARRAY:
+        return strcmp(marker, "<TOOLCALL>") == 0
+                   ? parse_tagged_json(P, i, "<TOOLCALL>", "</TOOLCALL>", K_NAME, K_ARGS, K_ID)
+                   : parse_tagged_json(P, i, "<tool_calls>", "</tool_calls>", K_NAME, K_ARGS, K_ID);
+    case SLM_TOOL_FORMAT_DEEPSEEK_R1: return parse_deepseek_r1(P, i);
+    case SLM_TOOL_FORMAT_COMMAND_R:
+        return parse_tagged_json(P, i, "<|START_ACTION|>", "<|END_ACTION|>", K_CR_NAME, K_CR_ARGS, K_CR_ID);
+    case SLM_TOOL_FORMAT_XML_INVOKE:
+        if (strcmp(marker, "<minimax:tool_call>") == 0)
+            return parse_xml_invoke(P, i, marker, "</minimax:tool_call>", "");
+        if (strcmp(marker, "<" DSML "function_calls>") == 0)
+            return parse_xml_invoke(P, i, marker, "</" DSML "function_calls>", DSML);
+        return parse_xml_invoke(P, i, marker, "</" DSML "tool_calls>", DSML);
+    case SLM_TOOL_FORMAT_HARMONY: return parse_harmony(P, i, span_start);
+    default: return NPOS;
+    }
+}
+
+static void parser_free(parser *P)
+{
+    drop_calls(P, 0);
+    slm_free(P->calls);
+    slm_free(P->content.p);
+}
+
+SLM_API slm_status slm_tool_calls_parse(slm_tool_format f, const char *text, size_t len,
+                                        const char *tools_json, slm_tool_calls **out)
+{
+    slm_status st = SLM_OK;
+    slm_error_clear();
+    cJSON *tools = NULL;
+    parser P;
+    memset(&P, 0, sizeof P);
+    if (!out) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_parse: out is NULL");
+    *out = NULL;
+    if ((int)f < 0 || f >= SLM_TOOL_FORMAT_COUNT)
+        return slm_fail(SLM_ERR_ARG, "slm_tool_calls_parse: format %d is not a slm_tool_format (0..%d)", (int)f,
+                        SLM_TOOL_FORMAT_COUNT - 1);
+    if (!text && len) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_parse: text is NULL");
+    if (tools_json) {
+        tools = cJSON_Parse(tools_json);
+        if (!tools || !(cJSON_IsArray(tools) || cJSON_IsNull(tools))) {
+            cJSON_Delete(tools);
+            return slm_fail(SLM_ERR_ARG, "slm_tool_calls_parse: tools_json is not a JSON array");
+        }
+    }
+    P.s = text ? text : "";
+    P.n = len;
+    P.tools = cJSON_IsArray(tools) ? tools : NULL;
+
+    size_t content_from = 0; /* text before this is already in content */
+    if (f == SLM_TOOL_FORMAT_LLAMA3) {
+        if (parse_llama3(&P)) content_from = P.n;
+    } else if (f != SLM_TOOL_FORMAT_NONE) {
+        size_t i = 0;
+        const char *marker = NULL;
+        while ((i = next_marker(&P, f, i, &marker)) != NPOS) {
+            size_t span = i;
+            size_t e = parse_at(&P, f, i, marker, &span);
+            if (P.oom) break;
+            if (e == NPOS) {
+                i += strlen(marker); /* not a call: its text stays content */
+                continue;
+            }
+            if (span < content_from) span = content_from;
+            sb_put(&P.content, P.s + content_from, span - content_from);
+            content_from = e;
+            i = e;
+        }
+    }
+    sb_put(&P.content, P.s + content_from, P.n - content_from);
+    SLM_CHECK(!P.oom && !P.content.oom, SLM_ERR_NOMEM, "slm_tool_calls_parse: out of memory (%zu bytes of text)",
+              len);
+
+    /* Pack: header, calls, then every string. */
+    size_t cb = 0, ce = P.content.n;
+    if (P.content.p) trim(P.content.p, &cb, &ce);
+    size_t total = sizeof(slm_tool_calls) + P.n_calls * sizeof(slm_tool_call) + (ce - cb) + 1;
+    for (size_t k = 0; k < P.n_calls; k++) {
+        total += strlen(P.calls[k].name) + strlen(P.calls[k].args) + 2;
+        total += (P.calls[k].id ? strlen(P.calls[k].id) : 24) + 1;
+    }
+    char *blk = slm_alloc(total);
+    SLM_CHECK(blk, SLM_ERR_NOMEM, "slm_tool_calls_parse: cannot allocate %zu bytes for the result", total);
+    slm_tool_calls *r = (slm_tool_calls *)blk;
+    r->format = f;
+    r->n_calls = P.n_calls;
+    r->calls = P.n_calls ? (slm_tool_call *)(blk + sizeof *r) : NULL;
+    char *w = blk + sizeof *r + P.n_calls * sizeof(slm_tool_call);
+    for (size_t k = 0; k < P.n_calls; k++) {
+        size_t l;
+        if (P.calls[k].id) {
+            l = strlen(P.calls[k].id);
+            memcpy(w, P.calls[k].id, l + 1);
+        } else {
+            l = (size_t)snprintf(w, 24, "call_%zu", k);
+        }
+        r->calls[k].id = w;
+        w += l + 1;
+        l = strlen(P.calls[k].name);
+        memcpy(w, P.calls[k].name, l + 1);
+        r->calls[k].name = w;
+        w += l + 1;
+        l = strlen(P.calls[k].args);
+        memcpy(w, P.calls[k].args, l + 1);
+        r->calls[k].arguments = w;
+        w += l + 1;
+    }
+    if (ce > cb) memcpy(w, P.content.p + cb, ce - cb);
+    w[ce - cb] = '\0';
+    r->content = w;
+    r->content_len = ce - cb;
+    *out = r;
+fail:
+    parser_free(&P);
+    cJSON_Delete(tools);
+    return st;
+}
+
+SLM_API void slm_tool_calls_free(slm_tool_calls *c) { slm_free(c); }
+
+SLM_API slm_status slm_tool_calls_to_json(const slm_tool_calls *c, char **out)
+{
+    slm_error_clear();
+    if (!out) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_to_json: out is NULL");
+    *out = NULL;
+    if (!c) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_to_json: calls are NULL");
+    sbuf b = {0};
+    sb_put(&b, "[", 1);
+    for (size_t k = 0; k < c->n_calls; k++) {
+        const slm_tool_call *t = &c->calls[k];
+        if (k) sb_put(&b, ",", 1);
+        sb_puts(&b, "{\"id\":");
+        sb_json_string(&b, t->id, strlen(t->id));
+        sb_puts(&b, ",\"type\":\"function\",\"function\":{\"name\":");
+        sb_json_string(&b, t->name, strlen(t->name));
+        sb_puts(&b, ",\"arguments\":");
+        sb_json_string(&b, t->arguments, strlen(t->arguments));
+        sb_puts(&b, "}}");
+    }
+    sb_put(&b, "]", 1);
+    if (b.oom) {
+        slm_free(b.p);
+        return slm_fail(SLM_ERR_NOMEM, "slm_tool_calls_to_json: out of memory for %zu calls", c->n_calls);
+    }
+    *out = b.p;
+    return SLM_OK;
+}

@@ -1,0 +1,398 @@
+/* test_tools.c — tool-call format detection and parsing (src/chat/tools.c).
+ *
+ * Expectations come from the formats as the templates themselves write an
+ * assistant tool call (the strings below are copied from the reference
+ * renderings in ../shared/testdata/chat/expected), and, when ../shared is
+ * present, from every real template's reference rendering of the tool_call
+ * conversation: parsing it must recover get_weather({"location": "Paris"}).
+ */
+#include <cjson/cJSON.h>
+#include <string.h>
+
+#include "harness.h"
+#include "slm.h"
+
+#define CHAT_DIR SLM_TESTDATA_DIR "/chat"
+
+/* 1 if JSON texts a and b are equal values. */
+static int json_equal(const char *a, const char *b)
+{
+    cJSON *x = cJSON_Parse(a), *y = cJSON_Parse(b);
+    int eq = x && y && cJSON_Compare(x, y, 1);
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    return eq;
+}
+
+static slm_tool_calls *parse(slm_tool_format f, const char *text, const char *tools)
+{
+    slm_tool_calls *c = NULL;
+    slm_status st = slm_tool_calls_parse(f, text, strlen(text), tools, &c);
+    CHECK(st == SLM_OK, "parse failed: %s", slm_last_error());
+    return c;
+}
+
+/* The reply holds exactly one call name(args) and the given content. */
+static void expect_one(slm_tool_format f, const char *text, const char *name, const char *args,
+                       const char *id, const char *content)
+{
+    slm_tool_calls *c = parse(f, text, NULL);
+    if (!c) return;
+    CHECK(c->n_calls == 1, "%s: %zu calls in '%s'", slm_tool_format_name(f), c->n_calls, text);
+    if (c->n_calls == 1) {
+        CHECK(strcmp(c->calls[0].name, name) == 0, "name '%s'", c->calls[0].name);
+        CHECK(json_equal(c->calls[0].arguments, args), "arguments '%s', want %s", c->calls[0].arguments, args);
+        if (id) CHECK(strcmp(c->calls[0].id, id) == 0, "id '%s', want '%s'", c->calls[0].id, id);
+    }
+    CHECK(strcmp(c->content, content) == 0, "content '%s', want '%s'", c->content, content);
+    CHECK(c->content_len == strlen(content), "content_len %zu", c->content_len);
+    slm_tool_calls_free(c);
+}
+
+static void hermes_call_is_parsed_with_surrounding_text(void)
+{
+    expect_one(SLM_TOOL_FORMAT_HERMES,
+               "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}\n"
+               "</tool_call>",
+               "get_weather", "{\"location\": \"Paris\"}", "call_0", "Let me check.");
+}
+
+static void hermes_arguments_keep_the_models_bytes(void)
+{
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_HERMES,
+                              "<tool_call>{\"name\":\"f\",\"arguments\":{\"n\": 1.50, \"s\": \"\\u00e9\"}}</tool_call>",
+                              NULL);
+    REQUIRE(c && c->n_calls == 1, "one call");
+    CHECK(strcmp(c->calls[0].arguments, "{\"n\": 1.50, \"s\": \"\\u00e9\"}") == 0, "got %s", c->calls[0].arguments);
+    slm_tool_calls_free(c);
+}
+
+static void hermes_parses_several_calls_and_string_arguments(void)
+{
+    const char *t = "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": 1}}\n</tool_call>\n"
+                    "<tool_call>\n{\"name\": \"b\", \"arguments\": \"{\\\"y\\\": [true, null]}\"}\n</tool_call>";
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_HERMES, t, NULL);
+    REQUIRE(c && c->n_calls == 2, "two calls");
+    CHECK(strcmp(c->calls[0].name, "a") == 0 && strcmp(c->calls[1].name, "b") == 0, "names");
+    CHECK(strcmp(c->calls[0].id, "call_0") == 0 && strcmp(c->calls[1].id, "call_1") == 0, "ids");
+    CHECK(json_equal(c->calls[1].arguments, "{\"y\": [true, null]}"), "string arguments decoded: %s",
+          c->calls[1].arguments);
+    CHECK(c->content_len == 0, "no content: '%s'", c->content);
+    slm_tool_calls_free(c);
+}
+
+static void malformed_or_truncated_calls_stay_content(void)
+{
+    const char *cases[] = {
+        "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Par",
+        "<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>",
+        "<tool_call>{\"arguments\": {}}</tool_call>",
+        "<tool_call>{\"name\": \"f\", \"arguments\": [1]}</tool_call>",
+        "<tool_call>{\"name\": \"f\"} trailing</tool_call>",
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        slm_tool_calls *c = parse(SLM_TOOL_FORMAT_HERMES, cases[k], NULL);
+        if (!c) continue;
+        CHECK(c->n_calls == 0, "case %zu: %zu calls", k, c->n_calls);
+        CHECK(strcmp(c->content, cases[k]) == 0, "case %zu: content '%s'", k, c->content);
+        slm_tool_calls_free(c);
+    }
+}
+
+static void qwen3_xml_parameters_become_json(void)
+{
+    expect_one(SLM_TOOL_FORMAT_QWEN3_XML,
+               "<tool_call>\n<function=get_weather>\n<parameter=location>\nParis\n</parameter>\n"
+               "<parameter=days>\n3\n</parameter>\n</function>\n</tool_call>",
+               "get_weather", "{\"location\": \"Paris\", \"days\": 3}", NULL, "");
+}
+
+static void qwen3_xml_values_follow_the_tool_schema(void)
+{
+    const char *tools = "[{\"type\": \"function\", \"function\": {\"name\": \"set\", \"parameters\": {\"type\": "
+                        "\"object\", \"properties\": {\"code\": {\"type\": \"string\"}, \"n\": {\"type\": "
+                        "\"integer\"}}}}}]";
+    const char *t = "<tool_call>\n<function=set>\n<parameter=code>\n007\n</parameter>\n<parameter=n>\n7\n"
+                    "</parameter>\n</function>\n</tool_call>";
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_QWEN3_XML, t, tools);
+    REQUIRE(c && c->n_calls == 1, "one call");
+    CHECK(json_equal(c->calls[0].arguments, "{\"code\": \"007\", \"n\": 7}"), "got %s", c->calls[0].arguments);
+    slm_tool_calls_free(c);
+    slm_tool_calls *bad = NULL;
+    CHECK(slm_tool_calls_parse(SLM_TOOL_FORMAT_QWEN3_XML, t, strlen(t), "{\"not\": \"a list\"}", &bad) ==
+              SLM_ERR_ARG && bad == NULL,
+          "tools_json must be an array");
+}
+
+static void llama3_json_reply_is_a_call_and_prose_is_not(void)
+{
+    expect_one(SLM_TOOL_FORMAT_LLAMA3, "{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Paris\"}}",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+    expect_one(SLM_TOOL_FORMAT_LLAMA3,
+               "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Paris\"}}<|eom_id|>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_LLAMA3, "The weather is {\"sunny\"} today.", NULL);
+    REQUIRE(c, "parsed");
+    CHECK(c->n_calls == 0 && strcmp(c->content, "The weather is {\"sunny\"} today.") == 0, "prose kept");
+    slm_tool_calls_free(c);
+}
+
+static void mistral_both_syntaxes(void)
+{
+    expect_one(SLM_TOOL_FORMAT_MISTRAL,
+               "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}, \"id\": "
+               "\"call12345\"}]",
+               "get_weather", "{\"location\": \"Paris\"}", "call12345", "");
+    expect_one(SLM_TOOL_FORMAT_MISTRAL, "[TOOL_CALLS]get_weather[CALL_ID]call12345[ARGS]{\"location\": \"Paris\"}",
+               "get_weather", "{\"location\": \"Paris\"}", "call12345", "");
+    const char *two = "Sure.[TOOL_CALLS]a[ARGS]{\"x\": 1}[TOOL_CALLS]b[ARGS]{}";
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_MISTRAL, two, NULL);
+    REQUIRE(c && c->n_calls == 2, "two calls");
+    CHECK(strcmp(c->calls[1].name, "b") == 0 && strcmp(c->calls[1].arguments, "{}") == 0, "second call");
+    CHECK(strcmp(c->content, "Sure.") == 0, "content '%s'", c->content);
+    slm_tool_calls_free(c);
+}
+
+static void functionary_glm_and_json_array_formats(void)
+{
+    expect_one(SLM_TOOL_FORMAT_FUNCTIONARY, "<function=get_weather>{\"location\": \"Paris\"}</function>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+    expect_one(SLM_TOOL_FORMAT_GLM,
+               "<think></think>\n<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Paris</arg_value>\n"
+               "</tool_call>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "<think></think>");
+    expect_one(SLM_TOOL_FORMAT_JSON_ARRAY,
+               "<TOOLCALL>[{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}]</TOOLCALL>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+    expect_one(SLM_TOOL_FORMAT_JSON_ARRAY,
+               "<tool_calls>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}\n</tool_calls>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+}
+
+static void deepseek_command_r_invoke_and_harmony_formats(void)
+{
+    expect_one(SLM_TOOL_FORMAT_DEEPSEEK_R1,
+               "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n"
+               "{\"location\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+    expect_one(SLM_TOOL_FORMAT_COMMAND_R,
+               "<|START_THINKING|><|END_THINKING|><|START_ACTION|>[\n    {\"tool_call_id\": \"0\", \"tool_name\": "
+               "\"get_weather\", \"parameters\": {\"location\": \"Paris\"}}\n]<|END_ACTION|>",
+               "get_weather", "{\"location\": \"Paris\"}", "0", "<|START_THINKING|><|END_THINKING|>");
+    expect_one(SLM_TOOL_FORMAT_XML_INVOKE,
+               "\n<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"location\">Paris</parameter>\n"
+               "</invoke>\n</minimax:tool_call>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "");
+    expect_one(SLM_TOOL_FORMAT_XML_INVOKE,
+               "<｜DSML｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"location\" "
+               "string=\"true\">Paris</｜DSML｜parameter>\n<｜DSML｜parameter name=\"days\" string=\"false\">2"
+               "</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>",
+               "get_weather", "{\"location\": \"Paris\", \"days\": 2}", NULL, "");
+    expect_one(SLM_TOOL_FORMAT_HARMONY,
+               "<|channel|>analysis<|message|>Need weather.<|end|><|start|>assistant to=functions.get_weather"
+               "<|channel|>commentary json<|message|>{\"location\": \"Paris\"}<|call|>",
+               "get_weather", "{\"location\": \"Paris\"}", NULL, "<|channel|>analysis<|message|>Need weather.<|end|>");
+}
+
+static void format_none_keeps_everything_and_bad_arguments_fail(void)
+{
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_NONE, "  <tool_call>{\"name\": \"a\"}</tool_call> ", NULL);
+    REQUIRE(c, "parsed");
+    CHECK(c->n_calls == 0 && strcmp(c->content, "<tool_call>{\"name\": \"a\"}</tool_call>") == 0, "content");
+    slm_tool_calls_free(c);
+    CHECK(slm_tool_calls_parse(SLM_TOOL_FORMAT_HERMES, "x", 1, NULL, NULL) == SLM_ERR_ARG, "NULL out");
+    CHECK(slm_tool_calls_parse(SLM_TOOL_FORMAT_COUNT, "x", 1, NULL, &c) == SLM_ERR_ARG && !c, "bad format");
+    slm_tool_format f;
+    CHECK(slm_tool_format_from_name("qwen3_xml", &f) == SLM_OK && f == SLM_TOOL_FORMAT_QWEN3_XML, "from_name");
+    CHECK(slm_tool_format_from_name("nope", &f) == SLM_ERR_ARG, "unknown name");
+    for (int k = 0; k < SLM_TOOL_FORMAT_COUNT; k++) {
+        CHECK(slm_tool_format_from_name(slm_tool_format_name((slm_tool_format)k), &f) == SLM_OK && (int)f == k,
+              "name round trip %d", k);
+    }
+    CHECK(slm_tool_format_name(SLM_TOOL_FORMAT_COUNT) == NULL, "invalid name");
+}
+
+static void to_json_writes_openai_tool_calls(void)
+{
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_HERMES,
+                              "<tool_call>{\"name\": \"f\", \"arguments\": {\"q\": \"a\\\"b\"}}</tool_call>", NULL);
+    REQUIRE(c && c->n_calls == 1, "one call");
+    char *js = NULL;
+    REQUIRE(slm_tool_calls_to_json(c, &js) == SLM_OK, "to_json");
+    cJSON *j = cJSON_Parse(js);
+    REQUIRE(j && cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1, "array: %s", js);
+    cJSON *e = cJSON_GetArrayItem(j, 0), *fn = cJSON_GetObjectItem(e, "function");
+    CHECK(strcmp(cJSON_GetObjectItem(e, "id")->valuestring, "call_0") == 0, "id");
+    CHECK(strcmp(cJSON_GetObjectItem(e, "type")->valuestring, "function") == 0, "type");
+    CHECK(strcmp(cJSON_GetObjectItem(fn, "name")->valuestring, "f") == 0, "name");
+    CHECK(json_equal(cJSON_GetObjectItem(fn, "arguments")->valuestring, "{\"q\": \"a\\\"b\"}"), "arguments");
+    cJSON_Delete(j);
+    slm_chat_free(js);
+    slm_tool_calls_free(c);
+}
+
+/* Hostile text: every prefix of a valid multi-format string parses without
+ * error, and never yields a call with empty name or non-object arguments. */
+static void every_prefix_parses_cleanly(void)
+{
+    const char *t = "hi <tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"a\": [1, {\"b\": \"\\\"}\"}]}}\n"
+                    "</tool_call> <tool_call>\n<function=f>\n<parameter=k>\nv\n</parameter>\n</function>\n"
+                    "</tool_call>[TOOL_CALLS]g[CALL_ID]x[ARGS]{}<arg_key>k</arg_key><arg_value>v</arg_value>";
+    size_t n = strlen(t);
+    for (int f = 0; f < SLM_TOOL_FORMAT_COUNT; f++) {
+        for (size_t k = 0; k <= n; k++) {
+            slm_tool_calls *c = NULL;
+            slm_status st = slm_tool_calls_parse((slm_tool_format)f, t, k, NULL, &c);
+            CHECK(st == SLM_OK && c, "format %d prefix %zu: %s", f, k, slm_last_error());
+            if (!c) continue;
+            for (size_t i = 0; i < c->n_calls; i++) {
+                CHECK(c->calls[i].name[0] && c->calls[i].arguments[0] == '{', "format %d prefix %zu call %zu", f, k, i);
+            }
+            slm_tool_calls_free(c);
+        }
+    }
+}
+
+/* Detection table for the real templates: written from reading each
+ * template's tool-call instructions (NONE: no tool support, or a syntax
+ * slm does not parse yet). */
+static const struct {
+    const char *name;
+    slm_tool_format f;
+} detect_table[] = {
+    {"Apriel-1.6-15b-Thinker-fixed", SLM_TOOL_FORMAT_JSON_ARRAY},
+    {"Bielik-11B-v3.0-Instruct", SLM_TOOL_FORMAT_HERMES},
+    {"Cohere2MoE", SLM_TOOL_FORMAT_COMMAND_R},
+    {"CohereForAI-c4ai-command-r7b-12-2024-tool_use", SLM_TOOL_FORMAT_COMMAND_R},
+    {"GLM-4.6", SLM_TOOL_FORMAT_GLM},
+    {"GLM-4.7-Flash", SLM_TOOL_FORMAT_GLM},
+    {"HuggingFaceTB-SmolLM3-3B", SLM_TOOL_FORMAT_NONE},
+    {"MiMo-VL", SLM_TOOL_FORMAT_HERMES},
+    {"MiniMax-M1", SLM_TOOL_FORMAT_JSON_ARRAY},
+    {"MiniMax-M2", SLM_TOOL_FORMAT_XML_INVOKE},
+    {"Mistral-Small-3.2-24B-Instruct-2506", SLM_TOOL_FORMAT_MISTRAL},
+    {"NVIDIA-Nemotron-Nano-v2", SLM_TOOL_FORMAT_JSON_ARRAY},
+    {"NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use", SLM_TOOL_FORMAT_HERMES},
+    {"NousResearch-Hermes-3-Llama-3.1-8B-tool_use", SLM_TOOL_FORMAT_HERMES},
+    {"Qwen-QwQ-32B", SLM_TOOL_FORMAT_HERMES},
+    {"Qwen-Qwen2.5-7B-Instruct", SLM_TOOL_FORMAT_HERMES},
+    {"Qwen3-Coder", SLM_TOOL_FORMAT_QWEN3_XML},
+    {"Qwen3.5-4B", SLM_TOOL_FORMAT_QWEN3_XML},
+    {"Spark2.5", SLM_TOOL_FORMAT_GLM},
+    {"StepFun3.5-Flash", SLM_TOOL_FORMAT_QWEN3_XML},
+    {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", SLM_TOOL_FORMAT_DEEPSEEK_R1},
+    {"deepseek-ai-DeepSeek-V3.2", SLM_TOOL_FORMAT_XML_INVOKE},
+    {"deepseek-ai-DeepSeek-V4", SLM_TOOL_FORMAT_XML_INVOKE},
+    {"deepseek-ai-DeepSeek-V4-Flash-0731", SLM_TOOL_FORMAT_XML_INVOKE},
+    {"google-gemma-2-2b-it", SLM_TOOL_FORMAT_NONE},
+    {"ibm-granite-granite-4.0", SLM_TOOL_FORMAT_HERMES},
+    {"ibm-granite-granite-4.1", SLM_TOOL_FORMAT_HERMES},
+    {"inclusionai-ling-3.0-flash", SLM_TOOL_FORMAT_GLM},
+    {"llama-cpp-deepseek-r1", SLM_TOOL_FORMAT_DEEPSEEK_R1},
+    {"llama-cpp-rwkv-world", SLM_TOOL_FORMAT_NONE},
+    {"meetkai-functionary-medium-v3.1", SLM_TOOL_FORMAT_FUNCTIONARY},
+    {"meta-llama-Llama-3.1-8B-Instruct", SLM_TOOL_FORMAT_LLAMA3},
+    {"meta-llama-Llama-3.2-3B-Instruct", SLM_TOOL_FORMAT_LLAMA3},
+    {"meta-llama-Llama-3.3-70B-Instruct", SLM_TOOL_FORMAT_LLAMA3},
+    {"mistralai-Ministral-3-14B-Reasoning-2512", SLM_TOOL_FORMAT_MISTRAL},
+    {"mistralai-Mistral-Nemo-Instruct-2407", SLM_TOOL_FORMAT_MISTRAL},
+    {"openai-gpt-oss-120b", SLM_TOOL_FORMAT_HARMONY},
+    {"poolside-Laguna-XS-2.1", SLM_TOOL_FORMAT_GLM},
+    {"poolside-Laguna-XS.2", SLM_TOOL_FORMAT_GLM},
+    {"unsloth-mistral-Devstral-Small-2507", SLM_TOOL_FORMAT_MISTRAL},
+};
+
+static char *read_text(const char *path, size_t *n)
+{
+    char *p = harness_read_file(path, n);
+    if (!p) return NULL;
+    char *q = realloc(p, *n + 1);
+    if (!q) {
+        free(p);
+        return NULL;
+    }
+    q[*n] = '\0';
+    return q;
+}
+
+/* The assistant turn of a Llama 3 rendering (the whole reply is the call). */
+static const char *llama3_reply(const char *s, size_t *n)
+{
+    const char *hdr = "<|start_header_id|>assistant<|end_header_id|>\n\n";
+    const char *b = strstr(s, hdr);
+    if (!b) return NULL;
+    b += strlen(hdr);
+    const char *e1 = strstr(b, "<|eot_id|>"), *e2 = strstr(b, "<|eom_id|>");
+    const char *e = !e1 ? e2 : !e2 ? e1 : e1 < e2 ? e1 : e2;
+    if (!e) return NULL;
+    *n = (size_t)(e - b);
+    return b;
+}
+
+static void real_templates_detect_their_format_and_parse_their_own_call(void)
+{
+    struct stat sb;
+    if (stat(CHAT_DIR "/templates", &sb) != 0) {
+        printf("     (skipped: %s not present)\n", CHAT_DIR);
+        return;
+    }
+    size_t n_parsed = 0;
+    for (size_t k = 0; k < sizeof detect_table / sizeof detect_table[0]; k++) {
+        char path[1024];
+        size_t tn = 0;
+        snprintf(path, sizeof path, "%s/templates/%s.jinja", CHAT_DIR, detect_table[k].name);
+        char *tmpl = read_text(path, &tn);
+        REQUIRE(tmpl, "cannot read %s", path);
+        slm_tool_format f = slm_tool_format_detect(tmpl, tn);
+        CHECK(f == detect_table[k].f, "%s: detected %s, want %s", detect_table[k].name, slm_tool_format_name(f),
+              slm_tool_format_name(detect_table[k].f));
+        free(tmpl);
+        if (f == SLM_TOOL_FORMAT_NONE) continue;
+        /* The reference rendering of the tool conversation holds the call. */
+        snprintf(path, sizeof path, "%s/expected/%s.tool_call.nogen.txt", CHAT_DIR, detect_table[k].name);
+        size_t rn = 0;
+        char *r = read_text(path, &rn);
+        if (!r) continue; /* the reference raised for this template */
+        const char *text = r;
+        size_t len = rn;
+        if (f == SLM_TOOL_FORMAT_LLAMA3) text = llama3_reply(r, &len);
+        CHECK(text, "%s: no assistant turn", detect_table[k].name);
+        slm_tool_calls *c = NULL;
+        if (text && slm_tool_calls_parse(f, text, len, NULL, &c) == SLM_OK) {
+            /* system prompts may show an example call first: the conversation's
+             * own call is the last one */
+            CHECK(c->n_calls >= 1, "%s: no call found", detect_table[k].name);
+            if (c->n_calls >= 1) {
+                const slm_tool_call *last = &c->calls[c->n_calls - 1];
+                CHECK(strcmp(last->name, "get_weather") == 0, "%s: name %s", detect_table[k].name, last->name);
+                CHECK(json_equal(last->arguments, "{\"location\": \"Paris\"}"), "%s: arguments %s",
+                      detect_table[k].name, last->arguments);
+                n_parsed++;
+            }
+            slm_tool_calls_free(c);
+        } else {
+            CHECK(0, "%s: parse failed", detect_table[k].name);
+        }
+        free(r);
+    }
+    printf("     (%zu real templates' own tool calls parsed)\n", n_parsed);
+}
+
+int main(void)
+{
+    RUN(hermes_call_is_parsed_with_surrounding_text);
+    RUN(hermes_arguments_keep_the_models_bytes);
+    RUN(hermes_parses_several_calls_and_string_arguments);
+    RUN(malformed_or_truncated_calls_stay_content);
+    RUN(qwen3_xml_parameters_become_json);
+    RUN(qwen3_xml_values_follow_the_tool_schema);
+    RUN(llama3_json_reply_is_a_call_and_prose_is_not);
+    RUN(mistral_both_syntaxes);
+    RUN(functionary_glm_and_json_array_formats);
+    RUN(deepseek_command_r_invoke_and_harmony_formats);
+    RUN(format_none_keeps_everything_and_bad_arguments_fail);
+    RUN(to_json_writes_openai_tool_calls);
+    RUN(every_prefix_parses_cleanly);
+    RUN(real_templates_detect_their_format_and_parse_their_own_call);
+    return harness_finish();
+}
