@@ -1,7 +1,8 @@
 /* forward.c — the transformer forward pass for every supported family,
  * composed from nn layers in the order llama.cpp's graph builders use
- * (llama, qwen2/3, gemma2/3, phi3, MoE). One batch of tokens at a time: the
- * matmuls run over the whole batch, attention is causal over the KV cache.
+ * (llama, qwen2/3, gemma2/3, phi3, MoE). One batch of rows at a time, from
+ * one sequence or several (continuous batching): the matmuls run over the
+ * whole batch, RoPE and causal attention per sequence over its KV cache.
  * All buffers are the state's; nothing here allocates or fails.
  */
 #include <math.h>
@@ -110,8 +111,7 @@ static void moe_ffn(slm_state *s, const slm_layer *L, uint32_t il, uint32_t n)
     }
 }
 
-void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, uint32_t first_logit,
-                 float *logits)
+void slm_forward_seqs(slm_state *s, const slm_seq *seqs, uint32_t n_seq, float *logits)
 {
     const slm_model *m = s->m;
     const slm_hparams *hp = &m->hp;
@@ -119,19 +119,20 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
                   Hv = (int64_t)hp->n_head * hp->hd_v, Gk = (int64_t)hp->n_head_kv * hp->hd_k,
                   Gv = (int64_t)hp->n_head_kv * hp->hd_v, F = hp->n_ff;
     const float eps = hp->eps;
+    uint32_t n = 0;
+    for (uint32_t q = 0; q < n_seq; q++) n += seqs[q].n;
 
     /* token embeddings: rows dequantized exactly */
     const slm_type_traits *et = slm_type_traits_get(m->tok_embd->type);
     const size_t erb = slm_type_row_size(m->tok_embd->type, E);
-    for (uint32_t t = 0; t < n; t++) {
-        float *x = s->x + (int64_t)t * E;
-        et->to_float((const uint8_t *)m->tok_embd->data + (size_t)ids[t] * erb, x, E);
-        if (hp->embd_scale > 0.0f)
-            for (int64_t i = 0; i < E; i++) x[i] *= hp->embd_scale;
-    }
+    for (uint32_t sq = 0, t = 0; sq < n_seq; sq++)
+        for (uint32_t j = 0; j < seqs[sq].n; j++, t++) {
+            float *x = s->x + (int64_t)t * E;
+            et->to_float((const uint8_t *)m->tok_embd->data + (size_t)seqs[sq].ids[j] * erb, x, E);
+            if (hp->embd_scale > 0.0f)
+                for (int64_t i = 0; i < E; i++) x[i] *= hp->embd_scale;
+        }
 
-    const float *rope_ff = m->rope_freqs;
-    if (m->rope_long && m->rope_short) rope_ff = s->n_ctx > hp->n_ctx_orig ? m->rope_long : m->rope_short;
 
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const slm_layer *L = &m->layers[il];
@@ -168,34 +169,50 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
             for (int64_t r = 0; r < (int64_t)n * hp->n_head_kv; r++)
                 slm_nn_rmsnorm(s->kc + r * hp->hd_k, s->kc + r * hp->hd_k, L->k_norm, hp->hd_k, eps);
 
-        slm_rope rp = {
-            .n_rot = (int)hp->n_rot, .neox = hp->rope_neox, .base = L->rope_base,
-            .freq_scale = (hp->arch == SLM_ARCH_GEMMA3 && L->swa) ? 1.0f : hp->rope_freq_scale,
-            .mscale = hp->rope_attn_factor, .freq_factors = rope_ff,
-        };
-        for (uint32_t t = 0; t < n; t++) {
-            slm_nn_rope(&rp, s->q + t * Hk, (int)hp->n_head, (int)hp->hd_k, (int32_t)(pos0 + t),
-                        s->rope_cache);
-            slm_nn_rope(&rp, s->kc + t * Gk, (int)hp->n_head_kv, (int)hp->hd_k,
-                        (int32_t)(pos0 + t), s->rope_cache);
-        }
-        if (hp->q_scale > 0.0f)
-            for (int64_t i = 0; i < (int64_t)n * Hk; i++) s->q[i] *= hp->q_scale;
+        /* RoPE, KV store and attention per sequence: each has its own
+         * positions and cache; the matmuls around them see all rows. */
+        uint32_t row0 = 0;
+        for (uint32_t sq = 0; sq < n_seq; sq++) {
+            const slm_seq *sg = &seqs[sq];
+            slm_state *kv = sg->kv;
+            const uint32_t ns = sg->n, pos0 = sg->pos0;
+            const float *rope_ff = m->rope_freqs;
+            if (m->rope_long && m->rope_short)
+                rope_ff = kv->n_ctx > hp->n_ctx_orig ? m->rope_long : m->rope_short;
+            slm_rope rp = {
+                .n_rot = (int)hp->n_rot, .neox = hp->rope_neox, .base = L->rope_base,
+                .freq_scale = (hp->arch == SLM_ARCH_GEMMA3 && L->swa) ? 1.0f : hp->rope_freq_scale,
+                .mscale = hp->rope_attn_factor, .freq_factors = rope_ff,
+            };
+            float *qs = s->q + (int64_t)row0 * Hk, *ks = s->kc + (int64_t)row0 * Gk;
+            for (uint32_t t = 0; t < ns; t++) {
+                slm_nn_rope(&rp, qs + t * Hk, (int)hp->n_head, (int)hp->hd_k, (int32_t)(pos0 + t),
+                            s->rope_cache);
+                slm_nn_rope(&rp, ks + t * Gk, (int)hp->n_head_kv, (int)hp->hd_k,
+                            (int32_t)(pos0 + t), s->rope_cache);
+            }
+            if (hp->q_scale > 0.0f)
+                for (int64_t i = 0; i < (int64_t)ns * Hk; i++) qs[i] *= hp->q_scale;
 
-        uint8_t *kl = s->k + (size_t)il * s->n_ctx * s->k_row_bytes;
-        uint8_t *vl = s->v + (size_t)il * Gv * s->vt_row_bytes;
-        slm_nn_kv_store(s->kv_type, kl + (size_t)pos0 * s->k_row_bytes, s->k_row_bytes, s->kc, Gk,
-                        Gk, n);
-        slm_nn_kv_store_t(s->kv_type, vl, s->vt_row_bytes, (int32_t)pos0, s->vc, Gv, Gv, n);
-        slm_attn at = {
-            .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
-            .hd_k = (int)hp->hd_k, .hd_v = (int)hp->hd_v,
-            .kq_scale = hp->q_scale > 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->hd_k),
-            .softcap = hp->attn_softcap, .n_swa = L->swa ? (int32_t)hp->n_swa : 0,
-            .kv_type = s->kv_type, .k = kl, .vt = vl,
-            .k_row_bytes = s->k_row_bytes, .vt_row_bytes = s->vt_row_bytes, .n_ctx = s->n_ctx,
-        };
-        slm_nn_attention(s->pool, &at, s->q, n, (int32_t)pos0, s->att, s->scores);
+            uint8_t *kl = kv->k + (size_t)il * kv->n_ctx * kv->k_row_bytes;
+            uint8_t *vl = kv->v + (size_t)il * Gv * kv->vt_row_bytes;
+            slm_nn_kv_store(kv->kv_type, kl + (size_t)pos0 * kv->k_row_bytes, kv->k_row_bytes, ks,
+                            Gk, Gk, ns);
+            slm_nn_kv_store_t(kv->kv_type, vl, kv->vt_row_bytes, (int32_t)pos0,
+                              s->vc + (int64_t)row0 * Gv, Gv, Gv, ns);
+            slm_attn at = {
+                .n_head = (int)hp->n_head, .n_head_kv = (int)hp->n_head_kv,
+                .hd_k = (int)hp->hd_k, .hd_v = (int)hp->hd_v,
+                .kq_scale = hp->q_scale > 0.0f ? 1.0f : 1.0f / sqrtf((float)hp->hd_k),
+                .softcap = hp->attn_softcap, .n_swa = L->swa ? (int32_t)hp->n_swa : 0,
+                .kv_type = kv->kv_type, .k = kl, .vt = vl,
+                .k_row_bytes = kv->k_row_bytes, .vt_row_bytes = kv->vt_row_bytes,
+                .n_ctx = kv->n_ctx,
+            };
+            slm_nn_attention(s->pool, &at, qs, ns, (int32_t)pos0, s->att + (int64_t)row0 * Hv,
+                             s->scores);
+            row0 += ns;
+        }
         observe(s, il, "attn_output.weight", s->att, Hv, n, Hv);
         slm_nn_matmul(s->pool, &L->wo, s->att, Hv, n, s->o, E, s->act);
         for (uint32_t t = 0; t < n; t++) {
@@ -236,11 +253,24 @@ void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, ui
     }
 
     if (s->observe_resid) s->observe_resid(s->observe_user, (int)hp->n_layer, s->x, n, E);
-    if (first_logit >= n) return;
-    const uint32_t n_out = n - first_logit;
-    for (uint32_t t = 0; t < n_out; t++)
-        slm_nn_rmsnorm(s->h + t * E, s->x + (int64_t)(first_logit + t) * E, m->output_norm, E, eps);
+    /* output rows: the final norm of each sequence's rows first_out.., packed
+     * into h (the head reads every weight once for all of them) */
+    uint32_t n_out = 0, row0 = 0;
+    for (uint32_t sq = 0; sq < n_seq; sq++) {
+        for (uint32_t t = seqs[sq].first_out; t < seqs[sq].n; t++, n_out++)
+            slm_nn_rmsnorm(s->h + (int64_t)n_out * E, s->x + (int64_t)(row0 + t) * E, m->output_norm,
+                           E, eps);
+        row0 += seqs[sq].n;
+    }
+    if (n_out == 0 || !logits) return;
     slm_nn_matmul(s->pool, &m->output, s->h, E, n_out, logits, hp->n_vocab, s->act);
     if (hp->final_softcap > 0.0f)
         slm_nn_softcap(logits, (int64_t)n_out * hp->n_vocab, hp->final_softcap);
+}
+
+void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, uint32_t first_logit,
+                 float *logits)
+{
+    const slm_seq one = {s, ids, n, pos0, first_logit < n ? first_logit : n};
+    slm_forward_seqs(s, &one, 1, logits);
 }

@@ -186,4 +186,24 @@ uint64_t slm_state_bytes(const slm_model *m, uint32_t n_ctx, uint32_t n_batch, s
 void slm_forward(slm_state *s, const int32_t *ids, uint32_t n, uint32_t pos0, uint32_t first_logit,
                  float *logits);
 
+/* One sequence of a multi-sequence forward: n tokens ids[0..n) at positions
+ * pos0..pos0+n-1 that attend to, and are appended to, kv's cache. Rows
+ * first_out..n-1 produce output (first_out = n: none). */
+typedef struct slm_seq {
+    slm_state *kv;
+    const int32_t *ids;
+    uint32_t n, pos0, first_out;
+} slm_seq;
+
+/* One forward pass over the rows of n_seq sequences, packed in order
+ * (sum of n <= s->n_batch): every weight matrix is applied once to all rows,
+ * while RoPE, the KV store and attention run per sequence against its own
+ * cache. s supplies the scratch and the pool; every kv must be a state of
+ * the same model with n_ctx <= s->n_ctx (the attention scratch), and
+ * pos0 + n <= its n_ctx (validated by the caller). The output rows, in
+ * sequence order, get logits (n_vocab floats each) if logits is non-NULL;
+ * either way s->h holds their final-norm hidden states ([n_out][n_embd])
+ * on return. slm_forward is the one-sequence case. Cannot fail. */
+void slm_forward_seqs(slm_state *s, const slm_seq *seqs, uint32_t n_seq, float *logits);
+
 #endif
