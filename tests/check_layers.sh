@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Fails if a file in src/ includes a header from a higher layer (STYLE.md):
-# 0 base; 1 gguf quant sample; 2 kernels tok; 3 nn; 4 model; 5 gen chat;
+# 0 base; 1 gguf quant sample; 2 kernels tok; 3 nn; 4 model; 5 gen chat grammar;
 # 6 compress train eval dna. A folder may include itself and lower layers.
 set -u
 src="$1/src"
 level() {
   case "$1" in
     base) echo 0 ;; gguf|quant|sample) echo 1 ;; kernels|tok) echo 2 ;; nn) echo 3 ;;
-    model) echo 4 ;; gen|chat) echo 5 ;; compress|train|eval|dna) echo 6 ;; *) echo -1 ;;
+    model) echo 4 ;; gen|chat|grammar) echo 5 ;; compress|train|eval|dna) echo 6 ;; *) echo -1 ;;
   esac
 }
 bad=0

@@ -1,0 +1,673 @@
+/* match.c — the constrained sampler: a set of parse stacks over the bytes of
+ * the accepted text, and the vocabulary walk that masks impossible tokens.
+ *
+ * A parse stack is a linked list of nodes in one arena (persistent, tails
+ * shared): the top node's pos is a GRAM_SET element, every node below it is
+ * a return position (the element after a rule reference). Advancing on a
+ * byte pops the tops whose set holds it and expands ("closure") what follows
+ * until every stack again has a GRAM_SET on top; an empty stack means the
+ * root has been matched completely ("accepting").
+ *
+ * Masking: the non-empty pieces are sorted once; walking them in order, a
+ * piece reuses the stack sets of the prefix it shares with the previous
+ * piece (a trie walk without the trie), and a dead prefix rejects every
+ * following piece that shares it at O(1) each. Nodes made while testing a
+ * piece live above the committed state in the arena and are dropped when the
+ * walk backs up.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/alloc.h"
+#include "base/status.h"
+#include "grammar/grammar.h"
+
+#define NONE UINT32_MAX
+/* Bounds on work per byte, so an exponentially ambiguous grammar fails
+ * cleanly instead of hanging (SLM_ERR_UNSUPPORTED). */
+#define MAX_STEPS_PER_BYTE (1u << 20)
+#define MAX_STACKS (1u << 16)
+
+typedef struct snode {
+    uint32_t pos;    /* top: a GRAM_SET element; below: where to resume */
+    uint32_t parent; /* next node down, or NONE */
+} snode;
+
+typedef struct vslot {
+    uint32_t pos, parent, gen;
+} vslot;
+
+typedef struct piece {
+    const uint8_t *p;
+    uint32_t len;
+    int32_t id;
+} piece;
+
+struct slm_grammar {
+    slm_gram *gram;
+    int32_t n_vocab;
+    uint8_t *is_eog;   /* [n_vocab] */
+    uint8_t *allowed;  /* [n_vocab] scratch of apply */
+    char *pool;        /* all pieces */
+    uint32_t *off;     /* [n_vocab] piece offsets into pool */
+    uint32_t *len;     /* [n_vocab] piece lengths */
+    int32_t *order;    /* [n_order] ids of non-empty, non-EOG pieces, sorted by bytes */
+    uint32_t *lcp;     /* [n_order] common prefix with the previous piece in order */
+    uint32_t n_order;
+    uint32_t max_len;
+
+    snode *nodes;      /* arena: [0, base) the committed stacks, above: scratch */
+    size_t n_nodes, cap_nodes, base;
+    uint32_t *sets;    /* stack sets of depths 0..; depth 0 = committed */
+    size_t n_sets, cap_sets;
+    size_t *set_off;   /* [max_len + 2] start of depth d's set in sets */
+    size_t *set_len;   /* [max_len + 2] */
+    size_t *node_top;  /* [max_len + 2] arena size after depth d */
+    uint8_t *accept;   /* [max_len + 2] empty stack reached at depth d */
+
+    vslot *vis;        /* closure's visited (pos, parent) pairs, by generation */
+    size_t vis_mask, vis_used;
+    uint32_t gen;
+    uint32_t *work;    /* closure's work stack of (pos, parent) */
+    size_t cap_work;
+    uint32_t *remap;   /* commit scratch */
+    size_t cap_remap;
+
+    int done;          /* an EOG token was accepted */
+    int overflow;      /* a limit was hit in the last advance */
+    int oom;
+};
+
+/* ---- arena and sets ------------------------------------------------------- */
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return 1;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need) nc *= 2;
+    size_t bytes;
+    if (!slm_size_mul(nc, elem, &bytes)) return 0;
+    void *nv = slm_realloc(*v, bytes);
+    if (!nv) return 0;
+    *v = nv;
+    *cap = nc;
+    return 1;
+}
+
+static uint32_t new_node(slm_grammar *g, uint32_t pos, uint32_t parent)
+{
+    if (g->n_nodes >= NONE - 1) {
+        g->overflow = 1;
+        return NONE;
+    }
+    if (!grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) {
+        g->oom = 1;
+        return NONE;
+    }
+    g->nodes[g->n_nodes].pos = pos;
+    g->nodes[g->n_nodes].parent = parent;
+    return (uint32_t)g->n_nodes++;
+}
+
+static int set_push(slm_grammar *g, uint32_t node)
+{
+    if (!grow((void **)&g->sets, &g->cap_sets, g->n_sets + 1, sizeof *g->sets)) {
+        g->oom = 1;
+        return 0;
+    }
+    g->sets[g->n_sets++] = node;
+    return 1;
+}
+
+static int work_push(slm_grammar *g, size_t *n, uint32_t pos, uint32_t parent)
+{
+    if (!grow((void **)&g->work, &g->cap_work, *n + 2, sizeof *g->work)) {
+        g->oom = 1;
+        return 0;
+    }
+    g->work[(*n)++] = pos;
+    g->work[(*n)++] = parent;
+    return 1;
+}
+
+static uint32_t vis_hash(uint32_t pos, uint32_t parent)
+{
+    uint64_t h = ((uint64_t)pos << 32 | parent) * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 32);
+}
+
+/* 1 if (pos, parent) was already seen in this generation; else records it. */
+static int vis_seen(slm_grammar *g, uint32_t pos, uint32_t parent)
+{
+    if ((g->vis_used + 1) * 2 > g->vis_mask + 1) {
+        /* grow, keeping this generation's entries */
+        size_t nsize = (g->vis_mask + 1) * 2;
+        vslot *nv = slm_calloc(nsize, sizeof *nv);
+        if (!nv) {
+            g->oom = 1;
+            return 1;
+        }
+        for (size_t k = 0; k <= g->vis_mask; k++) {
+            const vslot *s = &g->vis[k];
+            if (s->gen != g->gen) continue;
+            size_t h = vis_hash(s->pos, s->parent) & (nsize - 1);
+            while (nv[h].gen == g->gen) h = (h + 1) & (nsize - 1);
+            nv[h] = *s;
+        }
+        slm_free(g->vis);
+        g->vis = nv;
+        g->vis_mask = nsize - 1;
+    }
+    size_t h = vis_hash(pos, parent) & g->vis_mask;
+    for (;;) {
+        vslot *s = &g->vis[h];
+        if (s->gen != g->gen) {
+            s->pos = pos;
+            s->parent = parent;
+            s->gen = g->gen;
+            g->vis_used++;
+            return 0;
+        }
+        if (s->pos == pos && s->parent == parent) return 1;
+        h = (h + 1) & g->vis_mask;
+    }
+}
+
+static void vis_new_generation(slm_grammar *g)
+{
+    g->gen++;
+    g->vis_used = 0;
+    if (g->gen == 0) { /* wrapped: clear so stale slots cannot match */
+        memset(g->vis, 0, (g->vis_mask + 1) * sizeof *g->vis);
+        g->gen = 1;
+    }
+}
+
+/* Expand (pos, parent) until GRAM_SET tops; append them to the set being
+ * built at the end of g->sets; *accept |= an empty stack was reached.
+ * Returns 0 when a limit or allocation failed (g->overflow / g->oom). */
+static int closure(slm_grammar *g, uint32_t pos, uint32_t parent, uint8_t *accept, uint32_t *steps)
+{
+    const slm_gram *gr = g->gram;
+    size_t nw = 0;
+    if (!work_push(g, &nw, pos, parent)) return 0;
+    while (nw) {
+        parent = g->work[--nw];
+        pos = g->work[--nw];
+        if (++*steps > MAX_STEPS_PER_BYTE) {
+            g->overflow = 1;
+            return 0;
+        }
+        if (vis_seen(g, pos, parent)) {
+            if (g->oom) return 0;
+            continue;
+        }
+        const slm_gram_elem *e = &gr->elems[pos];
+        if (e->kind == GRAM_SET) {
+            uint32_t nd = new_node(g, pos, parent);
+            if (nd == NONE || !set_push(g, nd)) return 0;
+        } else if (e->kind == GRAM_END) {
+            if (parent == NONE) {
+                *accept = 1;
+            } else if (!work_push(g, &nw, g->nodes[parent].pos, g->nodes[parent].parent)) {
+                return 0;
+            }
+        } else {
+            /* a reference at the end of its alternative is a tail call: no
+             * return node, so x* loops (R ::= x R) keep the stack flat */
+            uint32_t np = parent;
+            if (gr->elems[pos + 1].kind != GRAM_END) {
+                np = new_node(g, pos + 1, parent);
+                if (np == NONE) return 0;
+            }
+            for (uint32_t a = gr->rule_alt[e->arg + 1]; a > gr->rule_alt[e->arg]; a--)
+                if (!work_push(g, &nw, gr->alt_start[a - 1], np)) return 0;
+        }
+    }
+    return 1;
+}
+
+/* Set of depth d+1 from depth d's over byte b (appended at the end of sets,
+ * which must end with depth d's set). Returns 0 on a limit/allocation failure. */
+static int advance(slm_grammar *g, size_t d, unsigned b)
+{
+    const slm_gram *gr = g->gram;
+    size_t from = g->set_off[d], n = g->set_len[d];
+    g->set_off[d + 1] = g->n_sets;
+    g->accept[d + 1] = 0;
+    uint32_t steps = 0;
+    vis_new_generation(g);
+    for (size_t k = 0; k < n; k++) {
+        const snode *nd = &g->nodes[g->sets[from + k]];
+        const uint64_t *set = gr->sets[gr->elems[nd->pos].arg];
+        if (!(set[b >> 6] >> (b & 63) & 1)) continue;
+        if (!closure(g, nd->pos + 1, nd->parent, &g->accept[d + 1], &steps)) return 0;
+    }
+    g->set_len[d + 1] = g->n_sets - g->set_off[d + 1];
+    if (g->set_len[d + 1] > MAX_STACKS) {
+        g->overflow = 1;
+        return 0;
+    }
+    g->node_top[d + 1] = g->n_nodes;
+    return 1;
+}
+
+/* Drop every depth above d. */
+static void truncate_to(slm_grammar *g, size_t d)
+{
+    g->n_sets = g->set_off[d] + g->set_len[d];
+    g->n_nodes = g->node_top[d];
+}
+
+static slm_status limit_status(slm_grammar *g)
+{
+    slm_status st;
+    if (g->oom)
+        st = slm_fail(SLM_ERR_NOMEM, "grammar: out of memory while matching");
+    else
+        st = slm_fail(SLM_ERR_UNSUPPORTED,
+                      "grammar: too ambiguous (more than %u parse stacks or %u expansion steps "
+                      "for one byte)",
+                      MAX_STACKS, MAX_STEPS_PER_BYTE);
+    g->oom = g->overflow = 0;
+    return st;
+}
+
+/* Make depth dd's set the committed state: copy its stacks to the bottom of
+ * the arena (compacted) and drop everything else. */
+static int commit(slm_grammar *g, size_t dd)
+{
+    size_t n = g->set_len[dd], from = g->set_off[dd];
+    if (!grow((void **)&g->remap, &g->cap_remap, g->n_nodes + 1, sizeof *g->remap)) {
+        g->oom = 1;
+        return 0;
+    }
+    for (size_t k = 0; k < g->n_nodes; k++) g->remap[k] = NONE;
+    /* Assign new indices ancestors first, in a fresh region above n_nodes,
+     * then move that region down to 0. */
+    size_t fresh = g->n_nodes, m = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t top = g->sets[from + k];
+        /* collect the chain up to an already mapped node */
+        size_t nw = 0;
+        for (uint32_t x = top; x != NONE && g->remap[x] == NONE; x = g->nodes[x].parent)
+            if (!work_push(g, &nw, x, 0)) return 0;
+        while (nw) {
+            nw -= 2;
+            uint32_t x = g->work[nw];
+            uint32_t par = g->nodes[x].parent;
+            uint32_t nx = new_node(g, g->nodes[x].pos, par == NONE ? NONE : g->remap[par]);
+            if (nx == NONE) return 0;
+            g->remap[x] = (uint32_t)(nx - fresh);
+            m++;
+        }
+    }
+    uint32_t *tops = NULL;
+    if (n) {
+        tops = slm_alloc(n * sizeof *tops);
+        if (!tops) {
+            g->oom = 1;
+            return 0;
+        }
+        for (size_t k = 0; k < n; k++) tops[k] = g->remap[g->sets[from + k]];
+    }
+    memmove(g->nodes, g->nodes + fresh, m * sizeof *g->nodes);
+    g->n_nodes = g->base = m;
+    g->accept[0] = g->accept[dd];
+    g->n_sets = 0;
+    for (size_t k = 0; k < n; k++) g->sets[g->n_sets++] = tops[k];
+    slm_free(tops);
+    g->set_off[0] = 0;
+    g->set_len[0] = n;
+    g->node_top[0] = g->base;
+    return 1;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+void slm_grammar_reset(slm_grammar *g)
+{
+    if (!g) return;
+    g->oom = g->overflow = 0;
+    g->n_nodes = g->base = 0;
+    g->n_sets = 0;
+    g->done = 0;
+    g->set_off[0] = 0;
+    g->set_len[0] = 0;
+    g->accept[0] = 0;
+    g->node_top[0] = 0;
+    /* the start state: closure of every alternative of root */
+    uint32_t steps = 0;
+    vis_new_generation(g);
+    const slm_gram *gr = g->gram;
+    for (uint32_t a = gr->rule_alt[gr->root]; a < gr->rule_alt[gr->root + 1]; a++)
+        if (!closure(g, gr->alt_start[a], NONE, &g->accept[0], &steps)) break;
+    g->set_len[0] = g->n_sets;
+    g->base = g->node_top[0] = g->n_nodes;
+}
+
+static int piece_cmp(const void *a, const void *b)
+{
+    const piece *x = a, *y = b;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, n);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void slm_grammar_free(slm_grammar *g)
+{
+    if (!g) return;
+    slm_gram_free(g->gram);
+    slm_free(g->is_eog);
+    slm_free(g->allowed);
+    slm_free(g->pool);
+    slm_free(g->off);
+    slm_free(g->len);
+    slm_free(g->order);
+    slm_free(g->lcp);
+    slm_free(g->nodes);
+    slm_free(g->sets);
+    slm_free(g->set_off);
+    slm_free(g->set_len);
+    slm_free(g->node_top);
+    slm_free(g->accept);
+    slm_free(g->vis);
+    slm_free(g->work);
+    slm_free(g->remap);
+    slm_free(g);
+}
+
+slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const size_t *plen,
+                                 const uint8_t *is_eog, int32_t n_vocab, slm_grammar **out)
+{
+    slm_status st = SLM_OK;
+    slm_grammar *g = NULL;
+    piece *tmp = NULL;
+    if (out) *out = NULL;
+    SLM_CHECK(gram && out && n_vocab > 0 && (pc || n_vocab == 0) && plen, SLM_ERR_ARG,
+              "grammar: bad vocabulary arguments (n_vocab %d)", (int)n_vocab);
+    g = slm_calloc(1, sizeof *g);
+    SLM_CHECK(g, SLM_ERR_NOMEM, "grammar: out of memory");
+    g->gram = gram;
+    gram = NULL;
+    g->n_vocab = n_vocab;
+    size_t total = 0;
+    uint32_t max_len = 0;
+    for (int32_t t = 0; t < n_vocab; t++) {
+        SLM_CHECK(plen[t] < (1u << 24) && (plen[t] == 0 || pc[t]), SLM_ERR_ARG,
+                  "grammar: token %d: piece of %zu bytes", (int)t, plen[t]);
+        total += plen[t];
+        if (plen[t] > max_len) max_len = (uint32_t)plen[t];
+    }
+    SLM_CHECK(total < UINT32_MAX, SLM_ERR_ARG, "grammar: vocabulary pieces total %zu bytes", total);
+    g->max_len = max_len;
+    g->is_eog = slm_calloc((size_t)n_vocab, 1);
+    g->allowed = slm_calloc((size_t)n_vocab, 1);
+    g->pool = slm_alloc(total + 1);
+    g->off = slm_alloc((size_t)n_vocab * sizeof *g->off);
+    g->len = slm_alloc((size_t)n_vocab * sizeof *g->len);
+    g->order = slm_alloc((size_t)n_vocab * sizeof *g->order);
+    g->lcp = slm_alloc((size_t)n_vocab * sizeof *g->lcp);
+    tmp = slm_alloc((size_t)n_vocab * sizeof *tmp);
+    g->set_off = slm_calloc(max_len + 2, sizeof *g->set_off);
+    g->set_len = slm_calloc(max_len + 2, sizeof *g->set_len);
+    g->node_top = slm_calloc(max_len + 2, sizeof *g->node_top);
+    g->accept = slm_calloc(max_len + 2, 1);
+    g->vis_mask = 1023;
+    g->vis = slm_calloc(g->vis_mask + 1, sizeof *g->vis);
+    SLM_CHECK(g->is_eog && g->allowed && g->pool && g->off && g->len && g->order && g->lcp && tmp &&
+                  g->set_off && g->set_len && g->node_top && g->accept && g->vis,
+              SLM_ERR_NOMEM, "grammar: out of memory for a vocabulary of %d tokens", (int)n_vocab);
+    size_t at = 0;
+    uint32_t n_order = 0;
+    for (int32_t t = 0; t < n_vocab; t++) {
+        g->is_eog[t] = is_eog ? (is_eog[t] != 0) : 0;
+        g->off[t] = (uint32_t)at;
+        g->len[t] = (uint32_t)plen[t];
+        if (plen[t]) memcpy(g->pool + at, pc[t], plen[t]);
+        at += plen[t];
+    }
+    for (int32_t t = 0; t < n_vocab; t++) {
+        if (g->is_eog[t] || g->len[t] == 0) continue;
+        tmp[n_order].p = (const uint8_t *)g->pool + g->off[t];
+        tmp[n_order].len = g->len[t];
+        tmp[n_order].id = t;
+        n_order++;
+    }
+    qsort(tmp, n_order, sizeof *tmp, piece_cmp);
+    for (uint32_t k = 0; k < n_order; k++) {
+        g->order[k] = tmp[k].id;
+        uint32_t l = 0;
+        if (k > 0) {
+            uint32_t n = tmp[k].len < tmp[k - 1].len ? tmp[k].len : tmp[k - 1].len;
+            while (l < n && tmp[k].p[l] == tmp[k - 1].p[l]) l++;
+        }
+        g->lcp[k] = l;
+    }
+    g->n_order = n_order;
+    slm_free(tmp);
+    tmp = NULL;
+    slm_grammar_reset(g);
+    if (g->oom || g->overflow) {
+        st = limit_status(g);
+        goto fail;
+    }
+    *out = g;
+    return SLM_OK;
+fail:
+    slm_free(tmp);
+    slm_gram_free(gram);
+    slm_grammar_free(g);
+    return st;
+}
+
+slm_status slm_grammar_new(const slm_model *m, const char *gbnf, size_t len, const char *root,
+                           slm_grammar **out)
+{
+    slm_status st = SLM_OK;
+    slm_gram *gram = NULL;
+    char *pool = NULL;
+    const char **pc = NULL;
+    size_t *plen = NULL;
+    uint8_t *eog = NULL;
+    size_t *offs = NULL;
+    if (out) *out = NULL;
+    slm_error_clear();
+    SLM_CHECK(m && gbnf && out, SLM_ERR_ARG, "slm_grammar_new: NULL argument");
+    int32_t n_vocab = slm_model_n_vocab(m);
+    SLM_CHECK(n_vocab > 0, SLM_ERR_ARG, "slm_grammar_new: the model has no vocabulary");
+    SLM_TRY(slm_gram_parse(gbnf, len, root, &gram));
+    pc = slm_alloc((size_t)n_vocab * sizeof *pc);
+    plen = slm_alloc((size_t)n_vocab * sizeof *plen);
+    eog = slm_alloc((size_t)n_vocab);
+    size_t cap = (size_t)n_vocab * 8 + 64, used = 0;
+    pool = slm_alloc(cap);
+    SLM_CHECK(pc && plen && eog && pool, SLM_ERR_NOMEM, "slm_grammar_new: out of memory");
+    offs = slm_alloc((size_t)n_vocab * sizeof *offs); /* pointers once the pool stops moving */
+    SLM_CHECK(offs, SLM_ERR_NOMEM, "slm_grammar_new: out of memory");
+    for (int32_t t = 0; t < n_vocab; t++) {
+        size_t n = slm_token_to_piece(m, t, 0, pool + used, cap - used);
+        if (n > cap - used) {
+            size_t nc = cap;
+            while (nc - used < n) nc *= 2;
+            char *np = slm_realloc(pool, nc);
+            SLM_CHECK(np, SLM_ERR_NOMEM, "slm_grammar_new: out of memory");
+            pool = np;
+            cap = nc;
+            slm_token_to_piece(m, t, 0, pool + used, cap - used);
+        }
+        offs[t] = used;
+        plen[t] = n;
+        used += n;
+        eog[t] = (uint8_t)(slm_token_is_eog(m, t) != 0);
+    }
+    for (int32_t t = 0; t < n_vocab; t++) pc[t] = pool + offs[t];
+    st = slm_grammar_new_vocab(gram, pc, plen, eog, n_vocab, out);
+    gram = NULL; /* owned by the call now */
+fail:
+    slm_gram_free(gram);
+    slm_free(pool);
+    slm_free(pc);
+    slm_free(plen);
+    slm_free(eog);
+    slm_free(offs);
+    return st;
+}
+
+slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
+{
+    slm_status st = SLM_OK;
+    SLM_CHECK(g && logits, SLM_ERR_ARG, "slm_grammar_apply: NULL argument");
+    SLM_CHECK(n_vocab == g->n_vocab, SLM_ERR_ARG, "slm_grammar_apply: n_vocab %d, grammar has %d",
+              (int)n_vocab, (int)g->n_vocab);
+    memset(g->allowed, 0, (size_t)n_vocab);
+    int can_end = g->accept[0] || g->done;
+    for (int32_t t = 0; t < n_vocab; t++)
+        if (g->is_eog[t] && can_end) g->allowed[t] = 1;
+    if (!g->done && g->set_len[0] > 0) {
+        size_t m = 0; /* depths 0..m hold valid sets for the previous piece */
+        for (uint32_t k = 0; k < g->n_order; k++) {
+            int32_t id = g->order[k];
+            const uint8_t *p = (const uint8_t *)g->pool + g->off[id];
+            uint32_t L = g->len[id], l = g->lcp[k];
+            if (l > m) continue; /* shares a dead prefix with the previous piece */
+            truncate_to(g, l);
+            m = l;
+            while (m < L) {
+                if (g->set_len[m] == 0) break;
+                if (!advance(g, m, p[m])) {
+                    truncate_to(g, 0);
+                    return limit_status(g);
+                }
+                m++;
+            }
+            if (m == L && (g->set_len[m] > 0 || g->accept[m])) g->allowed[id] = 1;
+        }
+        truncate_to(g, 0);
+    }
+    for (int32_t t = 0; t < n_vocab; t++)
+        if (!g->allowed[t]) logits[t] = -INFINITY;
+    return SLM_OK;
+fail:
+    return st;
+}
+
+/* Advance the committed state over bytes; unchanged on failure. */
+static slm_status advance_bytes(slm_grammar *g, const uint8_t *p, size_t n, const char *what)
+{
+    slm_status st = SLM_OK;
+    SLM_CHECK(!g->done || n == 0, SLM_ERR_ARG, "grammar: %s after the end of generation", what);
+    /* depth arrays hold max_len + 2 entries; reuse 0/1 alternately for long text */
+    for (size_t k = 0; k < n; k++) {
+        SLM_CHECK(g->set_len[0] > 0, SLM_ERR_ARG,
+                  "grammar: %s does not continue the grammar (byte %zu, 0x%02X: nothing more "
+                  "may follow)",
+                  what, k, p[k]);
+        if (!advance(g, 0, p[k])) {
+            truncate_to(g, 0);
+            return limit_status(g);
+        }
+        if (g->set_len[1] == 0 && !g->accept[1]) {
+            truncate_to(g, 0);
+            return slm_fail(SLM_ERR_ARG, "grammar: %s does not continue the grammar (byte %zu, 0x%02X)",
+                            what, k, p[k]);
+        }
+        if (!commit(g, 1)) {
+            truncate_to(g, 0);
+            return limit_status(g);
+        }
+    }
+    return SLM_OK;
+fail:
+    return st;
+}
+
+slm_status slm_grammar_accept(slm_grammar *g, int32_t tok)
+{
+    slm_status st = SLM_OK;
+    SLM_CHECK(g, SLM_ERR_ARG, "slm_grammar_accept: NULL grammar");
+    SLM_CHECK(tok >= 0 && tok < g->n_vocab, SLM_ERR_ARG, "slm_grammar_accept: token %d outside the vocabulary (%d)",
+              (int)tok, (int)g->n_vocab);
+    if (g->is_eog[tok]) {
+        SLM_CHECK(g->accept[0] || g->done, SLM_ERR_ARG,
+                  "slm_grammar_accept: end-of-generation token %d before the grammar is complete",
+                  (int)tok);
+        g->done = 1;
+        return SLM_OK;
+    }
+    SLM_CHECK(g->len[tok] > 0, SLM_ERR_ARG, "slm_grammar_accept: token %d has no text (control token)",
+              (int)tok);
+    /* Simulate on a copy first so a rejected token leaves the state as it was. */
+    const uint8_t *p = (const uint8_t *)g->pool + g->off[tok];
+    uint32_t L = g->len[tok];
+    for (uint32_t k = 0; k < L; k++) {
+        if (g->set_len[k] == 0) {
+            truncate_to(g, 0);
+            return slm_fail(SLM_ERR_ARG, "slm_grammar_accept: token %d does not continue the grammar", (int)tok);
+        }
+        if (!advance(g, k, p[k])) {
+            truncate_to(g, 0);
+            return limit_status(g);
+        }
+    }
+    if (g->set_len[L] == 0 && !g->accept[L]) {
+        truncate_to(g, 0);
+        return slm_fail(SLM_ERR_ARG, "slm_grammar_accept: token %d does not continue the grammar", (int)tok);
+    }
+    if (!commit(g, L)) {
+        slm_grammar_reset(g);
+        return limit_status(g);
+    }
+    return SLM_OK;
+fail:
+    return st;
+}
+
+slm_status slm_grammar_accept_text(slm_grammar *g, const char *text, size_t len)
+{
+    slm_status st = SLM_OK;
+    snode *save_nodes = NULL;
+    uint32_t *save_sets = NULL;
+    SLM_CHECK(g && (text || len == 0), SLM_ERR_ARG, "slm_grammar_accept_text: NULL argument");
+    /* Byte by byte, committing each: a failure part-way must restore the
+     * start, so keep a copy of the committed state. */
+    size_t nn = g->base, ns = g->set_len[0];
+    uint8_t save_acc = g->accept[0];
+    save_nodes = slm_alloc((nn + 1) * sizeof *save_nodes);
+    save_sets = slm_alloc((ns + 1) * sizeof *save_sets);
+    SLM_CHECK(save_nodes && save_sets, SLM_ERR_NOMEM, "slm_grammar_accept_text: out of memory");
+    memcpy(save_nodes, g->nodes, nn * sizeof *save_nodes);
+    memcpy(save_sets, g->sets + g->set_off[0], ns * sizeof *save_sets);
+    st = advance_bytes(g, (const uint8_t *)text, len, "text");
+    if (st != SLM_OK) {
+        /* restore: the arena only grew past nn, so capacities suffice */
+        memcpy(g->nodes, save_nodes, nn * sizeof *save_nodes);
+        memcpy(g->sets, save_sets, ns * sizeof *save_sets);
+        g->n_nodes = g->base = g->node_top[0] = nn;
+        g->set_off[0] = 0;
+        g->n_sets = g->set_len[0] = ns;
+        g->accept[0] = save_acc;
+    }
+fail:
+    slm_free(save_nodes);
+    slm_free(save_sets);
+    return st;
+}
+
+int slm_grammar_can_end(const slm_grammar *g) { return g && (g->accept[0] || g->done); }
+
+int slm_grammar_is_done(const slm_grammar *g)
+{
+    return g && (g->done || (g->accept[0] && g->set_len[0] == 0));
+}
+
+int slm_grammar_matches(slm_grammar *g, const char *text, size_t len)
+{
+    slm_grammar_reset(g);
+    int ok = slm_grammar_accept_text(g, text, len) == SLM_OK && slm_grammar_can_end(g);
+    slm_grammar_reset(g);
+    return ok;
+}
