@@ -27,6 +27,7 @@ static const command commands[] = {
     {"template", cmd_template, "render a chat template (Jinja) with a JSON context"},
     {"serve", cmd_serve, "serve the model over HTTP with OpenAI's API (completions, chat, SSE)"},
     {"prune", cmd_prune, "prune a model: layers, FFN channels, magnitude or Wanda sparsity"},
+    {"chat", cmd_chat, "talk with a model through its chat template (REPL, --messages, tool calls)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
