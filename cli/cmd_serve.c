@@ -28,10 +28,11 @@ static void usage(FILE *f)
             "options:\n"
             "      --host ADDR          IPv4/IPv6 address to bind (default 127.0.0.1: loopback only)\n"
             "      --port N             TCP port (default 8080; 0 = any free port, printed at start)\n"
-            "      --parallel N         slots generating at once, each with its own context (default 1)\n"
+            "      --parallel N         slots generating at once, each with its own context (default 1);\n"
+            "                           one batched forward per step serves all busy slots\n"
             "      --queue N            requests that may wait for a slot; more get 429 (default 16)\n"
             "  -c, --ctx N              context length per slot (default: min(trained, 4096))\n"
-            "  -t, --threads N          compute threads per slot (default: cores / parallel)\n"
+            "  -t, --threads N          compute threads of the batched step (default: all cores)\n"
             "      --api-key KEY        require 'Authorization: Bearer KEY' (not for /health);\n"
             "                           default $SLM_API_KEY if set\n"
             "      --config FILE        alert thresholds: 'key = value' lines or a JSON object with\n"
@@ -137,8 +138,9 @@ int cmd_serve(int argc, char **argv)
     cfg.max_tokens = max_tokens;
     cfg.timeout_s = timeout;
     if (threads <= 0) {
+        /* one step runs at a time for all slots (continuous batching) */
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores > parallel ? (int32_t)(cores / parallel) : 1;
+        threads = cores > 0 ? (int32_t)cores : 1;
     }
     cfg.n_threads = threads;
     const char *base = strrchr(model_path, '/');

@@ -5,11 +5,13 @@
  *
  * Threads. Each connection has an MHD thread that parses and validates the
  * request, tokenizes the prompt, and either answers at once (errors, cache
- * hits, GET endpoints) or queues a job and waits for it. --parallel worker
- * threads each own one slm_session over the shared model and take jobs from
- * the queue one at a time (no batching across slots yet: that needs
- * multi-sequence decode in the library). A job is shared by its connection
- * and its worker under a reference count; its mutex guards the output.
+ * hits, GET endpoints) or queues a job and waits for it. --parallel slots
+ * each own one slm_session over the shared model; one scheduler thread
+ * (sched_main) drives them all with continuous batching: each round it
+ * gives queued jobs to idle slots and runs one slm_decode_multi over every
+ * busy slot, so the weights are read once per round for all streams. A job
+ * is shared by its connection and the scheduler under a reference count;
+ * its mutex guards the output.
  *
  * Disconnects. While a connection waits (for a non-streaming result, or for
  * the next SSE bytes) it peeks its socket every 200 ms; a closed peer sets the
@@ -60,6 +62,8 @@ typedef struct job {
     struct job *next;         /* queue link (under the server mutex) */
 } job;
 
+typedef struct slot slot;
+
 typedef struct server {
     const srv_config *cfg;
     slm_model *model;
@@ -75,16 +79,29 @@ typedef struct server {
     atomic_int draining;
     atomic_int inflight;      /* requests between arrival and completion */
     atomic_ullong next_id;
+    slot *slots;              /* [n_parallel] */
+    pthread_t sched;          /* the scheduler thread (sched_main) */
+    /* scheduler-thread scratch, [n_parallel] each: */
+    slot **fresh, **batch;
+    slm_session **b_sess;
+    const int32_t **b_ids;
+    size_t *b_n;
+    uint64_t steps, step_rows, prompt_reused; /* batched steps, sequences in them, prompt tokens reused */
 } server;
 
-typedef struct slot {
+struct slot {
     server *S;
     int index;
     slm_session *sess;
     int32_t *hist;            /* tokens in the KV cache [n_hist], capacity n_ctx */
     size_t n_hist;
-    pthread_t thread;
-} slot;
+    job *j;                   /* the job generating here, NULL when idle (scheduler thread) */
+    slm_sampler *smp;         /* j's sampler */
+    const int32_t *feed;      /* tokens for the next step [n_feed]: prompt part or &tok */
+    size_t n_feed;
+    int32_t tok;              /* last sampled token */
+    double t_start, t_first, t_gen0; /* ms: job start, first token, prompt evaluated (-1: not yet) */
+};
 
 typedef struct conn {
     srv_endpoint ep;
@@ -254,119 +271,25 @@ static long find_stop(const job *j, size_t from)
     return best;
 }
 
-static void run_job(slot *sl, job *j)
+static void update_gauges(server *S)
+{
+    pthread_mutex_lock(&S->mu);
+    int q = S->queued, b = S->busy;
+    pthread_mutex_unlock(&S->mu);
+    srv_metrics_gauges(S->metrics, q, b, S->cfg->n_parallel);
+}
+
+/* Record the end of sl's job (finish reason or j->failed), publish the
+ * final SSE events, and free the slot. */
+static void slot_end(slot *sl, const char *finish)
 {
     server *S = sl->S;
-    slm_sampler *smp = NULL;
-    double t_start = cli_now_ms(), t_first = -1, t_gen0 = t_start;
-    const char *finish = "length";
-    char piece[256];
-    int32_t n_vocab = slm_model_n_vocab(S->model);
-
-    if (atomic_load(&j->cancel)) {
-        finish = "cancelled";
-        goto done;
-    }
-    if (S->cfg->timeout_s > 0 && t_start - j->t_arrive > S->cfg->timeout_s * 1e3) {
-        job_fail(j, 503, "timeout_error", "timeout", "the request waited longer than --timeout for a slot");
-        goto done;
-    }
-    for (int i = 0; i < j->req.n_stop; i++) {
-        size_t k = strlen(j->req.stop[i]);
-        if (k > j->max_stop) j->max_stop = k;
-    }
-    if (slm_sampler_new(&j->req.sp, &smp) != SLM_OK) {
-        job_fail(j, 400, "invalid_request_error", NULL, slm_last_error());
-        goto done;
-    }
-
-    /* Reuse the cached prefix; at least the last prompt token is evaluated
-     * again, for its logits. */
-    size_t common = 0;
-    while (common < sl->n_hist && common < j->n_ids && sl->hist[common] == j->ids[common]) common++;
-    if (common == j->n_ids) common--;
-    const float *logits = NULL;
-    slm_status st = slm_session_truncate(sl->sess, (uint32_t)common);
-    if (st == SLM_OK) {
-        sl->n_hist = common;
-        st = slm_session_decode(sl->sess, j->ids + common, j->n_ids - common, &logits);
-    }
-    if (st != SLM_OK) {
-        sl->n_hist = 0;
-        slm_session_truncate(sl->sess, 0);
-        job_fail(j, 500, "server_error", NULL, slm_last_error());
-        goto done;
-    }
-    memcpy(sl->hist + common, j->ids + common, (j->n_ids - common) * sizeof *j->ids);
-    sl->n_hist = j->n_ids;
-    for (size_t i = 0; i < j->n_ids; i++) slm_sampler_accept(smp, j->ids[i]);
-    t_gen0 = cli_now_ms();
-
-    if (j->req.stream && j->req.kind == SRV_CHAT) {
-        pthread_mutex_lock(&j->mu);
-        sse_chunk(j, S, NULL, 0, NULL, 1);
-        pthread_cond_broadcast(&j->cv);
-        pthread_mutex_unlock(&j->mu);
-    }
-    for (int32_t i = 0; i < j->req.max_tokens; i++) {
-        if (atomic_load(&j->cancel)) {
-            finish = "cancelled";
-            break;
-        }
-        if (S->cfg->timeout_s > 0 && cli_now_ms() - j->t_arrive > S->cfg->timeout_s * 1e3) {
-            pthread_mutex_lock(&j->mu);
-            job_fail(j, 503, "timeout_error", "timeout", "generation exceeded the per-request --timeout");
-            pthread_mutex_unlock(&j->mu);
-            break;
-        }
-        int32_t tok = slm_sampler_sample(smp, logits, n_vocab);
-        if (tok < 0) {
-            job_fail(j, 500, "server_error", NULL, "sampling failed");
-            break;
-        }
-        if (t_first < 0) t_first = cli_now_ms();
-        slm_sampler_accept(smp, tok);
-        if (!j->req.ignore_eos && slm_token_is_eog(S->model, tok)) {
-            finish = "stop";
-            break;
-        }
-        j->n_gen++;
-        size_t n = slm_token_to_piece(S->model, tok, 0, piece, sizeof piece);
-        if (n > sizeof piece) n = 0; /* no real vocabulary has 256-byte pieces */
-        pthread_mutex_lock(&j->mu);
-        size_t before = j->text.n;
-        srv_buf_append(&j->text, piece, n);
-        long at = j->max_stop ? find_stop(j, before > j->max_stop ? before - j->max_stop + 1 : 0) : -1;
-        if (at >= 0) {
-            j->text.n = (size_t)at;
-            j->text.p[at] = '\0';
-            finish = "stop";
-        }
-        if (j->req.stream) stream_text(j, S, 0);
-        int oom = j->text.oom || j->sse.oom;
-        pthread_cond_broadcast(&j->cv);
-        pthread_mutex_unlock(&j->mu);
-        if (oom) {
-            job_fail(j, 500, "server_error", NULL, "out of memory");
-            break;
-        }
-        if (at >= 0) break;
-        if (i + 1 == j->req.max_tokens) break; /* no need to evaluate the last one */
-        if (slm_session_n_past(sl->sess) >= S->n_ctx) break;
-        if ((st = slm_session_decode(sl->sess, &tok, 1, &logits)) != SLM_OK) {
-            sl->n_hist = 0;
-            slm_session_truncate(sl->sess, 0);
-            job_fail(j, 500, "server_error", NULL, slm_last_error());
-            break;
-        }
-        sl->hist[sl->n_hist++] = tok;
-    }
-
-done:;
+    job *j = sl->j;
     double t_end = cli_now_ms();
-    slm_sampler_free(smp);
-    srv_metrics_generation(S->metrics, t_first >= 0 ? t_first - j->t_arrive : -1, (int32_t)j->n_ids, j->n_gen,
-                           t_end - t_gen0);
+    slm_sampler_free(sl->smp);
+    sl->smp = NULL;
+    srv_metrics_generation(S->metrics, sl->t_first >= 0 ? sl->t_first - j->t_arrive : -1, (int32_t)j->n_ids,
+                           j->n_gen, sl->t_gen0 >= 0 ? t_end - sl->t_gen0 : 0);
     pthread_mutex_lock(&j->mu);
     snprintf(j->finish, sizeof j->finish, "%s", finish);
     if (j->req.stream) {
@@ -390,40 +313,234 @@ done:;
     j->done = 1;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
-}
-
-static void update_gauges(server *S)
-{
+    sl->j = NULL;
+    sl->n_feed = 0;
+    job_release(j);
     pthread_mutex_lock(&S->mu);
-    int q = S->queued, b = S->busy;
+    S->busy--;
     pthread_mutex_unlock(&S->mu);
-    srv_metrics_gauges(S->metrics, q, b, S->cfg->n_parallel);
 }
 
-static void *slot_main(void *arg)
+/* The KV cache no longer matches hist (a failed step): forget it. */
+static void slot_reset(slot *sl)
 {
-    slot *sl = arg;
+    sl->n_hist = 0;
+    slm_session_truncate(sl->sess, 0);
+}
+
+static int timed_out(const server *S, const job *j)
+{
+    return S->cfg->timeout_s > 0 && cli_now_ms() - j->t_arrive > S->cfg->timeout_s * 1e3;
+}
+
+/* Give job j to the idle slot sl: set up sampling and the prompt tokens to
+ * evaluate in the next step (only those after the prefix the slot's cache
+ * already holds; at least the last one, for its logits). 0 if the job ends
+ * here (cancelled, timed out, bad sampler). */
+static int slot_start(slot *sl, job *j)
+{
     server *S = sl->S;
+    sl->j = j;
+    sl->smp = NULL;
+    sl->t_start = cli_now_ms();
+    sl->t_first = -1;
+    sl->t_gen0 = -1;
+    sl->n_feed = 0;
+    if (atomic_load(&j->cancel)) {
+        slot_end(sl, "cancelled");
+        return 0;
+    }
+    if (timed_out(S, j)) {
+        job_fail(j, 503, "timeout_error", "timeout", "the request waited longer than --timeout for a slot");
+        slot_end(sl, "length");
+        return 0;
+    }
+    for (int i = 0; i < j->req.n_stop; i++) {
+        size_t k = strlen(j->req.stop[i]);
+        if (k > j->max_stop) j->max_stop = k;
+    }
+    if (slm_sampler_new(&j->req.sp, &sl->smp) != SLM_OK) {
+        job_fail(j, 400, "invalid_request_error", NULL, slm_last_error());
+        slot_end(sl, "length");
+        return 0;
+    }
+    if (j->req.max_tokens <= 0) {
+        slot_end(sl, "length");
+        return 0;
+    }
+    size_t common = 0;
+    while (common < sl->n_hist && common < j->n_ids && sl->hist[common] == j->ids[common]) common++;
+    if (common == j->n_ids) common--;
+    slm_session_truncate(sl->sess, (uint32_t)common);
+    memcpy(sl->hist + common, j->ids + common, (j->n_ids - common) * sizeof *j->ids);
+    sl->n_hist = j->n_ids;
+    sl->feed = j->ids + common;
+    sl->n_feed = j->n_ids - common;
+    S->prompt_reused += common;
+    for (size_t i = 0; i < j->n_ids; i++) slm_sampler_accept(sl->smp, j->ids[i]);
+    if (j->req.stream && j->req.kind == SRV_CHAT) {
+        pthread_mutex_lock(&j->mu);
+        sse_chunk(j, S, NULL, 0, NULL, 1);
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+    }
+    return 1;
+}
+
+/* After a step that evaluated sl's tokens: sample the next token from its
+ * logits, append its text (stop strings, streaming), and either feed it to
+ * the next step or end the job. */
+static void slot_next(slot *sl)
+{
+    server *S = sl->S;
+    job *j = sl->j;
+    char piece[256];
+    if (sl->t_gen0 < 0) sl->t_gen0 = cli_now_ms();
+    if (atomic_load(&j->cancel)) {
+        slot_end(sl, "cancelled");
+        return;
+    }
+    if (timed_out(S, j)) {
+        pthread_mutex_lock(&j->mu);
+        job_fail(j, 503, "timeout_error", "timeout", "generation exceeded the per-request --timeout");
+        pthread_mutex_unlock(&j->mu);
+        slot_end(sl, "length");
+        return;
+    }
+    const float *logits = slm_session_last_logits(sl->sess);
+    int32_t tok = logits ? slm_sampler_sample(sl->smp, logits, slm_model_n_vocab(S->model)) : -1;
+    if (tok < 0) {
+        job_fail(j, 500, "server_error", NULL, "sampling failed");
+        slot_end(sl, "length");
+        return;
+    }
+    if (sl->t_first < 0) sl->t_first = cli_now_ms();
+    slm_sampler_accept(sl->smp, tok);
+    if (!j->req.ignore_eos && slm_token_is_eog(S->model, tok)) {
+        slot_end(sl, "stop");
+        return;
+    }
+    j->n_gen++;
+    size_t n = slm_token_to_piece(S->model, tok, 0, piece, sizeof piece);
+    if (n > sizeof piece) n = 0; /* no real vocabulary has 256-byte pieces */
+    pthread_mutex_lock(&j->mu);
+    size_t before = j->text.n;
+    srv_buf_append(&j->text, piece, n);
+    long at = j->max_stop ? find_stop(j, before > j->max_stop ? before - j->max_stop + 1 : 0) : -1;
+    if (at >= 0) {
+        j->text.n = (size_t)at;
+        j->text.p[at] = '\0';
+    }
+    if (j->req.stream) stream_text(j, S, 0);
+    int oom = j->text.oom || j->sse.oom;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    if (oom) {
+        job_fail(j, 500, "server_error", NULL, "out of memory");
+        slot_end(sl, "length");
+        return;
+    }
+    if (at >= 0) {
+        slot_end(sl, "stop");
+        return;
+    }
+    /* the last token needs no evaluation */
+    if (j->n_gen >= j->req.max_tokens || slm_session_n_past(sl->sess) >= S->n_ctx) {
+        slot_end(sl, "length");
+        return;
+    }
+    sl->tok = tok;
+    sl->hist[sl->n_hist++] = tok;
+    sl->feed = &sl->tok;
+    sl->n_feed = 1;
+}
+
+/* The idle slot for job j: the one whose cache shares the longest prefix
+ * with its prompt (prompt-prefix reuse), or NULL if all are busy. */
+static slot *pick_slot(server *S, const job *j)
+{
+    slot *best = NULL;
+    size_t best_common = 0;
+    for (int i = 0; i < S->cfg->n_parallel; i++) {
+        slot *sl = &S->slots[i];
+        if (sl->j) continue;
+        size_t c = 0;
+        while (c < sl->n_hist && c < j->n_ids && sl->hist[c] == j->ids[c]) c++;
+        if (!best || c > best_common) {
+            best = sl;
+            best_common = c;
+        }
+    }
+    return best;
+}
+
+/* The scheduler (continuous batching). Each round: hand queued jobs to
+ * idle slots, then run ONE slm_decode_multi over every busy slot — one
+ * token for each generating slot, the (uncached part of the) prompt for
+ * each new one — so every weight matrix is read once per round for all
+ * streams, then sample each slot's next token. Slots join and leave
+ * between rounds. Generating slots come first in the call, so a long new
+ * prompt that overflows one forward of n_batch rows delays them by at most
+ * that forward. */
+static void *sched_main(void *arg)
+{
+    server *S = arg;
+    const int np = S->cfg->n_parallel;
     for (;;) {
         pthread_mutex_lock(&S->mu);
-        while (!S->head && !S->stopping) pthread_cond_wait(&S->cv, &S->mu);
-        job *j = S->head;
-        if (!j) {
+        while (S->busy == 0 && !S->head && !S->stopping) pthread_cond_wait(&S->cv, &S->mu);
+        if (S->busy == 0 && !S->head && S->stopping) {
             pthread_mutex_unlock(&S->mu);
             break;
         }
-        S->head = j->next;
-        if (!S->head) S->tail = NULL;
-        S->queued--;
-        S->busy++;
+        int n_new = 0;
+        while (S->head) {
+            slot *sl = pick_slot(S, S->head);
+            if (!sl) break;
+            job *j = S->head;
+            S->head = j->next;
+            if (!S->head) S->tail = NULL;
+            S->queued--;
+            S->busy++;
+            sl->j = j;     /* reserved; slot_start below fills it in */
+            sl->n_feed = 0;
+            S->fresh[n_new++] = sl;
+        }
         pthread_mutex_unlock(&S->mu);
         update_gauges(S);
-        run_job(sl, j);
-        pthread_mutex_lock(&S->mu);
-        S->busy--;
-        pthread_mutex_unlock(&S->mu);
+        for (int i = 0; i < n_new; i++) slot_start(S->fresh[i], S->fresh[i]->j);
+
+        size_t k = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < np; i++) {
+                slot *sl = &S->slots[i];
+                if (!sl->j || !sl->n_feed || (pass == 0) != (sl->feed == &sl->tok)) continue;
+                S->batch[k] = sl;
+                S->b_sess[k] = sl->sess;
+                S->b_ids[k] = sl->feed;
+                S->b_n[k] = sl->n_feed;
+                k++;
+            }
+        if (k == 0) continue;
+        slm_status st = slm_decode_multi(S->b_sess, S->b_ids, S->b_n, k);
+        if (st != SLM_OK) {
+            char msg[300];
+            snprintf(msg, sizeof msg, "decode failed (%s): %s", slm_status_name(st), slm_last_error());
+            for (size_t i = 0; i < k; i++) {
+                slot *sl = S->batch[i];
+                slot_reset(sl);
+                job_fail(sl->j, 500, "server_error", NULL, msg);
+                slot_end(sl, "length");
+            }
+            continue;
+        }
+        S->steps++;
+        S->step_rows += k;
+        for (size_t i = 0; i < k; i++) {
+            S->batch[i]->n_feed = 0;
+            slot_next(S->batch[i]);
+        }
         update_gauges(S);
-        job_release(j);
     }
     return NULL;
 }
@@ -856,10 +973,17 @@ int srv_run(slm_model *model, const srv_config *cfg)
     atomic_init(&S.next_id, 1);
     int rc = 1, n_started = 0;
     struct MHD_Daemon *d = NULL;
-    slot *slots = calloc((size_t)cfg->n_parallel, sizeof *slots);
+    const size_t np = (size_t)cfg->n_parallel;
+    slot *slots = calloc(np, sizeof *slots);
+    S.slots = slots;
+    S.fresh = calloc(np, sizeof *S.fresh);
+    S.batch = calloc(np, sizeof *S.batch);
+    S.b_sess = calloc(np, sizeof *S.b_sess);
+    S.b_ids = calloc(np, sizeof *S.b_ids);
+    S.b_n = calloc(np, sizeof *S.b_n);
     S.metrics = srv_metrics_new(&cfg->alerts);
     S.cache = srv_cache_new(cfg->cache_bytes);
-    if (!slots || !S.metrics || !S.cache) {
+    if (!slots || !S.fresh || !S.batch || !S.b_sess || !S.b_ids || !S.b_n || !S.metrics || !S.cache) {
         fprintf(stderr, "slm serve: out of memory\n");
         goto done;
     }
@@ -880,11 +1004,11 @@ int srv_run(slm_model *model, const srv_config *cfg)
         slots[i].S = &S;
         slots[i].index = i;
     }
-    for (; n_started < cfg->n_parallel; n_started++)
-        if (pthread_create(&slots[n_started].thread, NULL, slot_main, &slots[n_started]) != 0) {
-            fprintf(stderr, "slm serve: cannot start slot thread %d\n", n_started);
-            goto done;
-        }
+    if (pthread_create(&S.sched, NULL, sched_main, &S) != 0) {
+        fprintf(stderr, "slm serve: cannot start the scheduler thread\n");
+        goto done;
+    }
+    n_started = 1;
 
     const char *tmpl = NULL;
     if (!cfg->chatml && slm_model_chat_template(model, &tmpl) == SLM_OK && tmpl && tmpl[0]) {
@@ -960,13 +1084,22 @@ done:
     for (job *j = S.head; j; j = j->next) atomic_store(&j->cancel, 1);
     pthread_cond_broadcast(&S.cv);
     pthread_mutex_unlock(&S.mu);
-    for (int i = 0; i < n_started; i++) pthread_join(slots[i].thread, NULL);
+    if (n_started) pthread_join(S.sched, NULL);
     if (slots)
         for (int i = 0; i < cfg->n_parallel; i++) {
             slm_session_free(slots[i].sess);
             free(slots[i].hist);
         }
     free(slots);
+    free(S.fresh);
+    free(S.batch);
+    free(S.b_sess);
+    free(S.b_ids);
+    free(S.b_n);
+    if (S.steps)
+        fprintf(stderr, "slm serve: %llu batched steps, %.2f sequences per step, %llu prompt tokens reused\n",
+                (unsigned long long)S.steps, (double)S.step_rows / (double)S.steps,
+                (unsigned long long)S.prompt_reused);
     srv_cache_free(S.cache);
     srv_metrics_free(S.metrics);
     pthread_cond_destroy(&S.cv);
