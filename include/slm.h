@@ -935,7 +935,7 @@ SLM_API void slm_dna_free_names(char **names, size_t n);
 typedef struct slm_distill_params {
     slm_train_params train;  /* student shape, optimisation, progress, loss_svg */
     const char *tokenizer;   /* NULL: the teacher's */
-    float temperature;       /* T; default 2 */
+    float temperature;       /* T; default 1 */
     float alpha;             /* weight of the KL term in [0, 1]; default 0.5 */
     uint32_t top_k;          /* 0 (default): the full teacher distribution */
     const char *teacher_cache; /* top-K cache file (read if present, then written); NULL = none */

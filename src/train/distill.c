@@ -320,7 +320,7 @@ fail:
 
 slm_distill_params slm_distill_default_params(void)
 {
-    slm_distill_params p = {.train = slm_train_default_params(), .temperature = 2.0f,
+    slm_distill_params p = {.train = slm_train_default_params(), .temperature = 1.0f,
                             .alpha = 0.5f, .top_k = 0};
     p.train.checkpoint_every = 0;
     return p;
