@@ -1,7 +1,7 @@
 /* gemm.c — picks the GEMM kernels of gemm.h for the active kernel level and
- * owns the GEMM activation layout (blocks + per-block sums). Q4_0 and
- * Q8_0 on AVX2 so far; every other (type, ISA) returns NULL and matmul falls back
- * to the per-row kernels.
+ * owns the GEMM activation layout (blocks + per-block sums). AVX2 has
+ * Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K, F16 and BF16; every other (type, ISA)
+ * returns NULL and matmul falls back to the per-row kernels.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,23 +19,60 @@ slm_gemm_fn slm_gemm_get(slm_type t)
     /* "avx2" and "avx512" both imply the AVX2 folder was enabled by
      * dispatch.c after the CPU check (and SLM_ISA allowed it). */
     const int avx2 = k && (strcmp(k->isa, "avx2") == 0 || strcmp(k->isa, "avx512") == 0);
-    if (avx2 && t == SLM_TYPE_Q4_0) return slm_gemm_q4_0_q8_0_avx2;
-    if (avx2 && t == SLM_TYPE_Q8_0) return slm_gemm_q8_0_q8_0_avx2;
+    if (!avx2) return NULL;
+    switch (t) {
+    case SLM_TYPE_Q4_0: return slm_gemm_q4_0_q8_0_avx2;
+    case SLM_TYPE_Q5_0: return slm_gemm_q5_0_q8_0_avx2;
+    case SLM_TYPE_Q8_0: return slm_gemm_q8_0_q8_0_avx2;
+    case SLM_TYPE_Q4_K: return slm_gemm_q4_k_q8_k_avx2;
+    case SLM_TYPE_Q5_K: return slm_gemm_q5_k_q8_k_avx2;
+    case SLM_TYPE_Q6_K: return slm_gemm_q6_k_q8_k_avx2;
+    case SLM_TYPE_F16: return slm_gemm_f16_f32_avx2;
+    case SLM_TYPE_BF16: return slm_gemm_bf16_f32_avx2;
+    default: return NULL;
+    }
 #else
     (void)t;
-#endif
     return NULL;
+#endif
+}
+
+static int has_sums(slm_type t)
+{
+    return t == SLM_TYPE_Q4_0 || t == SLM_TYPE_Q5_0;
+}
+
+slm_type slm_gemm_act_type(slm_type t)
+{
+    if (t == SLM_TYPE_F16 || t == SLM_TYPE_BF16) return SLM_TYPE_F32;
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    return tr ? tr->vec_dot_type : SLM_TYPE_F32;
 }
 
 size_t slm_gemm_act_bytes(slm_type t, int64_t n)
 {
-    if ((t != SLM_TYPE_Q4_0 && t != SLM_TYPE_Q8_0) || n % SLM_QK8_0) return 0;
-    return slm_gemm_q8_0_sums_offset(n) + (size_t)(n / SLM_QK8_0) * sizeof(int16_t);
+    switch (t) {
+    case SLM_TYPE_Q4_0:
+    case SLM_TYPE_Q5_0:
+    case SLM_TYPE_Q8_0:
+        if (n % SLM_QK8_0) return 0;
+        return slm_gemm_q8_0_sums_offset(n) + (has_sums(t) ? (size_t)(n / SLM_QK8_0) * sizeof(int16_t) : 0);
+    case SLM_TYPE_Q4_K:
+    case SLM_TYPE_Q5_K:
+    case SLM_TYPE_Q6_K:
+        if (n % SLM_QK_K) return 0;
+        return (size_t)(n / SLM_QK_K) * sizeof(slm_block_q8_K);
+    case SLM_TYPE_F16:
+    case SLM_TYPE_BF16:
+        return (size_t)n * sizeof(float);
+    default:
+        return 0;
+    }
 }
 
 void slm_gemm_act_sums(slm_type t, void *row, int64_t n)
 {
-    if (t != SLM_TYPE_Q4_0) return;
+    if (!has_sums(t)) return;
     const slm_block_q8_0 *b = row;
     uint8_t *out = (uint8_t *)row + slm_gemm_q8_0_sums_offset(n);
     for (int64_t i = 0; i < n / SLM_QK8_0; i++) {
@@ -44,4 +81,21 @@ void slm_gemm_act_sums(slm_type t, void *row, int64_t n)
         const int16_t s16 = (int16_t)s; /* |s| <= 32 * 128 */
         memcpy(out + (size_t)i * sizeof s16, &s16, sizeof s16);
     }
+}
+
+void slm_gemm_act_convert(slm_type t, const float *x, void *row, int64_t n)
+{
+#if SLM_HAVE_X86
+    if (t == SLM_TYPE_F16) {
+        slm_gemm_act_f16_avx2(x, row, n);
+        return;
+    }
+    if (t == SLM_TYPE_BF16) {
+        slm_gemm_act_bf16_avx2(x, row, n);
+        return;
+    }
+#endif
+    const slm_type_traits *tr = slm_type_traits_get(t);
+    slm_kernels_get()->quant_act[tr->vec_dot_type](x, row, n);
+    slm_gemm_act_sums(t, row, n);
 }

@@ -31,12 +31,28 @@ typedef void (*slm_gemm_fn)(int64_t n, const void *w, size_t w_stride, int64_t n
 slm_gemm_fn slm_gemm_get(slm_type t);
 
 /* Bytes of one GEMM activation row of n elements for weight type t: the
- * vec_dot type's row followed by one int16 per block (sum of its quants).
+ * vec_dot type's row followed by one int16 per block (sum of its quants)
+ * for Q4_0 and Q5_0; the Q8_K row as it is for Q4_K, Q5_K, Q6_K (they use
+ * its bsums); the F32 row for F16 and BF16 (see slm_gemm_act_type).
  * 0 if t has no GEMM layout. Never more than 4 * n + 64. */
 size_t slm_gemm_act_bytes(slm_type t, int64_t n);
 
+/* The type the GEMM of weight type t reads its activation rows as: F32
+ * for F16 and BF16 weights (F32 rows holding the values of the vec_dot
+ * type's rounding, so the tile needs no conversion), else the vec_dot
+ * type. */
+slm_type slm_gemm_act_type(slm_type t);
+
+/* Convert F32 row x (n elements) to the GEMM activation layout of weight
+ * type t (slm_gemm_act_bytes(t, n) bytes at row): the active quant_act of
+ * the vec_dot type plus the per-block sums; for F16 / BF16, x rounded to
+ * F16 / BF16 exactly as the activation quantizer rounds, stored as F32.
+ * Only for types that have a GEMM kernel (slm_gemm_get non-NULL). */
+void slm_gemm_act_convert(slm_type t, const float *x, void *row, int64_t n);
+
 /* Fill the per-block sums of a GEMM activation row whose blocks are
- * already quantized (Q8_0: sum of the 32 int8 of each block). */
+ * already quantized (Q8_0: sum of the 32 int8 of each block); a no-op for
+ * the types that need none. */
 void slm_gemm_act_sums(slm_type t, void *row, int64_t n);
 
 /* Byte offset of the sums inside a Q8_0 GEMM activation row of n elements. */
@@ -50,6 +66,20 @@ void slm_gemm_q4_0_q8_0_avx2(int64_t n, const void *w, size_t w_stride, int64_t 
                              const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
 void slm_gemm_q8_0_q8_0_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
                              const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q5_0_q8_0_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q4_k_q8_k_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q5_k_q8_k_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q6_k_q8_k_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_f16_f32_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                           const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_act_f16_avx2(const float *x, float *y, int64_t n);
+void slm_gemm_act_bf16_avx2(const float *x, float *y, int64_t n);
+void slm_gemm_bf16_f32_avx2(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                            const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
 #endif
 
 #endif

@@ -35,7 +35,12 @@ int slm_nn_type_supported(slm_type t)
 /* Batches of at least this many rows use the GEMM kernels (gemm.h) where
  * the weight type has one: below it, re-laying the weight band out costs
  * more than the tile saves. */
-#define MM_GEMM_MIN 8
+static int64_t mm_gemm_min(slm_type t)
+{
+    switch (t) {
+    default: return 8;
+    }
+}
 
 typedef struct mm_job {
     int n_mats;
@@ -50,6 +55,7 @@ typedef struct mm_job {
     size_t act_stride;
     slm_type vdt;
     slm_type gemm_sums;        /* weight type whose GEMM sums follow each row, or 0 */
+    int f32_gemm;              /* every matrix is F16/BF16 in a GEMM: rows are rounded F32 */
     const slm_kernels *k;
 } mm_job;
 
@@ -59,6 +65,10 @@ static void mm_convert(void *ctx, int ith, int nth)
     for (int64_t t = ith; t < j->n_tok; t += nth)
     {
         uint8_t *row = j->act + (size_t)t * j->act_stride;
+        if (j->f32_gemm) {
+            slm_gemm_act_convert(j->w[0]->type, j->x + t * j->ldx, row, j->n_in);
+            continue;
+        }
         j->k->quant_act[j->vdt](j->x + t * j->ldx, row, j->n_in);
         if (j->gemm_sums) slm_gemm_act_sums(j->gemm_sums, row, j->n_in);
     }
@@ -138,26 +148,35 @@ void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const 
         .act = NULL, .act_stride = ((size_t)w[0]->n_in * 4 + 63) & ~(size_t)63, .vdt = vdt, .k = k,
     };
     int64_t cum = 0;
+    int f32_gemm = 1; /* every matrix takes (rounded) F32 rows in a GEMM */
     for (int m = 0; m < n_mats; m++) {
         j.w[m] = w[m];
         j.y[m] = y[m];
         j.ldy[m] = ldy[m];
         cum += (w[m]->n_out + MM_BLK - 1) / MM_BLK;
         j.blk_end[m] = cum;
-        /* The GEMM activation layout is Q8_0 rows + per-block sums (which
-         * only the Q4_0 kernel reads; every other consumer ignores them). */
-        if (vdt != SLM_TYPE_F32 && n_tok >= MM_GEMM_MIN && slm_gemm_act_bytes(w[m]->type, w[0]->n_in) &&
-            slm_gemm_act_bytes(w[m]->type, w[0]->n_in) <= j.act_stride) {
+        /* The GEMM activation layout is the vec_dot type's rows (+ per-block
+         * sums for Q4_0 / Q5_0, which every other consumer ignores), or
+         * the F32 input rows themselves for F16 / BF16 weights. */
+        const size_t gb = slm_gemm_act_bytes(w[m]->type, w[0]->n_in);
+        j.gemm[m] = NULL;
+        if (vdt != SLM_TYPE_F32 && n_tok >= mm_gemm_min(w[m]->type) && gb && gb <= j.act_stride)
             j.gemm[m] = slm_gemm_get(w[m]->type);
-            if (j.gemm[m] && w[m]->type == SLM_TYPE_Q4_0) j.gemm_sums = SLM_TYPE_Q4_0;
-        }
+        if (j.gemm[m] && (w[m]->type == SLM_TYPE_Q4_0 || w[m]->type == SLM_TYPE_Q5_0)) j.gemm_sums = SLM_TYPE_Q4_0;
+        f32_gemm &= j.gemm[m] && slm_gemm_act_type(w[m]->type) == SLM_TYPE_F32;
     }
+    /* An F32-row GEMM next to a matrix that needs converted rows: all take
+     * the per-row kernels (the job has one activation layout). */
+    if (!f32_gemm)
+        for (int m = 0; m < n_mats; m++)
+            if (j.gemm[m] && slm_gemm_act_type(w[m]->type) == SLM_TYPE_F32) j.gemm[m] = NULL;
     /* Small products run on the calling thread: a pool run costs a few
      * microseconds idle and up to a scheduler slice on a loaded machine
      * (a worker that claimed a chunk and was descheduled), more than
      * 2^18 multiply-adds take (tiny models: stories260K's first token went
      * from 0.3 ms at -t 1 to up to 25 ms at -t 2). */
     const int serial = (double)j.blk_end[n_mats - 1] * MM_BLK * (double)j.n_in * (double)n_tok < (1 << 18);
+    j.f32_gemm = f32_gemm;
     if (vdt != SLM_TYPE_F32) {
         j.act = act;
         if (n_tok >= 4 && !serial) slm_pool_run(pool, mm_convert, &j);

@@ -14,6 +14,7 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/kernels.h"
 
@@ -193,6 +194,67 @@ static inline int slm_avx2_k_scaled_bsums(const int8_t *sc, const int16_t *bsums
 static inline __m256i slm_avx2_scale_pair(int lo, int hi)
 {
     return _mm256_set_m128i(_mm_set1_epi16((short)hi), _mm_set1_epi16((short)lo));
+}
+
+/* 4 bytes at p broadcast to every 32-bit lane (GEMM tiles: 4 activation
+ * quants against the same 4 quants of 8 interleaved weight rows). */
+static inline __m256i slm_avx2_bcast4(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* Transpose 8 x 8 32-bit lanes in place: afterwards lane r of v[g] is what
+ * lane g of v[r] was. The GEMM re-layouts use it to turn 8 rows of 32
+ * unpacked quants into 8 vectors of "4 quants of each row". */
+static inline void slm_avx2_transpose8x32(__m256i v[8])
+{
+    __m256i t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);     /* a0 b0 a1 b1 | a4 b4 a5 b5 */
+        t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]); /* a2 b2 a3 b3 | a6 b6 a7 b7 */
+    }
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);     /* a0 b0 c0 d0 | a4 .. d4 */
+        u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]); /* a1 .. d1 | a5 .. d5 */
+        u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+        u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+    }
+    for (int g = 0; g < 4; g++) {
+        v[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+        v[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+    }
+}
+
+/* GEMM tiles of 8 weight rows x 4 activation rows: the accumulators of
+ * activation row k are y[k * ldy + 0..nr-1] (loaded when a previous K
+ * chunk left partial sums there, else zero); only nr rows and na
+ * activation rows are read or written. */
+static inline void slm_avx2_gemm_acc_load(__m256 acc[4], const float *y, size_t ldy, int64_t nr, int na, int partial)
+{
+    for (int k = 0; k < 4; k++) {
+        if (nr == 8 && partial && k < na) {
+            acc[k] = _mm256_loadu_ps(y + (size_t)k * ldy);
+        } else {
+            float tmp[8] = {0};
+            if (partial && k < na) memcpy(tmp, y + (size_t)k * ldy, (size_t)nr * sizeof(float));
+            acc[k] = _mm256_loadu_ps(tmp);
+        }
+    }
+}
+
+static inline void slm_avx2_gemm_acc_store(const __m256 acc[4], float *y, size_t ldy, int64_t nr, int na)
+{
+    for (int k = 0; k < na; k++) {
+        if (nr == 8) {
+            _mm256_storeu_ps(y + (size_t)k * ldy, acc[k]);
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, acc[k]);
+            memcpy(y + (size_t)k * ldy, tmp, (size_t)nr * sizeof(float));
+        }
+    }
 }
 
 #endif
