@@ -35,6 +35,7 @@ int cmd_imatrix(int argc, char **argv); /* cli/cmd_imatrix.c (engineer A) */
 int cmd_template(int argc, char **argv); /* cli/cmd_template.c (engineer G) */
 int cmd_serve(int argc, char **argv); /* cli/cmd_serve.c + cli/serve/ (engineer F) */
 int cmd_prune(int argc, char **argv); /* cli/cmd_prune.c (engineer A) */
+int cmd_distill(int argc, char **argv); /* cli/cmd_distill.c (engineer T) */
 int cmd_chat(int argc, char **argv); /* cli/cmd_chat.c + chat_engine.c (engineer C) */
 
 /* ---- argument parsing ----

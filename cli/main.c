@@ -28,6 +28,7 @@ static const command commands[] = {
     {"serve", cmd_serve, "serve the model over HTTP with OpenAI's API (completions, chat, SSE)"},
     {"prune", cmd_prune, "prune a model: layers, FFN channels, magnitude or Wanda sparsity"},
     {"chat", cmd_chat, "talk with a model through its chat template (REPL, --messages, tool calls)"},
+    {"distill", cmd_distill, "distill a teacher model into a smaller student (KL + cross-entropy)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

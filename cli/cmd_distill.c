@@ -1,0 +1,319 @@
+/* cmd_distill.c — `slm distill`: train a student model against a teacher
+ * GGUF (slm_distill) and save it. The student's shape and training options
+ * come from --student CONFIG, a file in `slm train --config` format (one
+ * "name value" or "name=value" per line, the long option names without
+ * "--", '#' comments), and from the command line, in order, so later
+ * options override earlier ones. Progress: a bar on a terminal (or with
+ * --progress), else one plain line every --log-every steps.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: slm distill --teacher T.gguf --student CONFIG --data FILE... -o S.gguf [options]\n"
+            "\n"
+            "Knowledge distillation: train a smaller llama-architecture student on text with\n"
+            "the teacher's output distribution as soft targets. The teacher runs in the\n"
+            "inference engine (any quant type). Loss per position:\n"
+            "  alpha * T^2 * KL(softmax(z_teacher/T) || softmax(z_student/T)) + (1 - alpha) * CE\n"
+            "The student shares the teacher's tokenizer (its tokenizer.* keys are copied).\n"
+            "alpha 0 is the from-scratch baseline on the same windows and steps.\n"
+            "\n"
+            "distillation:\n"
+            "      --teacher FILE       teacher GGUF\n"
+            "      --student FILE       student config (slm train --config format: dim, layers,\n"
+            "                           heads, kv-heads, ff, ctx, untied, and training options)\n"
+            "      --temperature T      softmax temperature of both sides (default 1)\n"
+            "      --alpha A            weight of the KL term in [0, 1] (default 0.5)\n"
+            "      --topk K             use only the teacher's top K logits, renormalised over\n"
+            "                           them (the rest of its mass counts as 0); default: all\n"
+            "      --teacher-cache FILE keep the teacher's top K per window here (needs --topk):\n"
+            "                           read if present and matching, written at the end\n"
+            "      --tokenizer FILE     check that this tokenizer equals the teacher's\n"
+            "data:\n"
+            "      --data FILE...       training text (repeatable; plain or .gz)\n"
+            "      --val FILE           validation text: student loss and KL to the teacher\n"
+            "  -o, --out FILE           output student model\n"
+            "student shape (defaults 128 4 4 4 384 256):\n"
+            "      --dim N  --layers N  --heads N  --kv-heads N  --ff N  --ctx N  --untied\n"
+            "optimisation (as slm train):\n"
+            "      --batch B  --accum K  --steps N  --lr X  --min-lr-frac X  --warmup N\n"
+            "      --weight-decay X  --clip X  --seed S  -t, --threads N\n"
+            "run:\n"
+            "      --eval-every K       validation every K steps (default: at the end)\n"
+            "      --eval-batches N     validation micro-batches (default 8)\n"
+            "      --svg FILE           loss curve (default: S.gguf with .svg)\n"
+            "      --progress           progress bar even when stderr is not a terminal\n"
+            "      --log-every N        plain progress line every N steps (default 10)\n"
+            "      --json               print a JSON summary on stdout at the end\n"
+            "  -h, --help               show this help\n");
+}
+
+typedef struct opts {
+    slm_distill_params p;
+    const char **data, **val;
+    size_t n_data, n_val;
+    const char *teacher, *student, *out, *svg;
+    int bar, json;
+    int32_t log_every;
+    int depth;
+} opts;
+
+static int push(const char ***list, size_t *n, const char *s)
+{
+    const char **nl = realloc((void *)*list, (*n + 1) * sizeof *nl);
+    if (!nl) return 0;
+    nl[(*n)++] = s;
+    *list = nl;
+    return 1;
+}
+
+static int parse(opts *o, int argc, char **argv, int from_file);
+
+/* A config file as an argv of "--name value" pairs (kept alive: values are
+ * file paths used later). */
+static int parse_config(opts *o, const char *cmd, const char *path)
+{
+    if (o->depth > 4) return cli_usage_error(cmd, "config nested too deeply at '%s'", path);
+    size_t len = 0;
+    char *text = cli_read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "slm %s: cannot read config '%s'\n", cmd, path);
+        return CLI_USAGE;
+    }
+    char **av = calloc(2 * len + 2, sizeof *av);
+    if (!av) return CLI_FAIL;
+    int ac = 0;
+    av[ac++] = (char *)cmd;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *hash = strchr(line, '#');
+        if (hash) *hash = 0;
+        for (char *q = line; *q; q++)
+            if (*q == '=' || *q == '\t' || *q == '\r') *q = ' ';
+        char *name = line;
+        while (*name == ' ') name++;
+        if (!*name) continue;
+        char *val = strchr(name, ' ');
+        if (val) {
+            *val++ = 0;
+            while (*val == ' ') val++;
+            char *end = val + strlen(val);
+            while (end > val && end[-1] == ' ') *--end = 0;
+        }
+        char *flag = malloc(strlen(name) + 3);
+        if (!flag) return CLI_FAIL;
+        sprintf(flag, "--%s", name);
+        av[ac++] = flag;
+        if (val && *val) av[ac++] = val;
+    }
+    o->depth++;
+    int rc = parse(o, ac, av, 1);
+    o->depth--;
+    return rc;
+}
+
+static int parse(opts *o, int argc, char **argv, int from_file)
+{
+    slm_train_params *p = &o->p.train;
+    cli_args a;
+    cli_args_init(&a, argc, argv);
+    while (cli_next(&a)) {
+        int rc = 0;
+        int32_t v = 0;
+        if (!from_file && cli_is(&a, "-h", "--help")) {
+            usage(stdout);
+            exit(CLI_OK);
+        } else if (cli_is(&a, "--data", NULL) || cli_is(&a, "--val", NULL)) {
+            const int is_val = strcmp(a.opt, "--val") == 0;
+            const char *f = cli_value(&a);
+            if (!f) return CLI_USAGE;
+            if (!push(is_val ? &o->val : &o->data, is_val ? &o->n_val : &o->n_data, f))
+                return CLI_FAIL;
+            while (!a.eq && a.i + 1 < a.argc && a.argv[a.i + 1][0] != '-') {
+                a.i++;
+                if (!push(is_val ? &o->val : &o->data, is_val ? &o->n_val : &o->n_data,
+                          a.argv[a.i]))
+                    return CLI_FAIL;
+            }
+        } else if (cli_is(&a, "--teacher", NULL)) {
+            if (!(o->teacher = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--student", "--config")) {
+            const char *f = cli_value(&a);
+            if (!f) return CLI_USAGE;
+            o->student = f;
+            if ((rc = parse_config(o, a.cmd, f))) return rc;
+        } else if (cli_is(&a, "--tokenizer", NULL)) {
+            if (!(o->p.tokenizer = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--temperature", NULL)) {
+            rc = cli_float(&a, 1e-3, 100, &o->p.temperature);
+        } else if (cli_is(&a, "--alpha", NULL)) {
+            rc = cli_float(&a, 0, 1, &o->p.alpha);
+        } else if (cli_is(&a, "--topk", "--top-k")) {
+            rc = cli_int(&a, 0, 1 << 20, &v), o->p.top_k = (uint32_t)v;
+        } else if (cli_is(&a, "--teacher-cache", NULL)) {
+            if (!(o->p.teacher_cache = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "-o", "--out")) {
+            if (!(o->out = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--svg", NULL)) {
+            if (!(o->svg = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--dim", NULL)) {
+            rc = cli_int(&a, 2, 1 << 16, &v), p->n_embd = (uint32_t)v;
+        } else if (cli_is(&a, "--layers", NULL)) {
+            rc = cli_int(&a, 1, 512, &v), p->n_layer = (uint32_t)v;
+        } else if (cli_is(&a, "--heads", NULL)) {
+            rc = cli_int(&a, 1, 1024, &v), p->n_head = (uint32_t)v;
+        } else if (cli_is(&a, "--kv-heads", NULL)) {
+            rc = cli_int(&a, 1, 1024, &v), p->n_head_kv = (uint32_t)v;
+        } else if (cli_is(&a, "--ff", NULL)) {
+            rc = cli_int(&a, 1, 1 << 20, &v), p->n_ff = (uint32_t)v;
+        } else if (cli_is(&a, "--ctx", NULL)) {
+            rc = cli_int(&a, 2, 1 << 16, &v), p->n_ctx = (uint32_t)v;
+        } else if (cli_is(&a, "--untied", NULL)) {
+            p->tied = 0;
+        } else if (cli_is(&a, "--tied", NULL)) {
+            p->tied = 1;
+        } else if (cli_is(&a, "--batch", NULL)) {
+            rc = cli_int(&a, 1, 1 << 16, &v), p->batch = (uint32_t)v;
+        } else if (cli_is(&a, "--accum", NULL)) {
+            rc = cli_int(&a, 1, 1 << 16, &v), p->accum = (uint32_t)v;
+        } else if (cli_is(&a, "--steps", NULL)) {
+            rc = cli_int(&a, 1, INT32_MAX, &v), p->n_steps = (uint32_t)v;
+        } else if (cli_is(&a, "--warmup", NULL)) {
+            rc = cli_int(&a, 0, INT32_MAX, &v), p->warmup = (uint32_t)v;
+        } else if (cli_is(&a, "--lr", NULL)) {
+            rc = cli_float(&a, 1e-9, 10, &p->lr);
+        } else if (cli_is(&a, "--min-lr-frac", NULL)) {
+            rc = cli_float(&a, 0, 1, &p->min_lr_frac);
+        } else if (cli_is(&a, "--weight-decay", NULL)) {
+            rc = cli_float(&a, 0, 10, &p->weight_decay);
+        } else if (cli_is(&a, "--clip", NULL)) {
+            rc = cli_float(&a, 0, 1e9, &p->clip);
+        } else if (cli_is(&a, "--seed", "-s")) {
+            rc = cli_u64(&a, &p->seed);
+        } else if (cli_is(&a, "-t", "--threads")) {
+            rc = cli_int(&a, 1, 1024, &p->n_threads);
+        } else if (cli_is(&a, "--eval-every", NULL)) {
+            rc = cli_int(&a, 0, INT32_MAX, &v), p->eval_every = (uint32_t)v;
+        } else if (cli_is(&a, "--eval-batches", NULL)) {
+            rc = cli_int(&a, 1, 1 << 20, &v), p->eval_batches = (uint32_t)v;
+        } else if (cli_is(&a, "--progress", NULL)) {
+            o->bar = 1;
+        } else if (cli_is(&a, "--log-every", NULL)) {
+            rc = cli_int(&a, 1, INT32_MAX, &o->log_every);
+        } else if (cli_is(&a, "--json", NULL)) {
+            o->json = 1;
+        } else if (cli_is(&a, "--checkpoint", NULL) || cli_is(&a, "--resume", NULL) ||
+                   cli_is(&a, "--checkpoint-every", NULL)) {
+            return cli_usage_error(a.cmd, "%s: checkpoints are not supported by distill yet",
+                                   a.opt);
+        } else if (cli_is_flag(&a)) {
+            return cli_unknown(&a);
+        } else {
+            return cli_usage_error(a.cmd, "unexpected argument '%s'", a.arg);
+        }
+        if (rc) return rc;
+    }
+    return CLI_OK;
+}
+
+static void fmt_time(char *buf, size_t n, double s)
+{
+    if (!isfinite(s) || s < 0) s = 0;
+    const long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static int on_progress(const slm_train_progress *pr, void *user)
+{
+    const opts *o = user;
+    char el[32], eta[32], val[32] = "";
+    fmt_time(el, sizeof el, pr->elapsed_s);
+    fmt_time(eta, sizeof eta, pr->eta_s);
+    if (!isnan(pr->val_loss)) snprintf(val, sizeof val, " val %.4f", pr->val_loss);
+    if (o->bar) {
+        const int width = 24, fill = (int)((double)pr->step / pr->n_steps * width);
+        fprintf(stderr, "\r[%.*s%*s] %u/%u loss %.4f%s lr %.2e %.0f tok/s %s ETA %s\033[K",
+                fill, "########################", width - fill, "", pr->step, pr->n_steps,
+                pr->loss, val, pr->lr, pr->tokens_per_s, el, eta);
+        if (*val || pr->step == pr->n_steps) fputc('\n', stderr);
+    } else if (pr->step % (uint32_t)o->log_every == 0 || *val || pr->step == pr->n_steps) {
+        fprintf(stderr, "step %u/%u loss %.4f%s lr %.2e gnorm %.3f %.0f tok/s elapsed %s ETA %s\n",
+                pr->step, pr->n_steps, pr->loss, val, pr->lr, pr->grad_norm, pr->tokens_per_s, el,
+                eta);
+    }
+    fflush(stderr);
+    return 0;
+}
+
+static double json_num(double x)
+{
+    return isfinite(x) ? x : -1.0;
+}
+
+int cmd_distill(int argc, char **argv)
+{
+    opts o = {.p = slm_distill_default_params(), .log_every = 10};
+    int rc = parse(&o, argc, argv, 0);
+    if (rc) return rc;
+    if (!o.teacher) return cli_usage_error("distill", "missing --teacher T.gguf");
+    if (!o.student) return cli_usage_error("distill", "missing --student CONFIG");
+    if (!o.n_data) return cli_usage_error("distill", "missing --data FILE");
+    if (!o.out) return cli_usage_error("distill", "missing -o S.gguf");
+    if (o.p.teacher_cache && !o.p.top_k)
+        return cli_usage_error("distill", "--teacher-cache needs --topk K");
+    o.bar = o.bar || isatty(2);
+    char svg[4096];
+    if (!o.svg) {
+        size_t n = strlen(o.out);
+        if (n > 5 && strcmp(o.out + n - 5, ".gguf") == 0) n -= 5;
+        snprintf(svg, sizeof svg, "%.*s.svg", (int)n, o.out);
+        o.svg = svg;
+    }
+    o.p.train.loss_svg = o.svg;
+    o.p.train.progress = on_progress;
+    o.p.train.user = &o;
+    slm_distill_stats s;
+    slm_status st = slm_distill(&o.p, o.teacher, o.data, o.n_data, o.val, o.n_val, o.out, &s);
+    free((void *)o.data);
+    free((void *)o.val);
+    if (st != SLM_OK) return cli_fail("distill", "distillation failed", st);
+    char el[32];
+    fmt_time(el, sizeof el, s.train.elapsed_s);
+    fprintf(stderr,
+            "slm distill: wrote %s (%llu parameters, %llu tokens seen, %s; teacher %llu tokens "
+            "in %.1f s, cache %llu/%llu windows); final loss %.4f (KL %.4f, CE %.4f)",
+            o.out, (unsigned long long)s.train.n_params, (unsigned long long)s.train.tokens_seen,
+            el, (unsigned long long)s.teacher_tokens, s.teacher_s,
+            (unsigned long long)s.cache_windows, (unsigned long long)s.n_windows,
+            s.train.final_loss, s.final_kl, s.final_ce);
+    if (!isnan(s.train.final_val_loss))
+        fprintf(stderr, "; validation CE %.4f (perplexity %.2f), KL to teacher %.4f",
+                s.train.final_val_loss, exp(s.train.final_val_loss), s.final_val_kld);
+    fprintf(stderr, "; loss curve %s\n", o.svg);
+    if (o.json) {
+        printf("{\"model\":");
+        cli_json_string(stdout, o.out, strlen(o.out));
+        printf(",\"n_params\":%llu,\"train_tokens\":%llu,\"val_tokens\":%llu,\"tokens_seen\":%llu,"
+               "\"final_loss\":%.6f,\"final_kl\":%.6f,\"final_ce\":%.6f,\"final_val_loss\":%.6f,"
+               "\"final_val_kld\":%.6f,\"teacher_tokens\":%llu,\"teacher_s\":%.3f,"
+               "\"windows\":%llu,\"cache_windows_loaded\":%llu,\"cache_windows\":%llu,"
+               "\"temperature\":%g,\"alpha\":%g,\"topk\":%u,\"elapsed_s\":%.3f}\n",
+               (unsigned long long)s.train.n_params, (unsigned long long)s.train.n_train_tokens,
+               (unsigned long long)s.train.n_val_tokens, (unsigned long long)s.train.tokens_seen,
+               json_num(s.train.final_loss), json_num(s.final_kl), json_num(s.final_ce),
+               json_num(s.train.final_val_loss), json_num(s.final_val_kld),
+               (unsigned long long)s.teacher_tokens, s.teacher_s,
+               (unsigned long long)s.n_windows, (unsigned long long)s.cache_windows_loaded,
+               (unsigned long long)s.cache_windows, (double)o.p.temperature, (double)o.p.alpha,
+               o.p.top_k, s.train.elapsed_s);
+    }
+    return CLI_OK;
+}
