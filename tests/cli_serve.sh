@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cli_serve.sh — `slm serve` over loopback with curl: every endpoint, every
-# error class (400 401 404 405 413 429 501 503), greedy completions equal to
+# error class (400 401 404 405 413 429 503), embeddings, greedy completions equal to
 # `slm run --temp 0`, streamed deltas equal to the non-streamed text, stop
 # strings, the response cache, a concurrent load (4 clients x 5 requests, none
 # lost or truncated), a client disconnect freeing its slot, the per-request
@@ -183,13 +183,53 @@ expect_error "$A" 400 POST /v1/chat/completions '{"prompt":"x"}'
 long=$(head -c 3000 /dev/zero | tr '\0' 'a' | sed 's/a/a b /g')
 expect_error "$A" 400 POST /v1/completions "{\"prompt\":\"$long\"}"
 [ "$(jq -r .error.code "$W/out")" = context_length_exceeded ] || fail "long prompt: $(cat "$W/out")"
-expect_error "$A" 404 POST /v1/completions '{"model":"gpt-4","prompt":"x"}'
-[ "$(jq -r .error.code "$W/out")" = model_not_found ] || fail "unknown model: $(cat "$W/out")"
+# any model name is accepted (as llama.cpp's server does); responses name the loaded one
+[ "$(req "$A" POST /v1/completions '{"model":"gpt-4","prompt":"x","max_tokens":2}')" = 200 ] &&
+    jq -e '.model == "stories260K-F32.gguf"' "$W/out" >/dev/null || fail "model gpt-4 not served: $(cat "$W/out")"
 expect_error "$A" 404 GET /v2/nothing
 expect_error "$A" 405 GET /v1/completions
 expect_error "$A" 405 POST /health '{}'
 expect_error "$A" 405 DELETE /v1/models
-expect_error "$A" 501 POST /v1/embeddings '{"input":"hello"}'
+# embeddings: OpenAI shape, n_embd (64) unit-length vectors, one per input in order;
+# token input equals the text's tokens; base64 decodes to the same floats
+[ "$(req "$A" POST /v1/embeddings '{"model":"x","input":"Once upon a time"}')" = 200 ] &&
+    jq -e '.object == "list" and (.data | length) == 1 and .data[0].object == "embedding" and .data[0].index == 0
+           and (.data[0].embedding | length) == 64
+           and ((.data[0].embedding | map(. * .) | add) - 1 | fabs) < 1e-4
+           and .model == "stories260K-F32.gguf" and .usage.prompt_tokens > 0
+           and .usage.total_tokens == .usage.prompt_tokens' "$W/out" >/dev/null ||
+    fail "embeddings of one string: $(head -c 400 "$W/out")"
+cp "$W/out" "$W/emb1"
+[ "$(req "$A" POST /v1/embeddings '{"input":["Once upon a time","a cat sat"]}')" = 200 ] &&
+    jq -e '(.data | length) == 2 and .data[1].index == 1' "$W/out" >/dev/null &&
+    jq -e --slurpfile one "$W/emb1" '.data[0].embedding == $one[0].data[0].embedding
+           and .data[1].embedding != .data[0].embedding' "$W/out" >/dev/null ||
+    fail "embeddings of two strings: $(head -c 400 "$W/out")"
+ids=$("$SLM" tokenize "$M" --text "Once upon a time" --ids 2>/dev/null | tr -s ' ' ',' | sed 's/^,//; s/,$//')
+[ -n "$ids" ] && ids="[$ids]"
+if [ -n "$ids" ]; then
+    [ "$(req "$A" POST /v1/embeddings "{\"input\":$ids}")" = 200 ] &&
+        jq -e --slurpfile one "$W/emb1" '.data[0].embedding == $one[0].data[0].embedding' "$W/out" >/dev/null ||
+        fail "token-id input $ids differs from the text's embedding: $(head -c 300 "$W/out")"
+fi
+if command -v python3 >/dev/null; then
+    [ "$(req "$A" POST /v1/embeddings '{"input":"Once upon a time","encoding_format":"base64"}')" = 200 ] &&
+        python3 -c '
+import base64, json, struct, sys
+b = json.load(open(sys.argv[1])); f = json.load(open(sys.argv[2]))
+v = struct.unpack("<64f", base64.b64decode(b["data"][0]["embedding"]))
+ref = f["data"][0]["embedding"]
+sys.exit(0 if all(abs(a - r) <= 1e-6 * max(1, abs(r)) for a, r in zip(v, ref)) else 1)' "$W/out" "$W/emb1" ||
+        fail "base64 embedding differs: $(head -c 300 "$W/out")"
+fi
+expect_error "$A" 400 POST /v1/embeddings '{"input":""}'
+expect_error "$A" 400 POST /v1/embeddings '{"input":[]}'
+expect_error "$A" 400 POST /v1/embeddings '{"model":"m"}'
+expect_error "$A" 400 POST /v1/embeddings '{"input":[1,-2]}'
+expect_error "$A" 400 POST /v1/embeddings '{"input":[99999999]}'
+expect_error "$A" 400 POST /v1/embeddings '{"input":"x","encoding_format":"hex"}'
+expect_error "$A" 400 POST /v1/embeddings '{"input":"x","dimensions":8}'
+expect_error "$A" 400 POST /v1/embeddings "{\"input\":\"$long\"}"
 
 # Concurrent load: 4 clients x 5 greedy requests with distinct max_tokens
 # (no cache hits), every answer complete: 200, the asked number of tokens,

@@ -99,3 +99,19 @@ void srv_buf_free(srv_buf *b)
     free(b->p);
     memset(b, 0, sizeof *b);
 }
+
+void srv_buf_base64(srv_buf *b, const void *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = p;
+    char q[4];
+    for (size_t i = 0; i < n; i += 3) {
+        const size_t k = n - i < 3 ? n - i : 3;
+        const uint32_t v = (uint32_t)s[i] << 16 | (k > 1 ? (uint32_t)s[i + 1] << 8 : 0) | (k > 2 ? s[i + 2] : 0);
+        q[0] = tab[v >> 18 & 63];
+        q[1] = tab[v >> 12 & 63];
+        q[2] = k > 1 ? tab[v >> 6 & 63] : '=';
+        q[3] = k > 2 ? tab[v & 63] : '=';
+        srv_buf_append(b, q, 4);
+    }
+}

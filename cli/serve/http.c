@@ -87,6 +87,8 @@ typedef struct server {
     const int32_t **b_ids;
     size_t *b_n;
     uint64_t steps, step_rows, prompt_reused; /* batched steps, sequences in them, prompt tokens reused */
+    pthread_mutex_t emb_mu;   /* one embedding at a time, on emb */
+    slm_session *emb;         /* /v1/embeddings' session, created at first use (under emb_mu) */
 } server;
 
 struct slot {
@@ -835,6 +837,113 @@ static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
     return ret;
 }
 
+/* POST /v1/embeddings: each input's final-norm hidden states, mean-pooled
+ * and L2-normalized (slm_session_embed), on a session of its own created at
+ * first use, one request at a time (the generation slots are not
+ * disturbed). */
+static enum MHD_Result embeddings(server *S, struct MHD_Connection *con, conn *c)
+{
+    srv_error e;
+    srv_embed_request r;
+    if (srv_embed_parse(c->body.p ? c->body.p : "", c->body.n, &r, &e)) return reply_error(con, c, &e);
+    const int32_t n_vocab = slm_model_n_vocab(S->model), E = slm_model_n_embd(S->model);
+    enum MHD_Result ret;
+    int32_t *ids = NULL;
+    float *vec = malloc((size_t)E * sizeof *vec);
+    size_t cap = 0, n_total = 0;
+    srv_buf b = {0};
+    if (!vec) {
+        srv_embed_free(&r);
+        return fail(con, c, 500, "server_error", NULL, "out of memory");
+    }
+    srv_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    pthread_mutex_lock(&S->emb_mu);
+    if (!S->emb) {
+        slm_session_params sp = slm_session_default_params();
+        sp.n_ctx = S->n_ctx;
+        sp.n_threads = S->cfg->n_threads;
+        if (slm_session_new(S->model, &sp, &S->emb) != SLM_OK) {
+            srv_error_set(&e, 500, "server_error", NULL, NULL, "cannot create the embedding session: %s",
+                          slm_last_error());
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        const srv_embed_input *in = &r.in[i];
+        const int32_t *tok = in->ids;
+        size_t n = in->n_ids;
+        if (in->text) {
+            if (cap < in->len + 8) {
+                free(ids);
+                cap = in->len + 8;
+                if (!(ids = malloc(cap * sizeof *ids))) {
+                    srv_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+                    goto fail;
+                }
+            }
+            slm_status st = slm_tokenize(S->model, in->text, in->len, 1, 0, ids, cap, &n);
+            if (st == SLM_ERR_FULL) { /* more tokens than bytes + 8: grow once */
+                free(ids);
+                cap = n;
+                if (!(ids = malloc(cap * sizeof *ids))) {
+                    srv_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+                    goto fail;
+                }
+                st = slm_tokenize(S->model, in->text, in->len, 1, 0, ids, cap, &n);
+            }
+            if (st != SLM_OK) {
+                srv_error_set(&e, 400, "invalid_request_error", "input", NULL, "input %zu: %s", i, slm_last_error());
+                goto fail;
+            }
+            tok = ids;
+        }
+        for (size_t t = 0; t < n; t++)
+            if (tok[t] >= n_vocab) {
+                srv_error_set(&e, 400, "invalid_request_error", "input", NULL,
+                              "input %zu: token id %d outside the vocabulary [0, %d)", i, (int)tok[t], (int)n_vocab);
+                goto fail;
+            }
+        if (n == 0 || n > S->n_ctx) {
+            srv_error_set(&e, 400, "invalid_request_error", "input", n ? "context_length_exceeded" : NULL,
+                          "input %zu has %zu tokens; this server embeds 1 to %u", i, n, S->n_ctx);
+            goto fail;
+        }
+        slm_status st = slm_session_embed(S->emb, tok, n, SLM_POOLING_MEAN, 1, vec);
+        if (st != SLM_OK) {
+            srv_error_set(&e, 500, "server_error", NULL, NULL, "embedding failed (%s): %s", slm_status_name(st),
+                          slm_last_error());
+            goto fail;
+        }
+        n_total += n;
+        srv_buf_printf(&b, "%s{\"object\":\"embedding\",\"index\":%zu,\"embedding\":", i ? "," : "", i);
+        if (r.base64) {
+            srv_buf_puts(&b, "\"");
+            srv_buf_base64(&b, vec, (size_t)E * sizeof *vec); /* float32, little-endian on our targets */
+            srv_buf_puts(&b, "\"");
+        } else {
+            srv_buf_puts(&b, "[");
+            for (int32_t j = 0; j < E; j++) srv_buf_printf(&b, "%s%.9g", j ? "," : "", (double)vec[j]);
+            srv_buf_puts(&b, "]");
+        }
+        srv_buf_puts(&b, "}");
+    }
+    pthread_mutex_unlock(&S->emb_mu);
+    srv_buf_puts(&b, "],\"model\":");
+    srv_buf_json_str(&b, S->cfg->model_id, strlen(S->cfg->model_id));
+    srv_buf_printf(&b, ",\"usage\":{\"prompt_tokens\":%zu,\"total_tokens\":%zu}}\n", n_total, n_total);
+    ret = reply_json(con, c, 200, &b);
+    goto out;
+fail:
+    pthread_mutex_unlock(&S->emb_mu);
+    ret = reply_error(con, c, &e);
+out:
+    srv_buf_free(&b);
+    srv_embed_free(&r);
+    free(ids);
+    free(vec);
+    return ret;
+}
+
 static enum MHD_Result handle_get(server *S, struct MHD_Connection *con, conn *c)
 {
     srv_buf b = {0};
@@ -910,9 +1019,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     }
     if (c->too_large) goto too_large;
     if (c->body.oom) return fail(con, c, 500, "server_error", NULL, "out of memory");
-    if (c->ep == SRV_EP_EMBEDDINGS)
-        return fail(con, c, 501, "not_implemented_error", "not_implemented",
-                    "embeddings are not implemented yet: libslm has no public hidden-state API");
+    if (c->ep == SRV_EP_EMBEDDINGS) return embeddings(S, con, c);
     return generate(S, con, c);
 
 too_large:;
@@ -967,6 +1074,7 @@ int srv_run(slm_model *model, const srv_config *cfg)
     S.cfg = cfg;
     S.model = model;
     pthread_mutex_init(&S.mu, NULL);
+    pthread_mutex_init(&S.emb_mu, NULL);
     pthread_cond_init(&S.cv, NULL);
     atomic_init(&S.draining, 0);
     atomic_init(&S.inflight, 0);
@@ -1096,6 +1204,8 @@ done:
     free(S.b_sess);
     free(S.b_ids);
     free(S.b_n);
+    slm_session_free(S.emb);
+    pthread_mutex_destroy(&S.emb_mu);
     if (S.steps)
         fprintf(stderr, "slm serve: %llu batched steps, %.2f sequences per step, %llu prompt tokens reused\n",
                 (unsigned long long)S.steps, (double)S.step_rows / (double)S.steps,

@@ -4,7 +4,8 @@
  * OpenAI-style error bodies. Unknown fields are ignored, as most OpenAI-
  * compatible servers do; features we do not implement (tools,
  * response_format, n > 1, logprobs, echo) are refused with 400 rather than
- * silently ignored. */
+ * silently ignored. Any "model" name is accepted; responses name the loaded
+ * model. Also the /v1/embeddings body (srv_embed_parse). */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdarg.h>
@@ -191,16 +192,11 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
     out->sp.temperature = 1.0f; /* OpenAI's defaults */
     out->sp.top_p = 1.0f;
 
+    /* Any model name is accepted (as llama.cpp's server does): one model is
+     * loaded and responses name it, so clients configured with another
+     * name (gpt-4o-mini, ...) work unchanged. */
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (model && !cJSON_IsNull(model)) {
-        if (!cJSON_IsString(model)) BAD("model", "'model' must be a string");
-        if (lim && lim->model_id && model->valuestring[0] && strcmp(model->valuestring, lim->model_id) != 0) {
-            srv_error_set(err, 404, "invalid_request_error", "model", "model_not_found",
-                          "the model '%.100s' does not exist; this server serves '%.100s'",
-                          model->valuestring, lim->model_id);
-            goto fail;
-        }
-    }
+    if (model && !cJSON_IsNull(model) && !cJSON_IsString(model)) BAD("model", "'model' must be a string");
 
     if (kind == SRV_COMPLETION) {
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "prompt");
@@ -339,4 +335,100 @@ void srv_request_canonical(const srv_request *r, srv_buf *b)
 int srv_request_deterministic(const srv_request *r)
 {
     return r->sp.temperature <= 0 || r->seed_given;
+}
+
+/* ---- embeddings ---- */
+
+void srv_embed_free(srv_embed_request *r)
+{
+    if (r->in)
+        for (size_t i = 0; i < r->n; i++) {
+            free(r->in[i].text);
+            free(r->in[i].ids);
+        }
+    free(r->in);
+    memset(r, 0, sizeof *r);
+}
+
+/* One input item: a non-empty string, or a non-empty array of token ids
+ * (integers in [0, 2^31)). 0 ok. */
+static int embed_item(const cJSON *v, srv_embed_input *in, srv_error *err)
+{
+    if (cJSON_IsString(v)) {
+        size_t n = strlen(v->valuestring);
+        if (n == 0) {
+            srv_error_set(err, 400, "invalid_request_error", "input", NULL, "'input' contains an empty string");
+            return -1;
+        }
+        if (!(in->text = dup_n(v->valuestring, n))) goto nomem;
+        in->len = n;
+        return 0;
+    }
+    int n = cJSON_GetArraySize(v);
+    if (!cJSON_IsArray(v) || n == 0) {
+        srv_error_set(err, 400, "invalid_request_error", "input", NULL,
+                      "'input' must be a string, an array of strings, an array of token ids or an array of "
+                      "token id arrays, none empty");
+        return -1;
+    }
+    if (!(in->ids = malloc((size_t)n * sizeof *in->ids))) goto nomem;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, v) {
+        if (!cJSON_IsNumber(t) || !(t->valuedouble >= 0 && t->valuedouble < 2147483648.0) ||
+            t->valuedouble != floor(t->valuedouble)) {
+            srv_error_set(err, 400, "invalid_request_error", "input", NULL,
+                          "'input' token ids must be integers in [0, 2^31)");
+            return -1;
+        }
+        in->ids[in->n_ids++] = (int32_t)t->valuedouble;
+    }
+    return 0;
+nomem:
+    srv_error_set(err, 500, "server_error", NULL, NULL, "out of memory while parsing the request");
+    return -1;
+}
+
+int srv_embed_parse(const char *body, size_t len, srv_embed_request *out, srv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root) BAD(NULL, "the request body is not valid JSON");
+    if (!cJSON_IsObject(root)) BAD(NULL, "the request body must be a JSON object");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (model && !cJSON_IsNull(model) && !cJSON_IsString(model)) BAD("model", "'model' must be a string");
+    const cJSON *ef = cJSON_GetObjectItemCaseSensitive(root, "encoding_format");
+    if (ef && !cJSON_IsNull(ef)) {
+        if (!cJSON_IsString(ef) || (strcmp(ef->valuestring, "float") != 0 && strcmp(ef->valuestring, "base64") != 0))
+            BAD("encoding_format", "'encoding_format' must be \"float\" or \"base64\"");
+        out->base64 = strcmp(ef->valuestring, "base64") == 0;
+    }
+    const cJSON *dim = cJSON_GetObjectItemCaseSensitive(root, "dimensions");
+    if (dim && !cJSON_IsNull(dim)) BAD("dimensions", "'dimensions' is not supported (the size is the model's n_embd)");
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "input");
+    if (!in || cJSON_IsNull(in)) BAD("input", "'input' is required");
+    /* a batch: an array of strings or of arrays; else one item */
+    const cJSON *first = cJSON_IsArray(in) ? cJSON_GetArrayItem(in, 0) : NULL;
+    int batch = first && (cJSON_IsString(first) || cJSON_IsArray(first));
+    int n = batch ? cJSON_GetArraySize(in) : 1;
+    if (n > SRV_MAX_EMBED_INPUTS) BAD("input", "'input' has %d items; at most %d are allowed", n, SRV_MAX_EMBED_INPUTS);
+    if (!(out->in = calloc((size_t)n, sizeof *out->in))) {
+        srv_error_set(err, 500, "server_error", NULL, NULL, "out of memory while parsing the request");
+        goto fail;
+    }
+    if (batch) {
+        const cJSON *v;
+        cJSON_ArrayForEach(v, in) {
+            out->n++;
+            if (embed_item(v, &out->in[out->n - 1], err)) goto fail;
+        }
+    } else {
+        out->n = 1;
+        if (embed_item(in, &out->in[0], err)) goto fail;
+    }
+    cJSON_Delete(root);
+    return 0;
+fail:
+    cJSON_Delete(root);
+    srv_embed_free(out);
+    return -1;
 }

@@ -35,6 +35,8 @@ void srv_buf_printf(srv_buf *b, const char *fmt, ...)
  * not valid UTF-8 become U+FFFD so the output is always valid JSON. */
 void srv_buf_json_str(srv_buf *b, const char *s, size_t n);
 void srv_buf_free(srv_buf *b);
+/* Append the n bytes at p in standard base64 (RFC 4648, with padding). */
+void srv_buf_base64(srv_buf *b, const void *p, size_t n);
 
 /* ---- requests (openai.c) ---- */
 typedef enum srv_kind { SRV_COMPLETION = 0, SRV_CHAT = 1 } srv_kind;
@@ -44,7 +46,7 @@ typedef enum srv_kind { SRV_COMPLETION = 0, SRV_CHAT = 1 } srv_kind;
 /* Server-wide limits a request is validated against. */
 typedef struct srv_limits {
     int32_t max_tokens;      /* largest max_tokens accepted */
-    const char *model_id;    /* the served model's name; other names get 404 */
+    const char *model_id;    /* the served model's name (any requested name is accepted) */
 } srv_limits;
 
 typedef struct srv_request {
@@ -96,6 +98,29 @@ void srv_request_free(srv_request *r);
 void srv_request_canonical(const srv_request *r, srv_buf *b);
 /* 1 if r gives the same output every time (greedy, or a fixed seed). */
 int srv_request_deterministic(const srv_request *r);
+
+/* An /v1/embeddings body: "input" as a string, an array of strings, an
+ * array of token ids or an array of token-id arrays (none empty);
+ * "encoding_format" "float" (default) or "base64" (little-endian float32,
+ * what the openai clients ask for); "dimensions" is refused. */
+#define SRV_MAX_EMBED_INPUTS 2048
+
+typedef struct srv_embed_input {
+    char *text;              /* malloc'd, NUL-terminated; or NULL for token input */
+    size_t len;
+    int32_t *ids;            /* token input [n_ids] (malloc'd; range checked by the server) */
+    size_t n_ids;
+} srv_embed_input;
+
+typedef struct srv_embed_request {
+    srv_embed_input *in;     /* [n] */
+    size_t n;
+    int base64;
+} srv_embed_request;
+
+/* 0 on success (release with srv_embed_free); -1 with *err set (*out zeroed). */
+int srv_embed_parse(const char *body, size_t len, srv_embed_request *out, srv_error *err);
+void srv_embed_free(srv_embed_request *r);
 
 /* ---- response cache (cache.c) ---- */
 typedef struct srv_cache srv_cache;
