@@ -1,5 +1,5 @@
 /* cmd_prune.c — `slm prune IN OUT --method M`: write a pruned copy of a
- * model (slm_prune: whole layers, FFN channels, or magnitude/Wanda
+ * model (slm_prune: whole layers, FFN channels, attention heads, or magnitude/Wanda
  * sparsity), print size and parameter counts before and after, and with
  * --eval the perplexity and KL cost on held-out text (slm_perplexity). */
 #include <stdint.h>
@@ -12,16 +12,18 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: slm prune IN.gguf OUT.gguf --method depth|ffn|magnitude|wanda [options]\n"
+            "usage: slm prune IN.gguf OUT.gguf --method depth|ffn|heads|magnitude|wanda [options]\n"
             "\n"
             "Prune a model. depth: drop the fraction R of layers whose output is most\n"
             "similar to their input (needs --data). ffn: drop the fraction R of FFN\n"
-            "channels in every layer (activation-aware with --data). magnitude / wanda:\n"
+            "channels in every layer (activation-aware with --data). heads: drop the\n"
+            "fraction R of attention heads (KV groups under GQA) in every layer, ranked\n"
+            "by ||x|| x ||W_o|| of their outputs (with --data). magnitude / wanda:\n"
             "zero the fraction R of each row's weights (or N:M) with the smallest |W|\n"
             "(magnitude) or |W| x ||x|| (wanda, needs --data); stored dense.\n"
             "\n"
             "options:\n"
-            "      --method M              depth, ffn, magnitude or wanda\n"
+            "      --method M              depth, ffn, heads, magnitude or wanda\n"
             "  -r, --ratio R               fraction to remove, 0 <= R < 1 (default 0.5)\n"
             "      --sparsity-pattern N:M  keep N of every M consecutive weights (e.g. 2:4)\n"
             "      --data FILE             calibration text (plain or .gz)\n"
@@ -126,7 +128,7 @@ int cmd_prune(int argc, char **argv)
         if (rc) return rc;
     }
     if (n_pos < 2) return cli_usage_error(a.cmd, "expected IN.gguf OUT.gguf");
-    if (!p.method) return cli_usage_error(a.cmd, "missing --method depth|ffn|magnitude|wanda");
+    if (!p.method) return cli_usage_error(a.cmd, "missing --method depth|ffn|heads|magnitude|wanda");
     if (strcmp(pos[0], pos[1]) == 0) return cli_usage_error(a.cmd, "input and output are the same file");
     p.n_ctx = (uint32_t)n_ctx;
     p.n_chunks = (uint32_t)n_chunks;
@@ -160,11 +162,13 @@ int cmd_prune(int argc, char **argv)
         cli_json_string(stdout, p.method, strlen(p.method));
         printf(",\"ratio\":%.6f,\"pattern\":\"%d:%d\",\"in_bytes\":%llu,\"out_bytes\":%llu,\"params_in\":%llu,"
                "\"params_out\":%llu,\"zeroed\":%llu,\"sparsity\":%.6f,\"n_layer_in\":%u,\"n_layer_out\":%u,"
-               "\"n_ff_in\":%u,\"n_ff_out\":%u,\"seconds\":%.3f",
+               "\"n_ff_in\":%u,\"n_ff_out\":%u,\"n_head_in\":%u,\"n_head_out\":%u,\"n_head_kv_in\":%u,"
+               "\"n_head_kv_out\":%u,\"seconds\":%.3f",
                (double)p.ratio, p.pattern_n, p.pattern_m, (unsigned long long)stats.in_bytes,
                (unsigned long long)stats.out_bytes, (unsigned long long)stats.n_params_in,
                (unsigned long long)stats.n_params_out, (unsigned long long)stats.n_zeroed, sparsity,
-               stats.n_layer_in, stats.n_layer_out, stats.n_ff_in, stats.n_ff_out, secs);
+               stats.n_layer_in, stats.n_layer_out, stats.n_ff_in, stats.n_ff_out, stats.n_head_in,
+               stats.n_head_out, stats.n_head_kv_in, stats.n_head_kv_out, secs);
         printf(",\"removed_layers\":[");
         for (uint32_t i = 0; i < stats.n_removed_layers && i < 64; i++)
             printf("%s%d", i ? "," : "", stats.removed_layers[i]);
@@ -183,8 +187,12 @@ int cmd_prune(int argc, char **argv)
         fprintf(o, " (%llu set to zero: %.2f%% of the pruned matrices, %llu nonzero left)",
                 (unsigned long long)stats.n_zeroed, 100.0 * sparsity,
                 (unsigned long long)(stats.n_params_out - stats.n_zeroed));
-    fprintf(o, ", layers %u -> %u, n_ff %u -> %u, %.1f s\n", stats.n_layer_in, stats.n_layer_out, stats.n_ff_in,
-            stats.n_ff_out, secs);
+    fprintf(o, ", layers %u -> %u, n_ff %u -> %u", stats.n_layer_in, stats.n_layer_out, stats.n_ff_in,
+            stats.n_ff_out);
+    if (stats.n_head_out != stats.n_head_in)
+        fprintf(o, ", heads %u -> %u (kv %u -> %u)", stats.n_head_in, stats.n_head_out, stats.n_head_kv_in,
+                stats.n_head_kv_out);
+    fprintf(o, ", %.1f s\n", secs);
     if (stats.n_removed_layers) {
         fprintf(o, "removed layers:");
         for (uint32_t i = 0; i < stats.n_removed_layers && i < 64; i++)

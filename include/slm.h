@@ -751,7 +751,8 @@ typedef struct slm_grammar slm_grammar;
  * (message "grammar:LINE:COL: ..."), an undefined or missing root rule, left
  * recursion, or a grammar too large (over 4M elements); SLM_ERR_ARG for NULL
  * arguments; SLM_ERR_NOMEM. Cost: sorts the vocabulary's pieces once
- * (about 20 ms for 150k tokens). */
+ * (about 20 ms for 150k tokens). m may be NULL: a grammar for checking text
+ * only (slm_grammar_accept_text, can_end; apply and accept refuse). */
 SLM_API slm_status slm_grammar_new(const slm_model *m, const char *gbnf, size_t len,
                                    const char *root, slm_grammar **out);
 SLM_API void slm_grammar_free(slm_grammar *g);
@@ -903,6 +904,64 @@ SLM_API slm_status slm_dna_loglik(const char *model, const char *seq, int n_thre
 
 SLM_API void slm_dna_free(void *p);
 SLM_API void slm_dna_free_names(char **names, size_t n);
+
+/* -- benchmark (engineer D2): baselines, metrics, slm dna bench ----------- */
+
+/* One result of slm_dna_bench: a method on a task. Metrics are on the test
+ * split (uci_splice: on the pooled out-of-fold predictions of k-fold CV),
+ * with percentile-bootstrap 95% intervals (lo/hi). f1 is macro-F1; auroc is
+ * binary, or one-vs-rest macro for 3 classes (scikit-learn's definitions).
+ * A method that could not run has missing = 1 and the reason in detail. */
+typedef struct slm_dna_bench_row {
+    char task[64];
+    char method[32];         /* "glm", "kmer_lr" or "cnn" */
+    int32_t n_class;
+    uint64_t n_train, n_dev, n_test; /* rows used (after max_train) */
+    double mcc, accuracy, f1, auroc;
+    double mcc_lo, mcc_hi, accuracy_lo, accuracy_hi, f1_lo, f1_hi, auroc_lo, auroc_hi;
+    uint64_t params;         /* trained parameters (glm: base + head) */
+    double train_s;          /* wall time of training incl. model selection (all folds) */
+    double predict_s;        /* wall time of predicting the test rows */
+    char detail[160];        /* chosen hyper-parameters / epochs, or why missing */
+    int missing;
+} slm_dna_bench_row;
+
+typedef struct slm_dna_bench_params {
+    const char *data_dir;    /* GUE layout: TASK/{train,dev,test}.csv[.gz] */
+    const char *splice_path; /* UCI splice.data for task "uci_splice"; NULL: not run */
+    const char *tasks;       /* comma list; NULL = every task folder of data_dir + uci_splice */
+    const char *methods;     /* comma list of glm, kmer_lr, cnn; NULL = all three */
+    const char *model;       /* base gLM for "glm"; NULL: glm rows are missing */
+    const char *work_dir;    /* where glm classifier files are written; NULL = "/tmp" */
+    uint64_t seed;           /* default 42: subsets, folds, CNN init, bootstrap */
+    uint64_t max_train;      /* cap on training rows per task (seeded subset); 0 = all */
+    int n_boot;              /* bootstrap resamples; default 1000 */
+    int folds;               /* uci_splice CV folds; default 10 */
+    int cnn_epochs;          /* default 8 (early stopping on dev MCC, patience 2) */
+    int glm_epochs;          /* default 3 */
+    int n_threads;           /* 0 = all cores */
+    /* Progress (may be NULL): frac in [0, 1] of the current task × method;
+     * nonzero return cancels (SLM_ERR_CANCELLED). */
+    int (*progress)(const char *task, const char *method, const char *stage, double frac, void *user);
+    /* Called with each finished row (may be NULL). */
+    void (*on_row)(const slm_dna_bench_row *row, void *user);
+    void *user;
+} slm_dna_bench_params;
+
+SLM_API slm_dna_bench_params slm_dna_bench_default_params(void);
+/* Run every task × method. *rows (free with slm_dna_free) gets one row per
+ * pair in task, method order. A task whose files are missing or malformed
+ * fails the call (SLM_ERR_IO / SLM_ERR_FORMAT naming the file); a method
+ * that fails on one task gives a missing row and the run continues. */
+SLM_API slm_status slm_dna_bench(const slm_dna_bench_params *p, slm_dna_bench_row **rows,
+                                 size_t *n_rows);
+/* Markdown report of rows next to the published DNABERT-2 / NT numbers
+ * (shared/data/README.md §2.2), with `command` and `machine` recorded, and
+ * (svg_path non-NULL) an SVG bar chart of MCC per task per method. */
+SLM_API slm_status slm_dna_bench_report(const slm_dna_bench_row *rows, size_t n_rows,
+                                        const char *md_path, const char *svg_path,
+                                        const char *command, const char *machine,
+                                        double total_s);
 
 /* ---- knowledge distillation (train/) ------------------------------------ */
 

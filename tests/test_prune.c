@@ -278,8 +278,8 @@ static void pruning_zero_percent_is_the_identity(void)
     int32_t nv0 = 0, nv = 0;
     float *base = logits_of(model_path, &nv0);
     REQUIRE(base, "base logits: %s", slm_last_error());
-    const char *methods[4] = {"depth", "ffn", "magnitude", "wanda"};
-    for (int k = 0; k < 4; k++) {
+    const char *methods[5] = {"depth", "ffn", "heads", "magnitude", "wanda"};
+    for (int k = 0; k < 5; k++) {
         const char *out = tmp("zero.gguf");
         slm_prune_params p = params(methods[k], 0.0f);
         REQUIRE(slm_prune(model_path, out, &p) == SLM_OK, "%s: %s", methods[k], slm_last_error());
@@ -384,6 +384,127 @@ static void quantized_input_is_requantized_with_the_pattern_kept(void)
     free(l);
 }
 
+/* The test model: 4 query heads in 2 KV groups of 2, head dim 16. Pruning
+ * half the heads keeps one group per layer. Expectations: the kept group is
+ * the one with the larger sum of mean(x_j^2) x ||W_o[:,j]||^2 over its
+ * columns, from an importance matrix that slm_imatrix_collect gathers (a
+ * separate code path); its Q/K/V rows and W_o columns are the input's, byte
+ * for byte; and the pruned model computes the same function as the input
+ * with the dropped heads' W_o columns set to zero (the oracle file below). */
+static void heads_pruning_keeps_the_stronger_kv_group_and_computes_the_masked_model(void)
+{
+    const char *out = tmp("heads.gguf"), *dat = tmp("cal-heads.dat"), *masked = tmp("masked.gguf");
+    slm_prune_stats stats;
+    slm_prune_params p = params("heads", 0.5f);
+    p.stats = &stats;
+    REQUIRE(slm_prune(model_path, out, &p) == SLM_OK, "prune: %s", slm_last_error());
+    CHECK(stats.n_head_in == 4 && stats.n_head_out == 2 && stats.n_head_kv_in == 2 && stats.n_head_kv_out == 1,
+          "heads %u -> %u, kv %u -> %u", stats.n_head_in, stats.n_head_out, stats.n_head_kv_in, stats.n_head_kv_out);
+    /* per layer: 32 Q rows, 16 K rows, 16 V rows (x 64 inputs) and 32 W_o columns (x 64 rows) */
+    CHECK(stats.n_params_in - stats.n_params_out == 4 * (32 + 16 + 16 + 32) * 64, "params %llu -> %llu",
+          (unsigned long long)stats.n_params_in, (unsigned long long)stats.n_params_out);
+
+    slm_model *m = NULL;
+    slm_model_params mp = slm_model_default_params();
+    REQUIRE(slm_model_load(model_path, &mp, &m) == SLM_OK, "load");
+    slm_imatrix_params ip = slm_imatrix_default_params();
+    ip.n_ctx = 32;
+    ip.n_threads = 1;
+    slm_status st = slm_imatrix_collect(m, text_path, dat, &ip);
+    slm_model_free(m);
+    REQUIRE(st == SLM_OK, "imatrix: %s", slm_last_error());
+    slm_imatrix *im = NULL;
+    REQUIRE(slm_imatrix_read(dat, &im) == SLM_OK, "read imatrix");
+
+    slm_gguf *a = NULL, *b = NULL;
+    REQUIRE(slm_gguf_open(model_path, 1, &a) == SLM_OK && slm_gguf_open(out, 1, &b) == SLM_OK, "open");
+    uint32_t nh = 0, nkv = 0, kl = 0, vl = 0;
+    CHECK(slm_gguf_get_u32(b, "llama.attention.head_count", &nh) == SLM_OK && nh == 2 &&
+              slm_gguf_get_u32(b, "llama.attention.head_count_kv", &nkv) == SLM_OK && nkv == 1 &&
+              slm_gguf_get_u32(b, "llama.attention.key_length", &kl) == SLM_OK && kl == 16 &&
+              slm_gguf_get_u32(b, "llama.attention.value_length", &vl) == SLM_OK && vl == 16,
+          "keys: heads %u kv %u key_length %u value_length %u", nh, nkv, kl, vl);
+    float *wo_masked[4] = {NULL, NULL, NULL, NULL};
+    for (int l = 0; l < 4; l++) {
+        char n[64];
+        snprintf(n, sizeof n, "blk.%d.attn_output.weight", l);
+        const slm_gguf_tensor *o0 = slm_gguf_find_tensor(a, n), *o1 = slm_gguf_find_tensor(b, n);
+        const slm_imatrix_entry *e = slm_imatrix_find(im, n);
+        REQUIRE(o0 && o1 && e && e->n == 64 && o1->ne[0] == 32 && o1->ne[1] == 64, "layer %d: W_o shapes", l);
+        const float *w0 = o0->data;
+        double score[2] = {0, 0};
+        for (int64_t r = 0; r < 64; r++)
+            for (int64_t j = 0; j < 64; j++) score[j / 32] += (double)w0[r * 64 + j] * w0[r * 64 + j] * e->values[j];
+        const int keep = score[1] > score[0];
+        /* kept group = query heads 2keep, 2keep+1 = Q rows [32 keep, 32 keep + 32),
+         * K and V rows [16 keep, 16 keep + 16), W_o columns [32 keep, 32 keep + 32) */
+        const char *proj[3] = {"attn_q", "attn_k", "attn_v"};
+        const int64_t rows[3] = {32, 16, 16};
+        for (int k = 0; k < 3; k++) {
+            snprintf(n, sizeof n, "blk.%d.%s.weight", l, proj[k]);
+            const slm_gguf_tensor *t0 = slm_gguf_find_tensor(a, n), *t1 = slm_gguf_find_tensor(b, n);
+            REQUIRE(t0 && t1 && t1->ne[1] == rows[k] && t1->ne[0] == 64, "layer %d: %s shape", l, proj[k]);
+            CHECK(memcmp(t1->data, (const float *)t0->data + keep * rows[k] * 64, (size_t)rows[k] * 64 * 4) == 0,
+                  "layer %d: %s rows are not group %d's", l, proj[k], keep);
+        }
+        const float *w1 = o1->data;
+        int same = 1;
+        for (int64_t r = 0; r < 64; r++)
+            for (int64_t j = 0; j < 32; j++) same &= w1[r * 32 + j] == w0[r * 64 + keep * 32 + j];
+        CHECK(same, "layer %d: W_o columns are not group %d's", l, keep);
+        wo_masked[l] = malloc(64 * 64 * sizeof(float));
+        REQUIRE(wo_masked[l], "malloc");
+        for (int64_t r = 0; r < 64; r++)
+            for (int64_t j = 0; j < 64; j++) wo_masked[l][r * 64 + j] = j / 32 == keep ? w0[r * 64 + j] : 0.0f;
+    }
+    /* the oracle: the input with the dropped heads' output columns zeroed */
+    slm_gguf_writer *w = NULL;
+    REQUIRE(slm_gguf_writer_new(&w) == SLM_OK, "writer");
+    for (int64_t i = 0; i < slm_gguf_n_kv(a); i++) REQUIRE(slm_gguf_copy_kv(w, a, i) == SLM_OK, "copy kv");
+    for (int64_t i = 0; i < slm_gguf_n_tensors(a); i++) {
+        const slm_gguf_tensor *t = slm_gguf_tensor_at(a, i);
+        int l = -1;
+        const void *data = t->data;
+        if (sscanf(t->name, "blk.%d.", &l) == 1 && strstr(t->name, ".attn_output.weight") && l >= 0 && l < 4)
+            data = wo_masked[l];
+        REQUIRE(slm_gguf_add_tensor(w, t->name, t->type, t->n_dims, t->ne, data, t->nbytes) == SLM_OK, "add");
+    }
+    REQUIRE(slm_gguf_writer_write(w, masked) == SLM_OK, "write oracle: %s", slm_last_error());
+    slm_gguf_writer_free(w);
+    for (int l = 0; l < 4; l++) free(wo_masked[l]);
+    slm_gguf_close(a);
+    slm_gguf_close(b);
+    slm_imatrix_free(im);
+
+    int32_t nv0 = 0, nv1 = 0;
+    float *want = logits_of(masked, &nv0), *got = logits_of(out, &nv1);
+    REQUIRE(want && got && nv0 == nv1, "logits: %s", slm_last_error());
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)nv0 * 4; i++) {
+        double d = fabs((double)want[i] - got[i]);
+        if (!(d <= worst)) worst = d;
+    }
+    CHECK(finite_all(got, (size_t)nv1 * 4) && worst < 1e-3, "pruned vs masked logits: max |diff| %g", worst);
+    free(want);
+    free(got);
+}
+
+static void heads_pruning_without_data_ranks_by_weights_and_keeps_one_group(void)
+{
+    const char *out = tmp("heads-nodata.gguf");
+    slm_prune_stats stats;
+    slm_prune_params p = params("heads", 0.9f); /* rounds to both groups: one is kept anyway */
+    p.data = NULL;
+    p.stats = &stats;
+    REQUIRE(slm_prune(model_path, out, &p) == SLM_OK, "prune: %s", slm_last_error());
+    CHECK(stats.n_head_kv_out == 1 && stats.n_head_out == 2, "heads %u kv %u", stats.n_head_out,
+          stats.n_head_kv_out);
+    int32_t nv = 0;
+    float *lg = logits_of(out, &nv);
+    CHECK(lg && finite_all(lg, (size_t)nv * 4), "heads-pruned model does not decode: %s", slm_last_error());
+    free(lg);
+}
+
 static void bad_arguments_give_arg_errors_and_no_file(void)
 {
     const char *out = tmp("bad.gguf");
@@ -426,6 +547,8 @@ int main(void)
     RUN(pruning_zero_percent_is_the_identity);
     RUN(structured_ffn_reduces_n_ff_and_size_and_loads);
     RUN(quantized_input_is_requantized_with_the_pattern_kept);
+    RUN(heads_pruning_keeps_the_stronger_kv_group_and_computes_the_masked_model);
+    RUN(heads_pruning_without_data_ranks_by_weights_and_keeps_one_group);
     RUN(bad_arguments_give_arg_errors_and_no_file);
     return harness_finish();
 }

@@ -1,7 +1,8 @@
-/* prune.c — slm_prune: a GGUF model in, a pruned GGUF out. Four methods
+/* prune.c — slm_prune: a GGUF model in, a pruned GGUF out. Five methods
  * (contracts in slm.h): whole blocks by residual-stream similarity (depth),
- * FFN channels by activation-aware importance (ffn), and unstructured or
- * N:M sparsity by |W| (magnitude) or |W| x ||x|| (wanda).
+ * FFN channels and attention heads (KV groups) by activation-aware
+ * importance (ffn, heads), and unstructured or N:M sparsity by |W|
+ * (magnitude) or |W| x ||x|| (wanda).
  *
  * Owns: the calibration pass (the forward pass's matmul and residual
  * observers on an slm_state, as imatrix_collect.c), the choice of what to
@@ -35,7 +36,7 @@ slm_prune_params slm_prune_default_params(void)
     return p;
 }
 
-enum { M_DEPTH, M_FFN, M_MAGNITUDE, M_WANDA };
+enum { M_DEPTH, M_FFN, M_MAGNITUDE, M_WANDA, M_HEADS };
 
 /* Layer matrices whose inputs the calibration pass records (names after "blk.N."). */
 static const char *const slot_names[] = {
@@ -43,6 +44,7 @@ static const char *const slot_names[] = {
     "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight",
 };
 #define N_SLOTS ((int)(sizeof slot_names / sizeof slot_names[0]))
+#define SLOT_ATTN_OUT 4
 #define SLOT_FFN_DOWN 7
 
 static int slot_of(const char *rest)
@@ -224,7 +226,9 @@ static int64_t prune_row(float *w, const float *scale, int64_t n, float ratio, i
 
 /* ---- the output tensors ---- */
 
-enum { OP_SPARSE, OP_FFN_ROWS, OP_FFN_DOWN };
+/* OP_ROWSEL / OP_COLSEL (heads): keep the rows / input columns listed in
+ * ptensor.sel; rows are copied, columns dequantized, picked and requantized. */
+enum { OP_SPARSE, OP_FFN_ROWS, OP_FFN_DOWN, OP_ROWSEL, OP_COLSEL };
 
 typedef struct ptensor {
     const slm_gguf_tensor *src;
@@ -234,6 +238,7 @@ typedef struct ptensor {
     const float *scale;  /* OP_SPARSE wanda: [ne0] ||x_j||, or NULL */
     int64_t ne[4];       /* output shape */
     int fused;           /* OP_FFN_ROWS: phi3 ffn_up holds gate | up (2F rows) */
+    int32_t *sel;        /* OP_ROWSEL / OP_COLSEL: kept row / column indices, ascending (owned) */
 } ptensor;
 
 typedef struct pctx {
@@ -245,6 +250,9 @@ typedef struct pctx {
     int pn, pm;
     int32_t *keep;       /* ffn: [n_layer][n_keep] kept channels, ascending */
     int64_t n_keep, n_ff;
+    int32_t *ukeep;      /* heads: [n_layer][n_ukeep] kept KV groups, ascending */
+    int64_t n_ukeep, n_unit, group; /* kept and total KV groups; query heads per group */
+    int64_t hd_k, hd_v;  /* head dimensions of K (and Q) and V */
     float **fbuf;        /* [nth] scratch floats */
     scored **sbuf;       /* [nth] scratch scores */
     size_t fcap;
@@ -278,8 +286,8 @@ static void row_worker(void *ctx, int ith, int nth)
         if (pt->op == OP_SPARSE) {
             zeroed += prune_row(f, pt->scale, n_in, q->p->ratio, q->pn, q->pm, q->sbuf[ith]);
             tr->quantize(f, dst, 1, n_in, NULL);
-        } else { /* OP_FFN_DOWN: keep the chosen input columns */
-            const int32_t *keep = q->keep + (size_t)pt->layer * (size_t)q->n_keep;
+        } else { /* OP_FFN_DOWN, OP_COLSEL: keep the chosen input columns */
+            const int32_t *keep = pt->op == OP_COLSEL ? pt->sel : q->keep + (size_t)pt->layer * (size_t)q->n_keep;
             for (int64_t k = 0; k < n_out; k++) g[k] = f[keep[k]];
             tr->quantize(g, dst, 1, n_out, NULL);
         }
@@ -306,6 +314,12 @@ static slm_status fill_tensor(void *user, const char *name, void *dst, uint64_t 
             for (int64_t k = 0; k < q->n_keep; k++, out += row)
                 memcpy(out, (const uint8_t *)t->data + (size_t)(part * q->n_ff + keep[k]) * row, row);
         SLM_CHECK((uint64_t)(out - (uint8_t *)dst) == nbytes, SLM_ERR_ARG, "prune: internal: '%s' size", name);
+    } else if (pt->op == OP_ROWSEL) {
+        const size_t row = slm_type_row_size(t->type, t->ne[0]);
+        const int64_t n_out = pt->ne[1];
+        SLM_CHECK((uint64_t)row * (uint64_t)n_out == nbytes, SLM_ERR_ARG, "prune: internal: '%s' size", name);
+        for (int64_t k = 0; k < n_out; k++)
+            memcpy((uint8_t *)dst + (size_t)k * row, (const uint8_t *)t->data + (size_t)pt->sel[k] * row, row);
     } else {
         row_job j = {q, pt, dst, n_rows};
         if (pt->op == OP_SPARSE) q->pruned_elems += (uint64_t)(t->ne[0] * n_rows);
@@ -337,6 +351,7 @@ static int method_of(const char *s)
     if (strcmp(s, "ffn") == 0) return M_FFN;
     if (strcmp(s, "magnitude") == 0) return M_MAGNITUDE;
     if (strcmp(s, "wanda") == 0) return M_WANDA;
+    if (strcmp(s, "heads") == 0) return M_HEADS;
     return -1;
 }
 
@@ -418,6 +433,80 @@ fail:
     return st;
 }
 
+/* Attention-head choice per layer: keep the n_ukeep KV groups (a KV head
+ * and the group query heads that share it; one head when there is no GQA)
+ * whose outputs matter most. The attention output projection's input is the
+ * concatenation of the query heads' outputs, so a head's contribution is
+ * sum over its hd_v columns j of ||x_j||^2 x ||W_o[:,j]||^2 (x = that input
+ * on the calibration text), or without data ||W_o[:,j]||^2 alone; a group
+ * scores the sum over its heads. */
+static slm_status choose_heads(pctx *q, const calib *c, uint32_t n_layer, int have_data)
+{
+    slm_status st = SLM_OK;
+    const int64_t n_in = q->n_unit * q->group * q->hd_v;
+    float *f = slm_alloc((size_t)n_in * sizeof *f);
+    double *cn = slm_alloc((size_t)n_in * sizeof *cn);
+    scored *sc = slm_alloc((size_t)q->n_unit * sizeof *sc);
+    SLM_CHECK(f && cn && sc, SLM_ERR_NOMEM, "prune: cannot allocate head scores");
+    for (uint32_t l = 0; l < n_layer; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "blk.%u.attn_output.weight", l);
+        const slm_gguf_tensor *o = slm_gguf_find_tensor(q->in, name);
+        SLM_CHECK(o && o->n_dims == 2 && o->ne[0] == n_in, SLM_ERR_UNSUPPORTED,
+                  "prune: heads: layer %u has no attn_output of %lld inputs (%lld heads x %lld)", l,
+                  (long long)n_in, (long long)(q->n_unit * q->group), (long long)q->hd_v);
+        const slm_type_traits *ot = slm_type_traits_get(o->type);
+        SLM_CHECK(ot && ot->to_float, SLM_ERR_UNSUPPORTED, "prune: heads: '%s': type %s", name,
+                  slm_type_name(o->type));
+        for (int64_t j = 0; j < n_in; j++) cn[j] = 0;
+        const size_t orow = slm_type_row_size(o->type, n_in);
+        for (int64_t r = 0; r < o->ne[1]; r++) {
+            ot->to_float((const uint8_t *)o->data + (size_t)r * orow, f, n_in);
+            for (int64_t j = 0; j < n_in; j++) cn[j] += (double)f[j] * f[j];
+        }
+        const double *xs = have_data ? c->col[l][SLOT_ATTN_OUT] : NULL;
+        const uint64_t xr = have_data ? c->rows[l][SLOT_ATTN_OUT] : 0;
+        SLM_CHECK(!have_data || (xs && xr && c->col_n[l][SLOT_ATTN_OUT] == n_in), SLM_ERR_UNSUPPORTED,
+                  "prune: heads: no calibration activations for layer %u's attn_output", l);
+        for (int64_t u = 0; u < q->n_unit; u++) {
+            double s = 0;
+            for (int64_t j = u * q->group * q->hd_v; j < (u + 1) * q->group * q->hd_v; j++)
+                s += cn[j] * (xs ? xs[j] / (double)xr : 1.0);
+            sc[u].s = s;
+            sc[u].i = u;
+        }
+        qsort(sc, (size_t)q->n_unit, sizeof *sc, by_score);
+        scored *kept = sc + (q->n_unit - q->n_ukeep);
+        qsort(kept, (size_t)q->n_ukeep, sizeof *kept, by_index);
+        for (int64_t k = 0; k < q->n_ukeep; k++)
+            q->ukeep[(size_t)l * (size_t)q->n_ukeep + (size_t)k] = (int32_t)kept[k].i;
+    }
+fail:
+    slm_free(f);
+    slm_free(cn);
+    slm_free(sc);
+    return st;
+}
+
+/* The kept indices along a head-major axis of one layer: per kept KV group,
+ * its `per_unit` heads of `hd` entries each (per_unit = group for query
+ * rows and attn_output columns, 1 for K and V rows). */
+static slm_status head_sel(const pctx *q, int layer, int64_t per_unit, int64_t hd, int32_t **out, int64_t *n)
+{
+    slm_status st = SLM_OK;
+    *n = q->n_ukeep * per_unit * hd;
+    int32_t *v = slm_alloc((size_t)*n * sizeof *v);
+    SLM_CHECK(v != NULL, SLM_ERR_NOMEM, "prune: cannot allocate a head index list");
+    int64_t k = 0;
+    for (int64_t i = 0; i < q->n_ukeep; i++) {
+        const int64_t u = q->ukeep[(size_t)layer * (size_t)q->n_ukeep + (size_t)i];
+        for (int64_t e = u * per_unit * hd; e < (u + 1) * per_unit * hd; e++) v[k++] = (int32_t)e;
+    }
+    *out = v;
+fail:
+    return st;
+}
+
 slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_params *p)
 {
     slm_status st = SLM_OK;
@@ -434,7 +523,7 @@ slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_
     slm_error_clear();
     SLM_CHECK(in_path && out_path, SLM_ERR_ARG, "prune: NULL path");
     const int method = method_of(p->method);
-    SLM_CHECK(method >= 0, SLM_ERR_ARG, "prune: method '%s' unknown (expected depth, ffn, magnitude or wanda)",
+    SLM_CHECK(method >= 0, SLM_ERR_ARG, "prune: method '%s' unknown (expected depth, ffn, heads, magnitude or wanda)",
               p->method ? p->method : "(null)");
     SLM_CHECK(p->ratio >= 0.0f && p->ratio < 1.0f, SLM_ERR_ARG, "prune: ratio %g, expected 0 <= ratio < 1",
               (double)p->ratio);
@@ -460,7 +549,7 @@ slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_
     stats.n_layer_in = stats.n_layer_out = n_layer;
     stats.n_ff_in = stats.n_ff_out = n_ff;
 
-    if (p->data && (method == M_DEPTH || method == M_WANDA || method == M_FFN)) {
+    if (p->data && (method == M_DEPTH || method == M_WANDA || method == M_FFN || method == M_HEADS)) {
         c = slm_calloc(1, sizeof *c);
         SLM_CHECK(c != NULL, SLM_ERR_NOMEM, "prune: cannot allocate the calibration state");
         SLM_TRY(calibrate(in_path, p, c));
@@ -512,6 +601,44 @@ slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_
         stats.n_ff_out = (uint32_t)q.n_keep;
     }
 
+    /* heads: which KV groups stay (the same number in every layer, so the
+     * head counts stay scalars that slm and llama.cpp read) */
+    uint32_t n_head = 0, n_head_kv = 0, hd_k = 0, hd_v = 0, n_embd = 0;
+    char key_head[160], key_head_kv[160], key_kl[160], key_vl[160], key_embd[160];
+    if (method == M_HEADS) {
+        SLM_TRY(arch_key(q.in, SLM_KEY_SUFFIX_N_HEAD, key_head, sizeof key_head));
+        SLM_TRY(arch_key(q.in, SLM_KEY_SUFFIX_N_HEAD_KV, key_head_kv, sizeof key_head_kv));
+        SLM_TRY(arch_key(q.in, SLM_KEY_SUFFIX_KEY_LENGTH, key_kl, sizeof key_kl));
+        SLM_TRY(arch_key(q.in, SLM_KEY_SUFFIX_VALUE_LENGTH, key_vl, sizeof key_vl));
+        SLM_TRY(arch_key(q.in, SLM_KEY_SUFFIX_N_EMBD, key_embd, sizeof key_embd));
+        SLM_CHECK(slm_gguf_get_u32(q.in, key_head, &n_head) == SLM_OK && n_head > 0, SLM_ERR_UNSUPPORTED,
+                  "prune: heads: '%s': %s missing or not one number (per-layer head counts are not supported)",
+                  in_path, key_head);
+        if (slm_gguf_get_u32(q.in, key_head_kv, &n_head_kv) != SLM_OK) n_head_kv = n_head;
+        SLM_CHECK(n_head_kv > 0 && n_head % n_head_kv == 0, SLM_ERR_FORMAT,
+                  "prune: heads: %s %u is not a divisor of %s %u", key_head_kv, n_head_kv, key_head, n_head);
+        SLM_CHECK(slm_gguf_get_u32(q.in, key_embd, &n_embd) == SLM_OK && n_embd > 0, SLM_ERR_FORMAT,
+                  "prune: heads: '%s': %s missing", in_path, key_embd);
+        if (slm_gguf_get_u32(q.in, key_kl, &hd_k) != SLM_OK) hd_k = n_embd / n_head;
+        if (slm_gguf_get_u32(q.in, key_vl, &hd_v) != SLM_OK) hd_v = hd_k;
+        SLM_CHECK(hd_k > 0 && hd_v > 0, SLM_ERR_FORMAT, "prune: heads: head dimension 0");
+        q.n_unit = n_head_kv;
+        q.group = n_head / n_head_kv;
+        q.hd_k = hd_k;
+        q.hd_v = hd_v;
+        q.n_ukeep = (int64_t)n_head_kv - (int64_t)floor((double)p->ratio * n_head_kv + 0.5);
+        if (q.n_ukeep < 1) q.n_ukeep = 1;
+        q.ukeep = slm_alloc((size_t)n_layer * (size_t)q.n_ukeep * sizeof *q.ukeep);
+        SLM_CHECK(q.ukeep != NULL, SLM_ERR_NOMEM, "prune: cannot allocate the head lists");
+        SLM_TRY(choose_heads(&q, c, n_layer, c != NULL));
+    }
+    stats.n_head_in = stats.n_head_out = n_head;
+    stats.n_head_kv_in = stats.n_head_kv_out = n_head_kv;
+    if (method == M_HEADS) {
+        stats.n_head_kv_out = (uint32_t)q.n_ukeep;
+        stats.n_head_out = (uint32_t)(q.n_ukeep * q.group);
+    }
+
     /* the tensor plan */
     q.n_t = slm_gguf_n_tensors(q.in);
     q.t = slm_calloc(q.n_t > 0 ? (size_t)q.n_t : 1, sizeof *q.t);
@@ -545,6 +672,13 @@ slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_
         SLM_TRY(slm_gguf_set_arr_i32(w, "slm.prune.removed_layers", rm, nr));
     }
     if (method == M_FFN) SLM_TRY(slm_gguf_set_u32(w, key_ff, (uint32_t)q.n_keep));
+    if (method == M_HEADS) {
+        /* head dims written explicitly: n_embd / n_head no longer gives them */
+        SLM_TRY(slm_gguf_set_u32(w, key_head, stats.n_head_out));
+        SLM_TRY(slm_gguf_set_u32(w, key_head_kv, stats.n_head_kv_out));
+        SLM_TRY(slm_gguf_set_u32(w, key_kl, hd_k));
+        SLM_TRY(slm_gguf_set_u32(w, key_vl, hd_v));
+    }
 
     size_t fneed = 1;
     int64_t n_out_t = 0;
@@ -608,6 +742,32 @@ slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_
                 pt->op = OP_FFN_DOWN;
                 pt->ne[0] = q.n_keep;
             }
+        } else if (method == M_HEADS && layer >= 0) {
+            /* [axis: 0 = columns (input), 1 = rows], heads per kept group, head dim */
+            int axis = -1;
+            int64_t per = 0, hd = 0;
+            if (strcmp(rest, "attn_q.weight") == 0) axis = 1, per = q.group, hd = q.hd_k;
+            else if (strcmp(rest, "attn_k.weight") == 0) axis = 1, per = 1, hd = q.hd_k;
+            else if (strcmp(rest, "attn_v.weight") == 0) axis = 1, per = 1, hd = q.hd_v;
+            else if (strcmp(rest, "attn_output.weight") == 0) axis = 0, per = q.group, hd = q.hd_v;
+            else if (strcmp(rest, "attn_q.bias") == 0) axis = 0, per = q.group, hd = q.hd_k;
+            else if (strcmp(rest, "attn_k.bias") == 0) axis = 0, per = 1, hd = q.hd_k;
+            else if (strcmp(rest, "attn_v.bias") == 0) axis = 0, per = 1, hd = q.hd_v;
+            else SLM_CHECK(strcmp(rest, "attn_qkv.weight") != 0 && strcmp(rest, "attn_sinks.weight") != 0 &&
+                               strcmp(rest, "attn_sinks") != 0,
+                           SLM_ERR_UNSUPPORTED, "prune: heads: '%s' (fused QKV or per-head sinks) is not supported",
+                           t->name);
+            if (axis >= 0) {
+                const int64_t full = q.n_unit * per * hd;
+                SLM_CHECK(t->ne[axis] == full && (axis == 1 ? t->n_dims == 2 : t->n_dims <= 2), SLM_ERR_UNSUPPORTED,
+                          "prune: heads: '%s' has %lld %s, expected %lld (%lld x %lld x %lld)", t->name,
+                          (long long)t->ne[axis], axis ? "rows" : "columns", (long long)full,
+                          (long long)q.n_unit, (long long)per, (long long)hd);
+                int64_t n_sel = 0;
+                SLM_TRY(head_sel(&q, layer, per, hd, &pt->sel, &n_sel));
+                pt->op = axis ? OP_ROWSEL : OP_COLSEL;
+                pt->ne[axis] = n_sel;
+            }
         }
         uint64_t bytes = t->nbytes;
         if (pt->op < 0) {
@@ -643,7 +803,10 @@ slm_status slm_prune(const char *in_path, const char *out_path, const slm_prune_
 fail:
     slm_gguf_writer_free(w);
     if (q.t)
-        for (int64_t i = 0; i < slm_gguf_n_tensors(q.in); i++) slm_free(q.t[i].name);
+        for (int64_t i = 0; i < slm_gguf_n_tensors(q.in); i++) {
+            slm_free(q.t[i].name);
+            slm_free(q.t[i].sel);
+        }
     slm_free(q.t);
     if (scales)
         for (int64_t i = 0; i < slm_gguf_n_tensors(q.in); i++) slm_free(scales[i]);
@@ -655,6 +818,7 @@ fail:
     slm_free(q.fbuf);
     slm_free(q.sbuf);
     slm_free(q.keep);
+    slm_free(q.ukeep);
     slm_free(new_index);
     slm_pool_free(q.pool);
     if (c) calib_free(c);
