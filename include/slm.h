@@ -430,10 +430,15 @@ SLM_API slm_status slm_train(const slm_train_params *p, const char *tokenizer_pa
  * comparison; kl_base compares against such a file (same tokenizer, n_ctx
  * and text): mean KL(base || this) with its standard error, median, 99th
  * percentile and max, top-1 agreement (same argmax), and Δppl. File format
- * (little-endian, slm's own; float32 so a model against itself gives KL 0
- * exactly): "SLMLOGP1", u32 n_vocab, u32 n_ctx, u32 n_chunk, u32 0, i32
- * tokens[n_chunk * n_ctx], then per chunk (n_ctx - 1 - n_ctx/2) rows of
- * n_vocab float32 log-softmax values. The data file may be gzip-compressed.
+ * (little-endian, slm's own): "SLMLOGP1", u32 n_vocab, u32 n_ctx, u32
+ * n_chunk, u32 format, i32 tokens[n_chunk * n_ctx], then per chunk
+ * (n_ctx - 1 - n_ctx/2) rows. format 1 (written by default): float32
+ * log-probability of the row's next token, then n_vocab float16
+ * log-softmax values (half the size of format 0); a comparison renormalizes
+ * the F16 row and rounds this model's row the same way, so a model against
+ * itself still gives KL 0 and Δppl 0 exactly. format 0 (save_f32, and
+ * files from before): n_vocab float32 values. Both are read. The data file
+ * may be gzip-compressed.
  * Errors: SLM_ERR_IO (files), SLM_ERR_ARG (too little text, bad params),
  * SLM_ERR_FORMAT (a base file that is malformed or does not match). */
 typedef struct slm_perplexity_params {
@@ -443,6 +448,7 @@ typedef struct slm_perplexity_params {
     int n_threads;           /* 0 = all cores */
     const char *save_logits; /* write log-probs here (NULL = no) */
     const char *kl_base;     /* compare with this saved file (NULL = no) */
+    int save_f32;            /* 1: save_logits rows in float32 (format 0) instead of float16 */
     /* Called after each chunk (may be NULL) with the running estimate; a
      * nonzero return cancels (SLM_ERR_CANCELLED). */
     int (*progress)(uint32_t chunk, uint32_t n_chunks, double ppl, void *user);

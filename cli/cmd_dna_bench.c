@@ -1,0 +1,349 @@
+/* cmd_dna_bench.c — `slm dna bench`: the gLM and the k-mer / CNN baselines
+ * on the GUE tasks and UCI splice (slm_dna_bench), a table on stdout (or
+ * --json), and with --report a Markdown report + SVG chart that records the
+ * command and the machine.
+ *
+ * Default data: --data, else $SLM_DNA_GUE, else the first folder
+ * shared/data/genomics/benchmarks/gue/complete found walking up from the
+ * binary's directory, then from the current directory (so a build in
+ * /work/main/build finds /work/shared/...). UCI splice: --splice, else
+ * $SLM_DNA_SPLICE, else uci_splice/splice.data next to the gue folder.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define CMD "dna bench"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: slm dna bench [--data DIR] [--tasks a,b,...] [--methods glm,kmer_lr,cnn]\n"
+            "                     [--model base.gguf] [--report report.md] [--json] [options]\n"
+            "\n"
+            "Train and evaluate every method on every task with the same splits and\n"
+            "metrics: MCC (GUE's official metric), accuracy, macro-F1 and AUROC on the test\n"
+            "split, each with a bootstrap 95%% interval. GUE tasks are folders\n"
+            "TASK/{train,dev,test}.csv[.gz] (train, select on dev, report on test);\n"
+            "uci_splice is scored by stratified 10-fold CV. Methods: glm (fine-tune the\n"
+            "base gLM given by --model; missing without it), kmer_lr (k-mer spectrum +\n"
+            "L2 logistic regression, k and L2 chosen on dev), cnn (1-D CNN on one-hot\n"
+            "input, early stopping on dev MCC).\n"
+            "\n"
+            "options:\n"
+            "      --data DIR          GUE-layout folder (default: $SLM_DNA_GUE, else\n"
+            "                          shared/data/genomics/benchmarks/gue/complete found\n"
+            "                          above the binary or the current directory)\n"
+            "      --splice FILE       UCI splice.data for task uci_splice (default:\n"
+            "                          $SLM_DNA_SPLICE, else next to the GUE folder); 'none'\n"
+            "      --tasks LIST        comma list (default: every task in DIR + uci_splice)\n"
+            "      --methods LIST      comma list of glm, kmer_lr, cnn (default: all)\n"
+            "      --model FILE        base gLM GGUF for the glm method\n"
+            "      --report FILE       write a Markdown report (and FILE's .svg chart)\n"
+            "      --svg FILE          chart path (default: the report path with .svg)\n"
+            "      --json              one JSON object per task x method on stdout\n"
+            "      --seed N            seed of subsets, folds, inits, bootstrap (default 42)\n"
+            "      --max-train N       at most N training rows per task (seeded subset)\n"
+            "      --boot N            bootstrap resamples (default 1000)\n"
+            "      --folds N           uci_splice CV folds (default 10)\n"
+            "      --cnn-epochs N      CNN epochs before early stopping (default 8)\n"
+            "      --glm-epochs N      gLM fine-tuning epochs (default 3)\n"
+            "      --work-dir DIR      where temporary classifier files go (default /tmp)\n"
+            "  -t, --threads N         threads (default: all cores)\n"
+            "      --progress          progress bar even when stderr is not a terminal\n"
+            "  -h, --help              show this help\n");
+}
+
+static int is_dir(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+static int is_file(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* Walk up from dir looking for REL below an ancestor; 1 and out on success. */
+static int find_up(const char *dir, const char *rel, char *out, size_t n)
+{
+    char cur[PATH_MAX];
+    if (!realpath(dir, cur)) return 0;
+    for (;;) {
+        snprintf(out, n, "%s/%s", cur, rel);
+        if (is_dir(out)) return 1;
+        char *slash = strrchr(cur, '/');
+        if (!slash) return 0;
+        if (slash == cur) {
+            if (cur[1] == 0) return 0;
+            cur[1] = 0;
+        } else {
+            *slash = 0;
+        }
+    }
+}
+
+static const char *default_data(char *buf, size_t n)
+{
+    const char *env = getenv("SLM_DNA_GUE");
+    if (env && *env) return env;
+    const char *rel = "shared/data/genomics/benchmarks/gue/complete";
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        if (find_up(exe, rel, buf, n)) return buf;
+    }
+    if (find_up(".", rel, buf, n)) return buf;
+    return NULL;
+}
+
+static const char *default_splice(const char *gue, char *buf, size_t n)
+{
+    const char *env = getenv("SLM_DNA_SPLICE");
+    if (env && *env) return env;
+    if (!gue) return NULL;
+    snprintf(buf, n, "%s/../../uci_splice/splice.data", gue);
+    return is_file(buf) ? buf : NULL;
+}
+
+typedef struct state {
+    cli_progress pg;
+    int json, show;
+    char cur[128];
+    size_t n_done;
+} state;
+
+static int on_progress(const char *task, const char *method, const char *stage, double frac, void *user)
+{
+    state *s = user;
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s / %s: %s", task, method, stage);
+    char key[128];
+    snprintf(key, sizeof key, "%s/%s", task, method);
+    if (strcmp(key, s->cur) != 0) {
+        snprintf(s->cur, sizeof s->cur, "%s", key);
+        cli_progress_init(&s->pg, CMD, s->pg.bar);
+    }
+    cli_progress_update(&s->pg, frac, 0, detail);
+    return 0;
+}
+
+static void print_row_text(FILE *f, const slm_dna_bench_row *r)
+{
+    if (r->missing) {
+        fprintf(f, "%-18s %-8s missing: %s\n", r->task, r->method, r->detail);
+        return;
+    }
+    fprintf(f, "%-18s %-8s MCC %.3f [%.3f, %.3f]  acc %.3f  F1 %.3f  AUROC %.3f  params %llu  train %.1f s  (%s)\n",
+            r->task, r->method, r->mcc, r->mcc_lo, r->mcc_hi, r->accuracy, r->f1, r->auroc,
+            (unsigned long long)r->params, r->train_s, r->detail);
+}
+
+static void on_row(const slm_dna_bench_row *r, void *user)
+{
+    state *s = user;
+    if (s->pg.bar) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "%s / %s: done", r->task, r->method);
+        cli_progress_update(&s->pg, 1.0, 1, detail);
+    }
+    s->cur[0] = 0;
+    s->n_done++;
+    /* rows stream to stderr as they finish (stdout gets the final table or JSON) */
+    print_row_text(stderr, r);
+}
+
+static void json_num(FILE *f, const char *key, double v)
+{
+    if (isnan(v) || isinf(v)) fprintf(f, ",\"%s\":null", key);
+    else fprintf(f, ",\"%s\":%.6f", key, v);
+}
+
+static void json_ci(FILE *f, const char *key, double lo, double hi)
+{
+    if (isnan(lo) || isnan(hi)) fprintf(f, ",\"%s\":null", key);
+    else fprintf(f, ",\"%s\":[%.6f,%.6f]", key, lo, hi);
+}
+
+/* A JSON array, one object per task x method, one per line. */
+static void print_json(const slm_dna_bench_row *rows, size_t n)
+{
+    printf("[\n");
+    for (size_t i = 0; i < n; i++) {
+        const slm_dna_bench_row *r = &rows[i];
+        printf("{\"task\":");
+        cli_json_string(stdout, r->task, strlen(r->task));
+        printf(",\"method\":");
+        cli_json_string(stdout, r->method, strlen(r->method));
+        printf(",\"missing\":%s,\"n_class\":%d", r->missing ? "true" : "false", (int)r->n_class);
+        json_num(stdout, "mcc", r->mcc);
+        json_num(stdout, "accuracy", r->accuracy);
+        json_num(stdout, "f1", r->f1);
+        json_num(stdout, "auroc", r->auroc);
+        json_ci(stdout, "mcc_ci95", r->mcc_lo, r->mcc_hi);
+        json_ci(stdout, "accuracy_ci95", r->accuracy_lo, r->accuracy_hi);
+        json_ci(stdout, "f1_ci95", r->f1_lo, r->f1_hi);
+        json_ci(stdout, "auroc_ci95", r->auroc_lo, r->auroc_hi);
+        printf(",\"params\":%llu,\"n_train\":%llu,\"n_dev\":%llu,\"n_test\":%llu", (unsigned long long)r->params,
+               (unsigned long long)r->n_train, (unsigned long long)r->n_dev, (unsigned long long)r->n_test);
+        json_num(stdout, "train_s", r->train_s);
+        json_num(stdout, "predict_s", r->predict_s);
+        printf(",\"detail\":");
+        cli_json_string(stdout, r->detail, strlen(r->detail));
+        printf("}%s\n", i + 1 < n ? "," : "");
+    }
+    printf("]\n");
+}
+
+int cmd_dna_bench(int argc, char **argv)
+{
+    slm_dna_bench_params p = slm_dna_bench_default_params();
+    const char *report = NULL, *svg = NULL, *splice = NULL;
+    int json = 0, force_progress = 0;
+    int32_t n_threads = 0, n_boot = p.n_boot, folds = p.folds, cnn_epochs = p.cnn_epochs, glm_epochs = p.glm_epochs;
+    cli_args a;
+    cli_args_init(&a, argc, argv);
+    while (cli_next(&a)) {
+        int rc = 0;
+        if (cli_is(&a, "-h", "--help")) {
+            usage(stdout);
+            return CLI_OK;
+        } else if (cli_is(&a, "--data", NULL)) {
+            if (!(p.data_dir = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--splice", NULL)) {
+            if (!(splice = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--tasks", NULL)) {
+            if (!(p.tasks = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--methods", NULL)) {
+            if (!(p.methods = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--model", "-m")) {
+            if (!(p.model = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--report", NULL)) {
+            if (!(report = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--svg", NULL)) {
+            if (!(svg = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--work-dir", NULL)) {
+            if (!(p.work_dir = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--seed", NULL)) {
+            rc = cli_u64(&a, &p.seed);
+        } else if (cli_is(&a, "--max-train", NULL)) {
+            rc = cli_u64(&a, &p.max_train);
+        } else if (cli_is(&a, "--boot", NULL)) {
+            rc = cli_int(&a, 2, 1000000, &n_boot);
+        } else if (cli_is(&a, "--folds", NULL)) {
+            rc = cli_int(&a, 2, 100, &folds);
+        } else if (cli_is(&a, "--cnn-epochs", NULL)) {
+            rc = cli_int(&a, 1, 1000, &cnn_epochs);
+        } else if (cli_is(&a, "--glm-epochs", NULL)) {
+            rc = cli_int(&a, 1, 1000, &glm_epochs);
+        } else if (cli_is(&a, "-t", "--threads")) {
+            rc = cli_int(&a, 1, 256, &n_threads);
+        } else if (cli_is(&a, "--json", NULL)) {
+            json = 1;
+        } else if (cli_is(&a, "--progress", NULL)) {
+            force_progress = 1;
+        } else if (cli_is_flag(&a)) {
+            return cli_unknown(&a);
+        } else {
+            return cli_usage_error(a.cmd, "unexpected argument '%s'", a.arg);
+        }
+        if (rc) return rc;
+    }
+    p.n_boot = n_boot;
+    p.folds = folds;
+    p.cnn_epochs = cnn_epochs;
+    p.glm_epochs = glm_epochs;
+    p.n_threads = n_threads;
+    char data_buf[PATH_MAX + 64], splice_buf[PATH_MAX + 128];
+    if (!p.data_dir) p.data_dir = default_data(data_buf, sizeof data_buf);
+    if (splice && strcmp(splice, "none") == 0) p.splice_path = NULL;
+    else p.splice_path = splice ? splice : default_splice(p.data_dir, splice_buf, sizeof splice_buf);
+    if (!p.data_dir && !p.tasks)
+        return cli_usage_error(a.cmd, "no GUE folder found: give --data DIR or set SLM_DNA_GUE");
+    if (p.data_dir && !is_dir(p.data_dir)) return cli_usage_error(a.cmd, "--data '%s' is not a folder", p.data_dir);
+    if (p.tasks && strstr(p.tasks, "uci_splice") && !p.splice_path)
+        return cli_usage_error(a.cmd, "task uci_splice needs --splice FILE (splice.data not found)");
+
+    state s;
+    memset(&s, 0, sizeof s);
+    s.json = json;
+    cli_progress_init(&s.pg, CMD, force_progress || isatty(2));
+    p.progress = on_progress;
+    p.on_row = on_row;
+    p.user = &s;
+    double t0 = cli_now_ms();
+    slm_dna_bench_row *rows = NULL;
+    size_t n = 0;
+    slm_status st = slm_dna_bench(&p, &rows, &n);
+    double total_s = (cli_now_ms() - t0) / 1e3;
+    if (st != SLM_OK) return cli_fail(CMD, "benchmark", st);
+    fprintf(stderr, "slm %s: %zu results in %.1f s\n", CMD, n, total_s);
+
+    if (report) {
+        char svg_buf[PATH_MAX];
+        if (!svg) {
+            snprintf(svg_buf, sizeof svg_buf, "%s", report);
+            char *dot = strrchr(svg_buf, '.'), *slash = strrchr(svg_buf, '/');
+            if (dot && (!slash || dot > slash)) *dot = 0;
+            if (strlen(svg_buf) + 5 < sizeof svg_buf) strcat(svg_buf, ".svg");
+            svg = svg_buf;
+        }
+        /* the command line as typed, for the report */
+        char cmdline[4096];
+        /* argv[0] is "bench" or, from cmd_dna's dispatch, "dna bench" */
+        size_t at = (size_t)snprintf(cmdline, sizeof cmdline, strncmp(argv[0], "dna", 3) == 0 ? "slm" : "slm dna");
+        for (int i = 0; i < argc && at < sizeof cmdline; i++)
+            at += (size_t)snprintf(cmdline + at, sizeof cmdline - at, " %s", argv[i]);
+        char machine[512];
+        struct utsname u;
+        char cpu[256] = "unknown CPU";
+        FILE *ci = fopen("/proc/cpuinfo", "r");
+        if (ci) {
+            char line[512];
+            while (fgets(line, sizeof line, ci))
+                if (strncmp(line, "model name", 10) == 0) {
+                    char *c = strchr(line, ':');
+                    if (c) {
+                        c++;
+                        while (*c == ' ') c++;
+                        c[strcspn(c, "\n")] = 0;
+                        snprintf(cpu, sizeof cpu, "%s", c);
+                    }
+                    break;
+                }
+            fclose(ci);
+        }
+        double load[1] = {0};
+        FILE *la = fopen("/proc/loadavg", "r");
+        if (la) {
+            if (fscanf(la, "%lf", &load[0]) != 1) load[0] = 0;
+            fclose(la);
+        }
+        if (uname(&u) != 0) strcpy(u.machine, "?");
+        snprintf(machine, sizeof machine, "%s, %ld cores online, %s, load average %.1f at the end, data %s",
+                 cpu, sysconf(_SC_NPROCESSORS_ONLN), u.machine, load[0], p.data_dir ? p.data_dir : "(none)");
+        st = slm_dna_bench_report(rows, n, report, svg, cmdline, machine, total_s);
+        if (st != SLM_OK) {
+            slm_dna_free(rows);
+            return cli_fail(CMD, report, st);
+        }
+        fprintf(stderr, "slm %s: report %s, chart %s\n", CMD, report, svg);
+    }
+    if (json) print_json(rows, n);
+    else
+        for (size_t i = 0; i < n; i++) print_row_text(stdout, &rows[i]);
+    slm_dna_free(rows);
+    return CLI_OK;
+}
