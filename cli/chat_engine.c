@@ -327,6 +327,29 @@ static int push_tok(chat *c, int32_t t)
     return 0;
 }
 
+/* s[0..n) with every byte that does not start a valid UTF-8 character
+ * replaced by U+FFFD (random or small models emit stray byte tokens; the
+ * messages must stay valid JSON text). malloc'd. */
+static char *utf8_clean(const char *s, size_t n)
+{
+    char *o = malloc(3 * n + 1), *w = o;
+    if (!o) return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t k = cli_utf8_valid_len((const unsigned char *)s + i, n - i);
+        if (k == 0) {
+            memcpy(w, "\xef\xbf\xbd", 3);
+            w += 3;
+            i++;
+        } else {
+            memcpy(w, s + i, k);
+            w += k;
+            i += k;
+        }
+    }
+    *w = '\0';
+    return o;
+}
+
 /* The assistant message for the reply: content, plus tool_calls (arguments
  * as JSON objects, the Hugging Face convention templates expect). */
 static cJSON *assistant_message(const chat *c)
@@ -356,7 +379,13 @@ static cJSON *assistant_message(const chat *c)
             cJSON_AddItemToArray(arr, tc);
         }
     } else {
-        cJSON_AddStringToObject(m, "content", c->reply ? c->reply : "");
+        char *clean = utf8_clean(c->reply ? c->reply : "", c->reply ? c->reply_len : 0);
+        if (!clean || !cJSON_AddStringToObject(m, "content", clean)) {
+            free(clean);
+            cJSON_Delete(m);
+            return NULL;
+        }
+        free(clean);
     }
     return m;
 }
