@@ -37,6 +37,7 @@ int cmd_serve(int argc, char **argv); /* cli/cmd_serve.c + cli/serve/ (engineer 
 int cmd_prune(int argc, char **argv); /* cli/cmd_prune.c (engineer A) */
 int cmd_distill(int argc, char **argv); /* cli/cmd_distill.c (engineer T) */
 int cmd_chat(int argc, char **argv); /* cli/cmd_chat.c + chat_engine.c (engineer C) */
+int cmd_grammar(int argc, char **argv); /* cli/cmd_grammar.c (engineer G): from-schema, check */
 int cmd_dna(int argc, char **argv); /* cli/cmd_dna.c (engineer D1): slm dna SUB */
 int cmd_dna_bench(int argc, char **argv); /* cli/cmd_dna_bench.c (engineer D2): slm dna bench */
 

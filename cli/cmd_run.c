@@ -3,7 +3,9 @@
  * flush per token, never splitting a UTF-8 character), until an end-of-
  * generation token, -n tokens, or a full context. One timings line goes to
  * stderr at the end; --json prints one JSON object on stdout instead of the
- * streamed text. */
+ * streamed text. --grammar / --json-schema mask, before each draw, every
+ * token that cannot continue the grammar (slm_grammar_apply) and stop when
+ * the grammar is complete. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -46,6 +48,8 @@ static void usage(FILE *f)
             "      --ignore-eos          do not stop at end-of-generation tokens\n"
             "      --no-display-prompt   print only the generated text\n"
             "      --json                print one JSON object (text, tokens, timings) at the end\n"
+            "      --grammar FILE        constrain the output to a GBNF grammar (llama.cpp's format)\n"
+            "      --json-schema FILE    constrain the output to JSON valid under a JSON Schema\n"
             "  -h, --help                show this help\n",
             SLM_SOURCE_DIR);
 }
@@ -58,6 +62,7 @@ typedef struct run_opts {
     slm_sampler_params sp;
     int no_mmap, mlock, ignore_eos, no_display_prompt, json;
     slm_type kv_type;
+    const char *grammar_file, *schema_file; /* --grammar, --json-schema */
 } run_opts;
 
 /* Ctrl-C stops generation cleanly (text flushed, timings printed); a second
@@ -140,6 +145,10 @@ static int parse(int argc, char **argv, run_opts *o)
             o->no_display_prompt = 1;
         } else if (cli_is(&a, "--json", NULL)) {
             o->json = 1;
+        } else if (cli_is(&a, "--grammar", NULL)) {
+            if (!(o->grammar_file = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--json-schema", NULL)) {
+            if (!(o->schema_file = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is_flag(&a)) {
             return cli_unknown(&a);
         } else if (!o->model) {
@@ -152,6 +161,8 @@ static int parse(int argc, char **argv, run_opts *o)
     }
     if (o->prompt && o->prompt_file)
         return cli_usage_error(a.cmd, "give the prompt with -p or -f, not both");
+    if (o->grammar_file && o->schema_file)
+        return cli_usage_error(a.cmd, "give --grammar or --json-schema, not both");
     return 0;
 }
 
@@ -240,6 +251,10 @@ int cmd_run(int argc, char **argv)
     slm_model *model = NULL;
     slm_session *sess = NULL;
     slm_sampler *smp = NULL;
+    slm_grammar *grammar = NULL;
+    float *masked = NULL;
+    char *gbnf = NULL, *gbnf_alloc = NULL;
+    size_t gbnf_len = 0;
     int32_t *ids = NULL;
     run_state rs;
     memset(&rs, 0, sizeof rs);
@@ -265,6 +280,40 @@ int cmd_run(int argc, char **argv)
         cli_fail(cmd, "bad sampling parameters", st);
         rc = CLI_USAGE;
         goto done;
+    }
+
+    /* --grammar / --json-schema: a grammar over this model's vocabulary */
+    if (o.grammar_file || o.schema_file) {
+        const char *path = o.grammar_file ? o.grammar_file : o.schema_file;
+        size_t n = 0;
+        char *text = cli_read_file(path, &n);
+        if (!text) {
+            fprintf(stderr, "slm run: cannot read '%s': %s\n", path, strerror(errno));
+            rc = CLI_USAGE;
+            goto done;
+        }
+        if (o.schema_file) {
+            st = slm_json_schema_to_grammar(text, n, &gbnf_alloc);
+            free(text);
+            if (st != SLM_OK) {
+                fprintf(stderr, "slm run: %s: %s\n", path, slm_last_error());
+                rc = CLI_USAGE;
+                goto done;
+            }
+            gbnf = gbnf_alloc;
+            gbnf_len = strlen(gbnf);
+        } else {
+            gbnf = text;
+            gbnf_len = n;
+        }
+        st = slm_grammar_new(model, gbnf, gbnf_len, NULL, &grammar);
+        if (st != SLM_OK) {
+            fprintf(stderr, "slm run: %s: %s\n", o.grammar_file ? path : "grammar from the schema",
+                    slm_last_error());
+            rc = st == SLM_ERR_NOMEM ? CLI_FAIL : CLI_USAGE;
+            goto done;
+        }
+        if (!(masked = malloc((size_t)slm_model_n_vocab(model) * sizeof *masked))) goto nomem;
     }
 
     /* Tokenize: a first guess of one token per byte plus specials, then the exact size. */
@@ -334,14 +383,30 @@ int cmd_run(int argc, char **argv)
             stop = "interrupted";
             break;
         }
-        int32_t tok = slm_sampler_sample(smp, logits, n_vocab);
+        const float *choose = logits;
+        if (grammar) {
+            /* mask a copy: tokens that cannot continue the grammar get -inf */
+            memcpy(masked, logits, (size_t)n_vocab * sizeof *masked);
+            if ((st = slm_grammar_apply(grammar, masked, n_vocab)) != SLM_OK) {
+                cli_fail(cmd, "grammar", st);
+                goto done;
+            }
+            choose = masked;
+        }
+        int32_t tok = slm_sampler_sample(smp, choose, n_vocab);
         if (tok < 0) {
             cli_fail(cmd, "sampling failed", SLM_ERR_NOMEM);
             goto done;
         }
         if (i == 0) t_first = cli_now_ms();
         slm_sampler_accept(smp, tok);
-        if (!o.ignore_eos && slm_token_is_eog(model, tok)) {
+        if (grammar && slm_grammar_accept(grammar, tok) != SLM_OK) {
+            /* every token was masked: the grammar has no way to continue */
+            fprintf(stderr, "slm run: no token of the vocabulary can continue the grammar: %s\n",
+                    slm_last_error());
+            goto done;
+        }
+        if ((!o.ignore_eos || grammar) && slm_token_is_eog(model, tok)) {
             stop = "eog";
             break;
         }
@@ -353,6 +418,10 @@ int cmd_run(int argc, char **argv)
         }
         gen_ids[n_gen++] = tok;
         if (emit(&rs, tok, &rs.gen_text)) goto nomem;
+        if (grammar && slm_grammar_is_done(grammar)) {
+            stop = "grammar";
+            break;
+        }
         if (o.n_predict >= 0 && i + 1 == o.n_predict) break; /* no need to evaluate the last one */
         if (slm_session_n_past(sess) >= n_ctx) {
             stop = "context";
@@ -375,6 +444,9 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "slm run: stopped: the context (%u tokens) is full\n", n_ctx);
     else if (strcmp(stop, "interrupted") == 0)
         fprintf(stderr, "slm run: stopped: interrupted\n");
+    if (grammar && !slm_grammar_can_end(grammar))
+        fprintf(stderr, "slm run: stopped (%s) before the grammar was complete: the output is a prefix "
+                        "of a match, not a match (raise -n)\n", stop);
 
     double load_ms = t_loaded - t_start, prompt_ms = t_prompt1 - t_prompt0,
            gen_ms = t_end - t_prompt1, ttft_ms = t_first - t_prompt0;
@@ -413,6 +485,10 @@ done:
     if (sig_installed) sigaction(SIGINT, &old_sa, NULL);
     if (!o.json) cli_utf8_flush(&rs.out);
     slm_sampler_free(smp);
+    slm_grammar_free(grammar);
+    free(masked);
+    if (gbnf != gbnf_alloc) free(gbnf);
+    slm_grammar_text_free(gbnf_alloc);
     slm_session_free(sess);
     slm_model_free(model);
     free(ids);

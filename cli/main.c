@@ -29,6 +29,7 @@ static const command commands[] = {
     {"prune", cmd_prune, "prune a model: layers, FFN channels, magnitude or Wanda sparsity"},
     {"chat", cmd_chat, "talk with a model through its chat template (REPL, --messages, tool calls)"},
     {"distill", cmd_distill, "distill a teacher model into a smaller student (KL + cross-entropy)"},
+    {"grammar", cmd_grammar, "JSON Schema to GBNF, and check a grammar (or text against it)"},
     {"dna", cmd_dna, "genomic LM: pretrain, finetune, predict, embed, score, generate, bench"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -312,7 +312,7 @@ static int commit(slm_grammar *g, size_t dd)
         }
         for (size_t k = 0; k < n; k++) tops[k] = g->remap[g->sets[from + k]];
     }
-    memmove(g->nodes, g->nodes + fresh, m * sizeof *g->nodes);
+    if (m) memmove(g->nodes, g->nodes + fresh, m * sizeof *g->nodes);
     g->n_nodes = g->base = m;
     g->accept[0] = g->accept[dd];
     g->n_sets = 0;
@@ -387,7 +387,7 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
     slm_grammar *g = NULL;
     piece *tmp = NULL;
     if (out) *out = NULL;
-    SLM_CHECK(gram && out && n_vocab > 0 && (pc || n_vocab == 0) && plen, SLM_ERR_ARG,
+    SLM_CHECK(gram && out && n_vocab >= 0 && (n_vocab == 0 || (pc && plen)), SLM_ERR_ARG,
               "grammar: bad vocabulary arguments (n_vocab %d)", (int)n_vocab);
     g = slm_calloc(1, sizeof *g);
     SLM_CHECK(g, SLM_ERR_NOMEM, "grammar: out of memory");
@@ -404,14 +404,15 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
     }
     SLM_CHECK(total < UINT32_MAX, SLM_ERR_ARG, "grammar: vocabulary pieces total %zu bytes", total);
     g->max_len = max_len;
-    g->is_eog = slm_calloc((size_t)n_vocab, 1);
-    g->allowed = slm_calloc((size_t)n_vocab, 1);
+    size_t nv1 = (size_t)n_vocab + 1; /* no vocabulary is allowed: text-only checking */
+    g->is_eog = slm_calloc(nv1, 1);
+    g->allowed = slm_calloc(nv1, 1);
     g->pool = slm_alloc(total + 1);
-    g->off = slm_alloc((size_t)n_vocab * sizeof *g->off);
-    g->len = slm_alloc((size_t)n_vocab * sizeof *g->len);
-    g->order = slm_alloc((size_t)n_vocab * sizeof *g->order);
-    g->lcp = slm_alloc((size_t)n_vocab * sizeof *g->lcp);
-    tmp = slm_alloc((size_t)n_vocab * sizeof *tmp);
+    g->off = slm_alloc(nv1 * sizeof *g->off);
+    g->len = slm_alloc(nv1 * sizeof *g->len);
+    g->order = slm_alloc(nv1 * sizeof *g->order);
+    g->lcp = slm_alloc(nv1 * sizeof *g->lcp);
+    tmp = slm_alloc(nv1 * sizeof *tmp);
     g->set_off = slm_calloc(max_len + 2, sizeof *g->set_off);
     g->set_len = slm_calloc(max_len + 2, sizeof *g->set_len);
     g->node_top = slm_calloc(max_len + 2, sizeof *g->node_top);
@@ -476,10 +477,16 @@ slm_status slm_grammar_new(const slm_model *m, const char *gbnf, size_t len, con
     size_t *offs = NULL;
     if (out) *out = NULL;
     slm_error_clear();
-    SLM_CHECK(m && gbnf && out, SLM_ERR_ARG, "slm_grammar_new: NULL argument");
+    SLM_CHECK(gbnf && out, SLM_ERR_ARG, "slm_grammar_new: NULL argument");
+    SLM_TRY(slm_gram_parse(gbnf, len, root, &gram));
+    if (!m) { /* text-only: accept_text and can_end work, apply/accept refuse */
+        const char *none[1] = {""};
+        size_t zero[1] = {0};
+        st = slm_grammar_new_vocab(gram, none, zero, NULL, 0, out);
+        return st;
+    }
     int32_t n_vocab = slm_model_n_vocab(m);
     SLM_CHECK(n_vocab > 0, SLM_ERR_ARG, "slm_grammar_new: the model has no vocabulary");
-    SLM_TRY(slm_gram_parse(gbnf, len, root, &gram));
     pc = slm_alloc((size_t)n_vocab * sizeof *pc);
     plen = slm_alloc((size_t)n_vocab * sizeof *plen);
     eog = slm_alloc((size_t)n_vocab);
@@ -639,13 +646,13 @@ slm_status slm_grammar_accept_text(slm_grammar *g, const char *text, size_t len)
     save_nodes = slm_alloc((nn + 1) * sizeof *save_nodes);
     save_sets = slm_alloc((ns + 1) * sizeof *save_sets);
     SLM_CHECK(save_nodes && save_sets, SLM_ERR_NOMEM, "slm_grammar_accept_text: out of memory");
-    memcpy(save_nodes, g->nodes, nn * sizeof *save_nodes);
-    memcpy(save_sets, g->sets + g->set_off[0], ns * sizeof *save_sets);
+    if (nn) memcpy(save_nodes, g->nodes, nn * sizeof *save_nodes);
+    if (ns) memcpy(save_sets, g->sets + g->set_off[0], ns * sizeof *save_sets);
     st = advance_bytes(g, (const uint8_t *)text, len, "text");
     if (st != SLM_OK) {
         /* restore: the arena only grew past nn, so capacities suffice */
-        memcpy(g->nodes, save_nodes, nn * sizeof *save_nodes);
-        memcpy(g->sets, save_sets, ns * sizeof *save_sets);
+        if (nn) memcpy(g->nodes, save_nodes, nn * sizeof *save_nodes);
+        if (ns) memcpy(g->sets, save_sets, ns * sizeof *save_sets);
         g->n_nodes = g->base = g->node_top[0] = nn;
         g->set_off[0] = 0;
         g->n_sets = g->set_len[0] = ns;
