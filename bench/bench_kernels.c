@@ -16,6 +16,10 @@
  *       build-avx2/libslm.a -lpcre2-8 -lpthread -lm -o build-avx2/bench_kernels
  * Run:  build-avx2/bench_kernels [reps=15] [TYPE ...]   e.g. Q4_0 Q4_K
  * SLM_ISA=scalar makes B scalar too (a null run: the ratio should be ~1).
+ * SLM_BENCH_GEMM=N also times, for types with a tile GEMM (gemm.h), a batch
+ * of N activation rows: the per-row path matmul takes below its GEMM
+ * threshold (16 weight rows x vec_dot_x4 over 4 activation rows) against
+ * the GEMM kernel, both on the activation layout the GEMM reads.
  */
 #include <math.h>
 #include <stddef.h>
@@ -25,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "quant/types.h"
 
@@ -46,10 +51,15 @@ static float rng_unit(void)
     return (float)((double)(rng_u64() >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
+/* SLM_BENCH_CPUTIME=1: time the thread's CPU time instead of wall time
+ * (on a shared, overloaded machine this leaves out the slices the thread
+ * spent descheduled; cache interference from the others remains). */
 static double now_s(void)
 {
+    static int cpu = -1;
+    if (cpu < 0) cpu = getenv("SLM_BENCH_CPUTIME") && atoi(getenv("SLM_BENCH_CPUTIME")) > 0;
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -167,6 +177,44 @@ done:
     free(t4);
 }
 
+/* N activation rows through the per-row path (A) and the GEMM (B). */
+static void bench_gemm(slm_type t, int reps, const slm_kernels *kb, const uint8_t *w, size_t row_bytes, int n_act)
+{
+    slm_gemm_fn g = slm_gemm_get(t);
+    const size_t gs = slm_gemm_act_bytes(t, COLS);
+    if (!g || !gs) return;
+    const slm_type at = slm_type_traits_get(t)->vec_dot_type;
+    const size_t as = (slm_type_row_size(at, COLS) > gs ? slm_type_row_size(at, COLS) : gs) + 64;
+    uint8_t *a = malloc((size_t)n_act * as), *ag = malloc((size_t)n_act * as);
+    float *x = malloc(COLS * sizeof(float));
+    float *ya = malloc((size_t)n_act * (size_t)ROWS * sizeof(float)), *yb = malloc((size_t)n_act * (size_t)ROWS * sizeof(float));
+    double *ta = malloc((size_t)reps * sizeof(double)), *tb = malloc((size_t)reps * sizeof(double));
+    if (!a || !ag || !x || !ya || !yb || !ta || !tb) goto done;
+    for (int c = 0; c < n_act; c++) {
+        for (int j = 0; j < COLS; j++) x[j] = rng_unit();
+        kb->quant_act[at](x, a + (size_t)c * as, COLS);
+        slm_gemm_act_convert(t, x, ag + (size_t)c * as, COLS);
+    }
+    for (int k = 0; k < reps; k++) {
+        double t0 = now_s();
+        for (int rb = 0; rb < ROWS; rb += 16)
+            for (int c = 0; c < n_act; c += 4)
+                for (int r = rb; r < rb + 16 && r < ROWS; r++)
+                    kb->vec_dot_x4[t](COLS, &ya[(size_t)c * ROWS + r], (size_t)ROWS, w + (size_t)r * row_bytes,
+                                      a + (size_t)c * as, as, n_act - c < 4 ? n_act - c : 4);
+        ta[k] = now_s() - t0;
+        t0 = now_s();
+        g(COLS, w, row_bytes, ROWS, ag, as, n_act, yb, (size_t)ROWS);
+        tb[k] = now_s() - t0;
+    }
+    qsort(ta, (size_t)reps, sizeof(double), cmp_double);
+    qsort(tb, (size_t)reps, sizeof(double), cmp_double);
+    printf("        batch of %d rows: per-row x4 %8.3f ms   GEMM %8.3f ms   x%.2f   (best %.3f / %.3f)\n", n_act,
+           1e3 * ta[reps / 2], 1e3 * tb[reps / 2], ta[reps / 2] / tb[reps / 2], 1e3 * ta[0], 1e3 * tb[0]);
+done:
+    free(a), free(ag), free(x), free(ya), free(yb), free(ta), free(tb);
+}
+
 static void bench_type(slm_type t, int reps, const slm_kernels *ka, const slm_kernels *kb)
 {
     const slm_type_traits *tr = slm_type_traits_get(t);
@@ -206,6 +254,8 @@ static void bench_type(slm_type t, int reps, const slm_kernels *ka, const slm_ke
            tr->name, mbytes, ka->isa, 1e3 * ma, mbytes / 1e3 / ma, kb->isa, 1e3 * mb, mbytes / 1e3 / mb,
            ma / mb, mbytes / 1e3 / ta[0], mbytes / 1e3 / tb[0]);
     if (kb->vec_dot_x4[t]) bench_x4(t, reps, kb, w, row_bytes);
+    const char *gemm_env = getenv("SLM_BENCH_GEMM");
+    if (kb->vec_dot_x4[t] && gemm_env && atoi(gemm_env) > 0) bench_gemm(t, reps, kb, w, row_bytes, atoi(gemm_env));
 done:
     free(w);
     free(x);

@@ -34,10 +34,17 @@ int slm_nn_type_supported(slm_type t)
 #define MM_BLK 16
 /* Batches of at least this many rows use the GEMM kernels (gemm.h) where
  * the weight type has one: below it, re-laying the weight band out costs
- * more than the tile saves. */
+ * more than the tile saves. Measured with bench/bench_kernels
+ * (SLM_BENCH_GEMM=4|8|16, thread CPU time, 512 x 2048 weights): Q4_0,
+ * Q5_0, BF16 gain from 4 rows (1.35-1.6x), the k-quants and F16 from 8
+ * (1.1-1.5x), Q8_0 only from 16 (0.82x at 8, 1.13x at 16). */
 static int64_t mm_gemm_min(slm_type t)
 {
     switch (t) {
+    case SLM_TYPE_Q4_0:
+    case SLM_TYPE_Q5_0:
+    case SLM_TYPE_BF16: return 4;
+    case SLM_TYPE_Q8_0: return 12;
     default: return 8;
     }
 }
