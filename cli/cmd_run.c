@@ -297,7 +297,7 @@ int cmd_run(int argc, char **argv)
             free(text);
             if (st != SLM_OK) {
                 fprintf(stderr, "slm run: %s: %s\n", path, slm_last_error());
-                rc = CLI_USAGE;
+                rc = st == SLM_ERR_FORMAT ? CLI_USAGE : CLI_FAIL; /* malformed vs unsupported */
                 goto done;
             }
             gbnf = gbnf_alloc;
