@@ -261,6 +261,18 @@ int cmd_dna_bench(int argc, char **argv)
         }
         if (rc) return rc;
     }
+    if (p.methods) { /* a typo in the list is a usage error, not a runtime one */
+        const char *m = p.methods;
+        while (*m) {
+            size_t len = strcspn(m, ",");
+            if (len && !((len == 3 && strncmp(m, "glm", 3) == 0) || (len == 7 && strncmp(m, "kmer_lr", 7) == 0) ||
+                         (len == 3 && strncmp(m, "cnn", 3) == 0)))
+                return cli_usage_error(a.cmd, "--methods: unknown method '%.*s' (expected glm, kmer_lr, cnn)",
+                                       (int)len, m);
+            m += len;
+            if (*m == ',') m++;
+        }
+    }
     p.n_boot = n_boot;
     p.folds = folds;
     p.cnn_epochs = cnn_epochs;
