@@ -1,0 +1,84 @@
+// openai_client.mjs — drives `slm serve` with the official `openai` npm
+// client (a client we did not write), for tests/cli_serve_openai.sh.
+// usage: node openai_client.mjs BASE_URL OPENAI_PACKAGE_DIR SERVED_MODEL_ID N_EMBD
+// Checks: models.list; chat (non-streaming, and streaming whose deltas
+// concatenate to the same greedy text with a finish_reason); completions
+// (both ways); embeddings (the client's default base64 decoding, unit
+// length); a 400 surfaces as the client's APIError. Prints "ok ..." lines,
+// exits 1 on the first failure.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const [baseURL, pkgDir, servedId, nEmbdArg] = process.argv.slice(2);
+const require = createRequire(path.join(pkgDir, 'package.json'));
+const OpenAI = require('openai').default ?? require('openai');
+const client = new OpenAI({ baseURL, apiKey: 'sk-test-any', maxRetries: 0, timeout: 120000 });
+const nEmbd = Number(nEmbdArg);
+
+function check(cond, what, detail) {
+  if (!cond) {
+    console.error(`FAIL: ${what}${detail === undefined ? '' : ': ' + JSON.stringify(detail).slice(0, 400)}`);
+    process.exit(1);
+  }
+  console.log(`ok   ${what}`);
+}
+
+const models = await client.models.list();
+check(models.data.length === 1 && models.data[0].id === servedId, 'models.list names the served model', models.data);
+
+const messages = [{ role: 'user', content: 'Tell me a story about a cat.' }];
+const chat = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 24, temperature: 0 });
+const text = chat.choices[0].message.content;
+check(typeof text === 'string' && chat.choices[0].message.role === 'assistant', 'chat returns assistant text', chat);
+check(['stop', 'length'].includes(chat.choices[0].finish_reason), 'chat finish_reason', chat.choices[0]);
+check(chat.model === servedId, 'any requested model name is answered by the served model', chat.model);
+check(chat.usage.completion_tokens > 0 && chat.usage.total_tokens === chat.usage.prompt_tokens + chat.usage.completion_tokens,
+  'chat usage adds up', chat.usage);
+
+const stream = await client.chat.completions.create({ model: 'x', messages, max_tokens: 24, temperature: 0, stream: true,
+  stream_options: { include_usage: true } });
+let streamed = '', finish = null, chunks = 0, usage = null;
+for await (const ch of stream) {
+  chunks++;
+  if (ch.usage) usage = ch.usage;
+  for (const c of ch.choices) {
+    if (c.delta?.content) streamed += c.delta.content;
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+}
+check(chunks > 1, 'chat stream has several chunks', chunks);
+check(streamed === text, 'streamed chat deltas concatenate to the non-streamed text', { streamed, text });
+check(finish === chat.choices[0].finish_reason, 'chat stream ends with the same finish_reason', finish);
+check(usage && usage.completion_tokens === chat.usage.completion_tokens, 'chat stream usage chunk', usage);
+
+const cmpl = await client.completions.create({ model: 'davinci-002', prompt: 'Once upon a time', max_tokens: 12, temperature: 0 });
+check(typeof cmpl.choices[0].text === 'string' && ['stop', 'length'].includes(cmpl.choices[0].finish_reason),
+  'completions returns text and finish_reason', cmpl);
+const cstream = await client.completions.create({ model: 'davinci-002', prompt: 'Once upon a time', max_tokens: 12,
+  temperature: 0, stream: true });
+let ctext = '', cfinish = null;
+for await (const ch of cstream) {
+  ctext += ch.choices[0]?.text ?? '';
+  if (ch.choices[0]?.finish_reason) cfinish = ch.choices[0].finish_reason;
+}
+check(ctext === cmpl.choices[0].text && cfinish === cmpl.choices[0].finish_reason,
+  'streamed completion equals the non-streamed one', { ctext, text: cmpl.choices[0].text, cfinish });
+
+const emb = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['a cat', 'a dog'] });
+check(emb.data.length === 2 && emb.data[1].index === 1, 'embeddings: one vector per input, in order', emb.data.length);
+const v = emb.data[0].embedding;
+const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
+check(Array.isArray(v) && v.length === nEmbd && Math.abs(norm - 1) < 1e-4,
+  'embeddings decoded by the client (base64) have n_embd floats of unit length', { len: v.length, norm });
+const embf = await client.embeddings.create({ model: 'm', input: 'a cat', encoding_format: 'float' });
+check(embf.data[0].embedding.every((x, i) => Math.abs(x - v[i]) <= 1e-6 * Math.max(1, Math.abs(x))),
+  'float and base64 encodings agree');
+
+try {
+  await client.chat.completions.create({ model: 'x', messages, temperature: 5 });
+  check(false, 'temperature 5 is refused');
+} catch (e) {
+  check(e instanceof OpenAI.APIError && e.status === 400 && /temperature/.test(e.message),
+    'a 400 surfaces as the client\'s APIError naming the field', { status: e.status, message: e.message });
+}
+console.log('OK');
