@@ -22,7 +22,9 @@ static void usage(FILE *f)
             "      --chunks N           score at most N chunks (default: all)\n"
             "      --max-bytes N        read at most N bytes of the data file\n"
             "  -t, --threads N          threads (default: all cores)\n"
-            "      --save-logits FILE   save the scored log-probabilities (for --kl-divergence)\n"
+            "      --save-logits FILE   save the scored log-probabilities (for --kl-divergence;\n"
+            "                           float16, half the size of float32)\n"
+            "      --logits-f32         save them as float32 instead\n"
             "      --kl-divergence FILE compare with log-probabilities saved from a base model:\n"
             "                           mean/median/99th-percentile KL, top-1 agreement, Δppl\n"
             "      --json               one JSON object on stdout\n"
@@ -61,6 +63,8 @@ int cmd_perplexity(int argc, char **argv)
             rc = cli_u64(&a, &p.max_bytes);
         } else if (cli_is(&a, "-t", "--threads")) {
             rc = cli_int(&a, 1, 1024, &n_threads);
+        } else if (cli_is(&a, "--logits-f32", NULL)) {
+            p.save_f32 = 1;
         } else if (cli_is(&a, "--save-logits", NULL)) {
             if (!(p.save_logits = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--kl-divergence", NULL)) {

@@ -134,6 +134,58 @@ static void q8_0_costs_a_small_positive_kl(void)
     slm_model_free(q8);
 }
 
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    if (f) fclose(f);
+    return n;
+}
+
+/* Saved rows are float16 by default (a float32 next-token value + n_vocab
+ * halves); save_f32 writes the original layout (format field 0, n_vocab
+ * floats per row), which is still read. The two bases give the Q8_0 model
+ * the same Δppl exactly (the next-token values are stored exactly) and a
+ * mean KLD within 2%. Sizes from the documented layout: 24-byte header,
+ * 4 bytes per token, (n_ctx - 1 - n_ctx/2) rows per chunk. */
+static void float16_logits_are_half_the_size_and_give_the_float32_kl(void)
+{
+    char b32[640];
+    snprintf(b32, sizeof b32, "%s.f32", base_path);
+    slm_perplexity_params p = params(6);
+    slm_perplexity_result a, r16, r32;
+    p.save_logits = b32;
+    p.save_f32 = 1;
+    REQUIRE(slm_perplexity(model, DATA, &p, &a) == SLM_OK, "%s", slm_last_error());
+    const long rows = (N_CTX - 1 - N_CTX / 2) * 6, head = 24 + 4L * N_CTX * 6;
+    CHECK(file_size(b32) == head + rows * 512 * 4, "float32 file %ld bytes", file_size(b32));
+    CHECK(file_size(base_path) == head + rows * (4 + 512 * 2), "float16 file %ld bytes", file_size(base_path));
+    FILE *f = fopen(b32, "rb");
+    unsigned char hdr[24] = {0};
+    CHECK(f && fread(hdr, 1, 24, f) == 24 && memcmp(hdr, "SLMLOGP1", 8) == 0 && hdr[20] == 0 && hdr[21] == 0 &&
+              hdr[22] == 0 && hdr[23] == 0,
+          "float32 file: old header (format field 0)");
+    if (f) fclose(f);
+
+    slm_model *q8 = NULL;
+    slm_model_params mp = slm_model_default_params();
+    REQUIRE(slm_model_load(q8_path, &mp, &q8) == SLM_OK, "%s", slm_last_error());
+    p = params(6);
+    p.kl_base = b32;
+    slm_status st = slm_perplexity(q8, DATA, &p, &r32);
+    p.kl_base = base_path;
+    if (st == SLM_OK) st = slm_perplexity(q8, DATA, &p, &r16);
+    slm_model_free(q8);
+    remove(b32);
+    REQUIRE(st == SLM_OK, "%s", slm_last_error());
+    CHECK(r16.dppl == r32.dppl && r16.base_ppl == r32.base_ppl, "dppl %g vs %g", r16.dppl, r32.dppl);
+    CHECK(fabs(r16.kld - r32.kld) < 0.02 * r32.kld, "mean KLD %.7f (f16 base) vs %.7f (f32 base)", r16.kld, r32.kld);
+    CHECK(fabs(r16.top1 - r32.top1) < 0.01, "top-1 %.4f vs %.4f", r16.top1, r32.top1);
+    printf("     Q8_0 mean KLD: %.7f with a float16 base, %.7f with float32; p99 %.6f vs %.6f\n", r16.kld, r32.kld,
+           r16.kld_p99, r32.kld_p99);
+}
+
 static void too_little_text_is_an_argument_error(void)
 {
     slm_perplexity_params p = params(0);
@@ -157,6 +209,7 @@ int main(void)
     RUN(perplexity_matches_a_token_by_token_oracle_and_is_plausible);
     RUN(a_model_against_itself_has_zero_kl_and_full_top1);
     RUN(q8_0_costs_a_small_positive_kl);
+    RUN(float16_logits_are_half_the_size_and_give_the_float32_kl);
     RUN(too_little_text_is_an_argument_error);
     slm_model_free(model);
     remove(base_path);

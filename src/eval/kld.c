@@ -10,6 +10,7 @@
 #include "base/alloc.h"
 #include "base/status.h"
 #include "eval/kld.h"
+#include "quant/types.h"
 
 static int put_u32(FILE *f, uint32_t v)
 {
@@ -29,7 +30,7 @@ slm_status slm_logp_write_header(FILE *f, const char *path, const slm_logp_heade
 {
     size_t n = (size_t)h->n_ctx * h->n_chunk;
     int ok = fwrite(SLM_LOGP_MAGIC, 1, 8, f) == 8 && put_u32(f, h->n_vocab) && put_u32(f, h->n_ctx) &&
-             put_u32(f, h->n_chunk) && put_u32(f, 0);
+             put_u32(f, h->n_chunk) && put_u32(f, h->format);
     for (size_t i = 0; ok && i < n; i++) ok = put_u32(f, (uint32_t)tokens[i]);
     return ok ? SLM_OK : slm_fail(SLM_ERR_IO, "logits file '%s': write failed", path);
 }
@@ -38,23 +39,24 @@ slm_status slm_logp_read_header(FILE *f, const char *path, slm_logp_header *h, i
 {
     slm_status st = SLM_OK;
     char magic[8];
-    uint32_t zero = 0;
     int32_t *t = NULL;
     *tokens = NULL;
     SLM_CHECK(fread(magic, 1, 8, f) == 8 && memcmp(magic, SLM_LOGP_MAGIC, 8) == 0, SLM_ERR_FORMAT,
               "logits file '%s': not an slm log-probability file (expected magic %s)", path, SLM_LOGP_MAGIC);
-    SLM_CHECK(get_u32(f, &h->n_vocab) && get_u32(f, &h->n_ctx) && get_u32(f, &h->n_chunk) && get_u32(f, &zero),
+    SLM_CHECK(get_u32(f, &h->n_vocab) && get_u32(f, &h->n_ctx) && get_u32(f, &h->n_chunk) && get_u32(f, &h->format),
               SLM_ERR_FORMAT, "logits file '%s': truncated header", path);
     SLM_CHECK(h->n_vocab > 0 && h->n_ctx >= 4 && h->n_chunk > 0, SLM_ERR_FORMAT,
               "logits file '%s': n_vocab %u, n_ctx %u, n_chunk %u (expected all > 0, n_ctx >= 4)", path,
               h->n_vocab, h->n_ctx, h->n_chunk);
+    SLM_CHECK(h->format == SLM_LOGP_F32 || h->format == SLM_LOGP_F16, SLM_ERR_FORMAT,
+              "logits file '%s': row format %u, expected 0 (float32) or 1 (float16)", path, h->format);
     /* the file must hold the tokens and every row: check before allocating */
     long here = ftell(f);
     SLM_CHECK(here >= 0 && fseek(f, 0, SEEK_END) == 0, SLM_ERR_IO, "logits file '%s': cannot seek", path);
     long end = ftell(f);
     SLM_CHECK(end >= 0 && fseek(f, here, SEEK_SET) == 0, SLM_ERR_IO, "logits file '%s': cannot seek", path);
     uint64_t rows = (uint64_t)(h->n_ctx - 1 - h->n_ctx / 2) * h->n_chunk;
-    uint64_t need = 4ull * h->n_ctx * h->n_chunk + rows * h->n_vocab * 4ull;
+    uint64_t need = 4ull * h->n_ctx * h->n_chunk + rows * slm_logp_row_bytes(h->format, h->n_vocab);
     SLM_CHECK((uint64_t)(end - here) == need, SLM_ERR_FORMAT,
               "logits file '%s': %ld bytes of data, expected %llu for %u chunks of %u tokens x %u", path,
               end - here, (unsigned long long)need, h->n_chunk, h->n_ctx, h->n_vocab);
@@ -71,6 +73,75 @@ slm_status slm_logp_read_header(FILE *f, const char *path, slm_logp_header *h, i
 fail:
     slm_free(t);
     return st;
+}
+
+uint64_t slm_logp_row_bytes(uint32_t format, uint32_t n_vocab)
+{
+    return format == SLM_LOGP_F16 ? 4ull + 2ull * n_vocab : 4ull * n_vocab;
+}
+
+/* F16 bits back to floats, minus their logsumexp; lp[next] = exact. */
+static void f16_row_to_lp(const uint16_t *h, float *lp, int32_t n_vocab, int32_t next, float exact)
+{
+    float mx = -INFINITY;
+    for (int32_t v = 0; v < n_vocab; v++) {
+        lp[v] = slm_fp16_to_fp32(h[v]);
+        if (lp[v] > mx) mx = lp[v];
+    }
+    double sum = 0.0;
+    for (int32_t v = 0; v < n_vocab; v++) sum += exp((double)lp[v] - mx);
+    const double lse = (double)mx + log(sum);
+    for (int32_t v = 0; v < n_vocab; v++) lp[v] = (float)((double)lp[v] - lse);
+    lp[next] = exact;
+}
+
+slm_status slm_logp_write_row(FILE *f, const char *path, uint32_t format, const float *lp, int32_t n_vocab,
+                              int32_t next, uint16_t *scratch)
+{
+    int ok;
+    if (format == SLM_LOGP_F16) {
+        uint8_t *b = (uint8_t *)scratch; /* little-endian on disk, like the header */
+        for (int32_t v = 0; v < n_vocab; v++) {
+            const uint16_t h = slm_fp32_to_fp16(lp[v]);
+            b[2 * v] = (uint8_t)h;
+            b[2 * v + 1] = (uint8_t)(h >> 8);
+        }
+        uint32_t bits;
+        memcpy(&bits, &lp[next], 4);
+        ok = put_u32(f, bits) && fwrite(scratch, 2, (size_t)n_vocab, f) == (size_t)n_vocab;
+    } else {
+        ok = fwrite(lp, sizeof *lp, (size_t)n_vocab, f) == (size_t)n_vocab;
+    }
+    return ok ? SLM_OK : slm_fail(SLM_ERR_IO, "logits file '%s': write failed", path);
+}
+
+slm_status slm_logp_read_row(FILE *f, const char *path, uint32_t format, float *lp, int32_t n_vocab, int32_t next,
+                             uint16_t *scratch)
+{
+    if (format != SLM_LOGP_F16) {
+        if (fread(lp, sizeof *lp, (size_t)n_vocab, f) != (size_t)n_vocab)
+            return slm_fail(SLM_ERR_FORMAT, "logits file '%s': truncated", path);
+        return SLM_OK;
+    }
+    uint32_t bits;
+    float exact;
+    if (!get_u32(f, &bits) || fread(scratch, 2, (size_t)n_vocab, f) != (size_t)n_vocab)
+        return slm_fail(SLM_ERR_FORMAT, "logits file '%s': truncated", path);
+    memcpy(&exact, &bits, 4);
+    for (int32_t v = 0; v < n_vocab; v++) { /* little-endian on disk */
+        const uint8_t *b = (const uint8_t *)&scratch[v];
+        scratch[v] = (uint16_t)(b[0] | b[1] << 8);
+    }
+    if (!isfinite(exact)) return slm_fail(SLM_ERR_FORMAT, "logits file '%s': non-finite log-probability", path);
+    f16_row_to_lp(scratch, lp, n_vocab, next, exact);
+    return SLM_OK;
+}
+
+void slm_logp_round_f16(float *lp, int32_t n_vocab, int32_t next, uint16_t *scratch)
+{
+    const float exact = lp[next];
+    for (int32_t v = 0; v < n_vocab; v++) scratch[v] = slm_fp32_to_fp16(lp[v]);
+    f16_row_to_lp(scratch, lp, n_vocab, next, exact);
 }
 
 slm_status slm_kld_add(slm_kld_acc *a, const float *base_lp, const float *cur_lp, int32_t n_vocab, int32_t next)

@@ -13,8 +13,17 @@
 
 #define SLM_LOGP_MAGIC "SLMLOGP1"
 
+/* Row formats (the header's fifth u32; 0 in every file written before F16):
+ *  F32: n_vocab float32 log-softmax values;
+ *  F16: float32 log-probability of the row's actual next token, then
+ *       n_vocab float16 log-softmax values (half the size). A reader
+ *       renormalizes the F16 row (subtracts its logsumexp) and puts the
+ *       exact next-token value back, so perplexity differences stay exact. */
+enum { SLM_LOGP_F32 = 0, SLM_LOGP_F16 = 1 };
+
 typedef struct slm_logp_header {
     uint32_t n_vocab, n_ctx, n_chunk;
+    uint32_t format; /* SLM_LOGP_F32 or SLM_LOGP_F16 */
 } slm_logp_header;
 
 /* Write the header and the tokens of the chunks. */
@@ -22,6 +31,21 @@ slm_status slm_logp_write_header(FILE *f, const char *path, const slm_logp_heade
 /* Read and validate the header (against the file size) and the tokens
  * (caller frees *tokens with slm_free). */
 slm_status slm_logp_read_header(FILE *f, const char *path, slm_logp_header *h, int32_t **tokens);
+
+/* Bytes of one saved row. */
+uint64_t slm_logp_row_bytes(uint32_t format, uint32_t n_vocab);
+/* Write one row lp[n_vocab] (next = the actual next token); scratch holds
+ * n_vocab uint16. */
+slm_status slm_logp_write_row(FILE *f, const char *path, uint32_t format, const float *lp, int32_t n_vocab,
+                              int32_t next, uint16_t *scratch);
+/* Read one row into lp[n_vocab] (F16: renormalized, next-token value exact). */
+slm_status slm_logp_read_row(FILE *f, const char *path, uint32_t format, float *lp, int32_t n_vocab, int32_t next,
+                             uint16_t *scratch);
+/* The row a F16 file would give back for lp (in place): round through F16,
+ * renormalize, keep lp[next]. Comparing a model against an F16 base uses
+ * this on the model's own row, so both sides see the same rounding and a
+ * model against itself still gives KL 0 exactly. */
+void slm_logp_round_f16(float *lp, int32_t n_vocab, int32_t next, uint16_t *scratch);
 
 /* Running KL statistics. */
 typedef struct slm_kld_acc {

@@ -111,7 +111,10 @@ slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplex
     slm_status st = SLM_OK;
     size_t n_tok = 0;
     int32_t *tok = NULL, *base_tok = NULL;
-    float *lp = NULL, *base_lp = NULL;
+    float *lp = NULL, *base_lp = NULL, *cur_lp = NULL;
+    uint16_t *scratch = NULL;
+    uint32_t base_format = SLM_LOGP_F32;
+    const uint32_t save_format = p && p->save_f32 ? SLM_LOGP_F32 : SLM_LOGP_F16;
     slm_session *s = NULL;
     FILE *save = NULL, *base = NULL;
     slm_kld_acc acc;
@@ -143,17 +146,19 @@ slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplex
                   "perplexity: base logits '%s': n_vocab %u, n_ctx %u; this run has n_vocab %d, n_ctx %u",
                   p->kl_base, h.n_vocab, h.n_ctx, n_vocab, n_ctx);
         if (h.n_chunk < n_chunk) n_chunk = h.n_chunk;
+        base_format = h.format;
         for (size_t i = 0; i < (size_t)n_chunk * n_ctx; i++)
             SLM_CHECK(base_tok[i] == tok[i], SLM_ERR_FORMAT,
                       "perplexity: base logits '%s': token %zu is %d, this run's is %d (different text or tokenizer)",
                       p->kl_base, i, base_tok[i], tok[i]);
         base_lp = slm_alloc((size_t)n_vocab * sizeof *base_lp);
-        SLM_CHECK(base_lp != NULL, SLM_ERR_NOMEM, "perplexity: cannot allocate a row");
+        cur_lp = slm_alloc((size_t)n_vocab * sizeof *cur_lp);
+        SLM_CHECK(base_lp && cur_lp, SLM_ERR_NOMEM, "perplexity: cannot allocate a row");
     }
     if (p->save_logits) {
         save = fopen(p->save_logits, "wb");
         SLM_CHECK(save != NULL, SLM_ERR_IO, "perplexity: cannot create '%s'", p->save_logits);
-        slm_logp_header h = {(uint32_t)n_vocab, n_ctx, n_chunk};
+        slm_logp_header h = {(uint32_t)n_vocab, n_ctx, n_chunk, save_format};
         SLM_TRY(slm_logp_write_header(save, p->save_logits, &h, tok));
     }
 
@@ -164,7 +169,8 @@ slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplex
     sp.logits_all = 1;
     SLM_TRY(slm_session_new(m, &sp, &s));
     lp = slm_alloc((size_t)n_vocab * sizeof *lp);
-    SLM_CHECK(lp != NULL, SLM_ERR_NOMEM, "perplexity: cannot allocate a row of %d", n_vocab);
+    scratch = slm_alloc((size_t)n_vocab * sizeof *scratch);
+    SLM_CHECK(lp && scratch, SLM_ERR_NOMEM, "perplexity: cannot allocate a row of %d", n_vocab);
 
     const int32_t bos = slm_token_bos(m);
     const int add_bos = n_tok > 0 && bos >= 0 && tok[0] == bos; /* the tokenizer added one */
@@ -187,13 +193,12 @@ slm_status slm_perplexity(slm_model *m, const char *data_path, const slm_perplex
             nll += v;
             nll2 += v * v;
             count++;
-            if (save)
-                SLM_CHECK(fwrite(lp, sizeof *lp, (size_t)n_vocab, save) == (size_t)n_vocab, SLM_ERR_IO,
-                          "perplexity: write to '%s' failed", p->save_logits);
+            if (save) SLM_TRY(slm_logp_write_row(save, p->save_logits, save_format, lp, n_vocab, next, scratch));
             if (base) {
-                SLM_CHECK(fread(base_lp, sizeof *base_lp, (size_t)n_vocab, base) == (size_t)n_vocab,
-                          SLM_ERR_FORMAT, "perplexity: base logits '%s': truncated", p->kl_base);
-                SLM_TRY(slm_kld_add(&acc, base_lp, lp, n_vocab, next));
+                SLM_TRY(slm_logp_read_row(base, p->kl_base, base_format, base_lp, n_vocab, next, scratch));
+                memcpy(cur_lp, lp, (size_t)n_vocab * sizeof *cur_lp);
+                if (base_format == SLM_LOGP_F16) slm_logp_round_f16(cur_lp, n_vocab, next, scratch);
+                SLM_TRY(slm_kld_add(&acc, base_lp, cur_lp, n_vocab, next));
             }
         }
         if (p->progress && p->progress(c + 1, n_chunk, exp(nll / (double)count), p->user)) {
@@ -227,6 +232,8 @@ fail:
     slm_session_free(s);
     slm_free(lp);
     slm_free(base_lp);
+    slm_free(cur_lp);
+    slm_free(scratch);
     slm_free(base_tok);
     slm_free(tok);
     return st;
