@@ -286,7 +286,9 @@ static double heldout_kl(const char *teacher, const char *student, const char *t
     sp.kv_type = SLM_TYPE_F32;
     if (slm_session_new(mt, &sp, &st) != SLM_OK || slm_session_new(ms, &sp, &ss) != SLM_OK) goto out;
     size_t len = 0;
-    char *buf = harness_read_file(text, &len);
+    char *raw = harness_read_file(text, &len), *buf = raw ? malloc(len + 1) : NULL;
+    if (buf) memcpy(buf, raw, len), buf[len] = 0; /* NUL-terminated for strstr */
+    free(raw);
     if (!buf) goto out;
     const int Vt = slm_model_n_vocab(mt);
     /* documents are separated by blank lines; each is tokenized with BOS, as
