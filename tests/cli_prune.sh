@@ -26,6 +26,7 @@ run() { # method, extra args, expected JSON fragment
 }
 run depth "--ratio 0.4" '"n_layer_out":3'
 run ffn "--ratio 0.25" '"n_ff_out":129'
+run heads "--ratio 0.5" '"n_head_in":8,"n_head_out":4,"n_head_kv_in":4,"n_head_kv_out":2'
 run magnitude "--ratio 0.5" '"params_out":292800'
 run wanda "--sparsity-pattern 2:4" '"pattern":"2:4"'
 

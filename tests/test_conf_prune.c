@@ -164,6 +164,73 @@ static void stories_ffn_pruned_is_smaller_and_decodes(void)
     CHECK(decodes(out) >= 0, "does not decode");
 }
 
+/* Heads: stories260K has 8 query heads in 4 KV groups of head dim 8; half
+ * the groups go in each of its 5 layers: Q loses 32 rows, K and V 16 rows
+ * each, attn_output 32 columns (of 64 floats). The file decodes in slm and,
+ * when the llama.cpp driver that bench/compare installs is present, loads in
+ * llama.cpp with the same logits (F16 KV cache there: 0.05 absolute). */
+static void stories_heads_pruned_is_smaller_and_loads_in_llama_cpp(void)
+{
+    if (!have(CAL)) return;
+    const char *out = tmp("heads.gguf");
+    slm_prune_stats st;
+    slm_prune_params p = params("heads", 0.5f);
+    p.stats = &st;
+    REQUIRE(slm_prune(MODEL, out, &p) == SLM_OK, "prune: %s", slm_last_error());
+    CHECK(st.n_head_in == 8 && st.n_head_out == 4 && st.n_head_kv_in == 4 && st.n_head_kv_out == 2,
+          "heads %u -> %u, kv %u -> %u", st.n_head_in, st.n_head_out, st.n_head_kv_in, st.n_head_kv_out);
+    CHECK(st.n_params_in - st.n_params_out == 5 * (32 + 16 + 16 + 32) * 64, "params %llu -> %llu",
+          (unsigned long long)st.n_params_in, (unsigned long long)st.n_params_out);
+    REQUIRE(decodes(out) >= 0, "does not decode");
+
+    char cache[512], driver[600], libdir[800], cmd[4096], lg[700];
+    const char *c = getenv("SLM_BENCH_CACHE"), *home = getenv("HOME");
+    snprintf(cache, sizeof cache, "%s", c ? c : home ? home : "/nonexistent");
+    if (!c) strncat(cache, "/.cache/slm-bench", sizeof cache - strlen(cache) - 1);
+    snprintf(driver, sizeof driver, "%s/bin/llamacpp_bench", cache);
+    snprintf(libdir, sizeof libdir, "%s/node-llama-cpp/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64", cache);
+    if (access(driver, X_OK) != 0 || access(libdir, R_OK) != 0) {
+        printf("     (llama.cpp load skipped: no driver at %s; run bench/compare --check-load once)\n", driver);
+        return;
+    }
+    snprintf(lg, sizeof lg, "%s", tmp("heads.f32"));
+    remove(lg);
+    int32_t ids[8] = {1, 403, 407, 261, 378, 425, 378, 260};
+    snprintf(cmd, sizeof cmd,
+             "'%s' --backend-dir '%s' -m '%s' --tokens '1 403 407 261 378 425 378 260' -t 1 --logits-out '%s' "
+             "2>/dev/null",
+             driver, libdir, out, lg);
+    int rc = system(cmd);
+    FILE *f = rc == 0 ? fopen(lg, "rb") : NULL;
+    CHECK(f != NULL, "llama.cpp did not load/decode the heads-pruned model (rc %d)", rc);
+    if (!f) return;
+    float *ref = malloc(8 * 512 * sizeof *ref);
+    size_t n = ref ? fread(ref, sizeof *ref, 8 * 512, f) : 0;
+    fclose(f);
+    slm_model *m = NULL;
+    slm_session *s = NULL;
+    slm_model_params mp = slm_model_default_params();
+    slm_session_params sp = slm_session_default_params();
+    sp.logits_all = 1;
+    sp.n_threads = 1;
+    sp.n_ctx = 64;
+    double worst = INFINITY;
+    if (n == 8 * 512 && slm_model_load(out, &mp, &m) == SLM_OK && slm_session_new(m, &sp, &s) == SLM_OK &&
+        slm_session_decode(s, ids, 8, NULL) == SLM_OK) {
+        worst = 0;
+        for (int i = 0; i < 8; i++)
+            for (int v = 0; v < 512; v++) {
+                double d = fabs((double)slm_session_logits(s, i)[v] - ref[i * 512 + v]);
+                if (!(d <= worst)) worst = d;
+            }
+    }
+    CHECK(worst < 0.05, "heads-pruned: max |slm - llama.cpp| logit %g", worst);
+    printf("     heads-pruned stories260K in llama.cpp: max |logit diff| %.4f\n", worst);
+    slm_session_free(s);
+    slm_model_free(m);
+    free(ref);
+}
+
 static void stories_wanda_costs_less_than_magnitude(void)
 {
     if (!have(CAL) || !have(HELDOUT)) {
@@ -212,5 +279,6 @@ int main(void)
     RUN(stories_two_four_wanda_holds_the_pattern_and_loads);
     RUN(stories_ffn_pruned_is_smaller_and_decodes);
     RUN(stories_wanda_costs_less_than_magnitude);
+    RUN(stories_heads_pruned_is_smaller_and_loads_in_llama_cpp);
     return harness_finish();
 }
