@@ -190,6 +190,22 @@ expect_error "$A" 404 GET /v2/nothing
 expect_error "$A" 405 GET /v1/completions
 expect_error "$A" 405 POST /health '{}'
 expect_error "$A" 405 DELETE /v1/models
+# response_format json_schema: every output (3 seeds) is JSON the schema accepts
+SCHEMA='{"type":"object","properties":{"ok":{"type":"boolean"},"color":{"enum":["red","green"]},"n":{"type":"integer"}},"required":["ok","color","n"]}'
+for seed in 1 2 3; do
+    [ "$(req "$A" POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"seed\":$seed,\"max_tokens\":100,
+          \"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"t\",\"schema\":$SCHEMA}}}")" = 200 ] &&
+        jq -e '.choices[0].finish_reason == "stop"' "$W/out" >/dev/null &&
+        jq -r '.choices[0].message.content' "$W/out" |
+        jq -e '(.ok | type == "boolean") and (.color == "red" or .color == "green") and (.n | type == "number" and . == floor)
+               and (keys | length) == 3' >/dev/null ||
+        fail "json_schema seed $seed: $(head -c 400 "$W/out")"
+done
+expect_error "$A" 400 POST /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"schema":{"type":"string","pattern":"a+"}}}}'
+jq -e '.error.param == "response_format" and (.error.message | test("pattern"))' "$W/out" >/dev/null ||
+    fail "unsupported schema keyword not named: $(cat "$W/out")"
+expect_error "$A" 400 POST /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}}'
+
 # embeddings: OpenAI shape, n_embd (64) unit-length vectors, one per input in order;
 # token input equals the text's tokens; base64 decodes to the same floats
 [ "$(req "$A" POST /v1/embeddings '{"model":"x","input":"Once upon a time"}')" = 200 ] &&
@@ -314,15 +330,16 @@ gen=$(metric "$C" slm_generated_tokens_total)
 [ "$gen" -lt 900 ] || fail "the cancelled generation ran to the end ($gen tokens)"
 # One slot, no queue: a second request while the first runs gets 429.
 curl -s --max-time 120 -o "$W/first" -H 'Content-Type: application/json' \
-    --data-binary '{"prompt":"hello","max_tokens":300,"ignore_eos":true,"temperature":0}' \
+    --data-binary '{"prompt":"hello","max_tokens":900,"ignore_eos":true,"temperature":0}' \
     "http://127.0.0.1:$C/v1/completions" &
 CURL=$!
 wait_metric "$C" slm_slots_busy 1 || fail "the first request never started"
 expect_error "$C" 429 POST /v1/completions '{"prompt":"hi","max_tokens":2}'
-# SIGTERM while it runs: it completes in full, then the server exits 0.
+# SIGTERM while it runs (900 tokens: long enough on a quiet machine too):
+# it completes in full, then the server exits 0.
 kill -TERM "$PID"
 wait "$CURL"
-jq -e '.usage.completion_tokens == 300 and .choices[0].finish_reason == "length"' "$W/first" >/dev/null ||
+jq -e '.usage.completion_tokens == 900 and .choices[0].finish_reason == "length"' "$W/first" >/dev/null ||
     fail "request in flight at SIGTERM was not completed: $(head -c 300 "$W/first")"
 wait_exit "$PID"
 rc=$?

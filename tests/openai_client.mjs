@@ -4,7 +4,8 @@
 // Checks: models.list; chat (non-streaming, and streaming whose deltas
 // concatenate to the same greedy text with a finish_reason); completions
 // (both ways); embeddings (the client's default base64 decoding, unit
-// length); a 400 surfaces as the client's APIError. Prints "ok ..." lines,
+// length); response_format json_schema; a 400 surfaces as the client's
+// APIError. Prints "ok ..." lines,
 // exits 1 on the first failure.
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -73,6 +74,17 @@ check(Array.isArray(v) && v.length === nEmbd && Math.abs(norm - 1) < 1e-4,
 const embf = await client.embeddings.create({ model: 'm', input: 'a cat', encoding_format: 'float' });
 check(embf.data[0].embedding.every((x, i) => Math.abs(x - v[i]) <= 1e-6 * Math.max(1, Math.abs(x))),
   'float and base64 encodings agree');
+
+// response_format json_schema: the output parses and has the schema's shape
+const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer' },
+  pet: { enum: ['cat', 'dog'] } }, required: ['name', 'age', 'pet'], additionalProperties: false };
+const js = await client.chat.completions.create({ model: 'x', messages, max_tokens: 300, seed: 3,
+  response_format: { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } } });
+let obj = null;
+try { obj = JSON.parse(js.choices[0].message.content); } catch { obj = null; }
+check(obj && typeof obj.name === 'string' && [...obj.name].length <= 12 && Number.isInteger(obj.age) &&
+  ['cat', 'dog'].includes(obj.pet) && Object.keys(obj).length === 3 && js.choices[0].finish_reason === 'stop',
+  'response_format json_schema output is valid for the schema', js.choices[0]);
 
 try {
   await client.chat.completions.create({ model: 'x', messages, temperature: 5 });

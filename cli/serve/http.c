@@ -23,6 +23,7 @@
  * evaluates the part of a new prompt after the common prefix. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -99,6 +100,8 @@ struct slot {
     size_t n_hist;
     job *j;                   /* the job generating here, NULL when idle (scheduler thread) */
     slm_sampler *smp;         /* j's sampler */
+    slm_grammar *gram;        /* j's response_format constraint, or NULL */
+    float *masked;            /* [n_vocab] logits with the grammar's mask applied */
     const int32_t *feed;      /* tokens for the next step [n_feed]: prompt part or &tok */
     size_t n_feed;
     int32_t tok;              /* last sampled token */
@@ -290,6 +293,8 @@ static void slot_end(slot *sl, const char *finish)
     double t_end = cli_now_ms();
     slm_sampler_free(sl->smp);
     sl->smp = NULL;
+    slm_grammar_free(sl->gram);
+    sl->gram = NULL;
     srv_metrics_generation(S->metrics, sl->t_first >= 0 ? sl->t_first - j->t_arrive : -1, (int32_t)j->n_ids,
                            j->n_gen, sl->t_gen0 >= 0 ? t_end - sl->t_gen0 : 0);
     pthread_mutex_lock(&j->mu);
@@ -366,6 +371,15 @@ static int slot_start(slot *sl, job *j)
         slot_end(sl, "length");
         return 0;
     }
+    if (j->req.grammar) {
+        slm_status st = slm_grammar_new(S->model, j->req.grammar, strlen(j->req.grammar), NULL, &sl->gram);
+        if (st != SLM_OK || (!sl->masked && !(sl->masked = malloc((size_t)slm_model_n_vocab(S->model) * sizeof(float))))) {
+            job_fail(j, st == SLM_ERR_NOMEM || st == SLM_OK ? 500 : 400, st == SLM_ERR_NOMEM || st == SLM_OK ?
+                     "server_error" : "invalid_request_error", NULL, st == SLM_OK ? "out of memory" : slm_last_error());
+            slot_end(sl, "length");
+            return 0;
+        }
+    }
     if (j->req.max_tokens <= 0) {
         slot_end(sl, "length");
         return 0;
@@ -410,7 +424,24 @@ static void slot_next(slot *sl)
         return;
     }
     const float *logits = slm_session_last_logits(sl->sess);
-    int32_t tok = logits ? slm_sampler_sample(sl->smp, logits, slm_model_n_vocab(S->model)) : -1;
+    const int32_t n_vocab = slm_model_n_vocab(S->model);
+    if (logits && sl->gram) {
+        /* response_format: only tokens that keep the output valid */
+        memcpy(sl->masked, logits, (size_t)n_vocab * sizeof(float));
+        if (slm_grammar_apply(sl->gram, sl->masked, n_vocab) != SLM_OK) {
+            job_fail(j, 500, "server_error", NULL, slm_last_error());
+            slot_end(sl, "length");
+            return;
+        }
+        int any = 0;
+        for (int32_t t = 0; t < n_vocab && !any; t++) any = sl->masked[t] != -INFINITY;
+        if (!any) { /* no token can continue the grammar */
+            slot_end(sl, "stop");
+            return;
+        }
+        logits = sl->masked;
+    }
+    int32_t tok = logits ? slm_sampler_sample(sl->smp, logits, n_vocab) : -1;
     if (tok < 0) {
         job_fail(j, 500, "server_error", NULL, "sampling failed");
         slot_end(sl, "length");
@@ -418,9 +449,18 @@ static void slot_next(slot *sl)
     }
     if (sl->t_first < 0) sl->t_first = cli_now_ms();
     slm_sampler_accept(sl->smp, tok);
-    if (!j->req.ignore_eos && slm_token_is_eog(S->model, tok)) {
+    if ((!j->req.ignore_eos || sl->gram) && slm_token_is_eog(S->model, tok)) {
         slot_end(sl, "stop");
         return;
+    }
+    int gram_done = 0;
+    if (sl->gram) {
+        if (slm_grammar_accept(sl->gram, tok) != SLM_OK) {
+            job_fail(j, 500, "server_error", NULL, slm_last_error());
+            slot_end(sl, "length");
+            return;
+        }
+        gram_done = slm_grammar_is_done(sl->gram);
     }
     j->n_gen++;
     size_t n = slm_token_to_piece(S->model, tok, 0, piece, sizeof piece);
@@ -442,7 +482,7 @@ static void slot_next(slot *sl)
         slot_end(sl, "length");
         return;
     }
-    if (at >= 0) {
+    if (at >= 0 || gram_done) {
         slot_end(sl, "stop");
         return;
     }
@@ -1197,6 +1237,7 @@ done:
         for (int i = 0; i < cfg->n_parallel; i++) {
             slm_session_free(slots[i].sess);
             free(slots[i].hist);
+            free(slots[i].masked);
         }
     free(slots);
     free(S.fresh);

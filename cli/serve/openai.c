@@ -2,9 +2,10 @@
  * field type- and range-checked (this is the fuzzed trust boundary: any
  * byte string gives either a request or an srv_error, never a crash), and
  * OpenAI-style error bodies. Unknown fields are ignored, as most OpenAI-
- * compatible servers do; features we do not implement (tools,
- * response_format, n > 1, logprobs, echo) are refused with 400 rather than
- * silently ignored. Any "model" name is accepted; responses name the loaded
+ * compatible servers do; features we do not implement (tools, n > 1,
+ * logprobs, echo) are refused with 400 rather than silently ignored.
+ * response_format json_object / json_schema becomes a GBNF grammar
+ * (slm_json_schema_to_grammar) that constrains sampling. Any "model" name is accepted; responses name the loaded
  * model. Also the /v1/embeddings body (srv_embed_parse). */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -173,6 +174,7 @@ void srv_request_free(srv_request *r)
 {
     free(r->prompt);
     free(r->messages_json); /* cJSON_Print allocates with malloc by default */
+    free(r->grammar);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     memset(r, 0, sizeof *r);
 }
@@ -228,8 +230,32 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
         const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
         if (rf && !cJSON_IsNull(rf)) {
             const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rf, "type");
-            if (!cJSON_IsObject(rf) || !cJSON_IsString(ty) || strcmp(ty->valuestring, "text") != 0)
-                BAD("response_format", "'response_format' other than {\"type\":\"text\"} is not supported yet");
+            if (!cJSON_IsObject(rf) || !cJSON_IsString(ty))
+                BAD("response_format", "'response_format' must be an object with a string 'type'");
+            if (strcmp(ty->valuestring, "json_object") == 0) {
+                const char *g = slm_grammar_json_object();
+                if (!(out->grammar = dup_n(g, strlen(g)))) goto nomem;
+            } else if (strcmp(ty->valuestring, "json_schema") == 0) {
+                /* the output is constrained to documents the schema accepts */
+                const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+                const cJSON *sc = cJSON_IsObject(js) ? cJSON_GetObjectItemCaseSensitive(js, "schema") : NULL;
+                if (!cJSON_IsObject(js)) BAD("response_format", "'response_format.json_schema' must be an object");
+                char *sj = sc ? cJSON_PrintUnformatted(sc) : NULL;
+                if (sc && !sj) goto nomem;
+                char *gbnf = NULL;
+                slm_status st = slm_json_schema_to_grammar(sj ? sj : "{}", sj ? strlen(sj) : 2, &gbnf);
+                free(sj);
+                if (st == SLM_ERR_NOMEM) goto nomem;
+                if (st != SLM_OK)
+                    BAD("response_format", "'response_format.json_schema.schema' cannot be used (%s): %s",
+                        slm_status_name(st), slm_last_error());
+                out->grammar = dup_n(gbnf, strlen(gbnf));
+                slm_grammar_text_free(gbnf);
+                if (!out->grammar) goto nomem;
+            } else if (strcmp(ty->valuestring, "text") != 0) {
+                BAD("response_format", "'response_format.type' is '%.40s'; expected text, json_object or json_schema",
+                    ty->valuestring);
+            }
         }
         int lpb = 0;
         if (get_bool(root, "logprobs", &lpb, err)) goto fail;
@@ -328,6 +354,7 @@ void srv_request_canonical(const srv_request *r, srv_buf *b)
                    p->repeat_penalty, p->frequency_penalty, p->presence_penalty, (int)p->penalty_last_n,
                    r->sp.temperature <= 0 ? 0ULL : (unsigned long long)p->seed);
     for (int i = 0; i < r->n_stop; i++) srv_buf_printf(b, "stop%d=%zu:%s;", i, strlen(r->stop[i]), r->stop[i]);
+    if (r->grammar) srv_buf_printf(b, "grammar=%zu:%s;", strlen(r->grammar), r->grammar);
     srv_buf_printf(b, "prompt=%zu:", r->prompt_len);
     srv_buf_append(b, r->prompt, r->prompt_len);
 }

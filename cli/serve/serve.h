@@ -61,6 +61,7 @@ typedef struct srv_request {
     int ignore_eos;          /* extension (as llama.cpp's server): do not stop at EOS/EOT */
     char *messages_json;     /* chat: the "messages" array as compact JSON, for the
                                 model's template (malloc'd); NULL for completions */
+    char *grammar;           /* GBNF from response_format json_object/json_schema, or NULL; malloc'd */
     char *stop[SRV_MAX_STOP];/* malloc'd, NUL-terminated, non-empty */
     int n_stop;
 } srv_request;
