@@ -164,8 +164,13 @@ static inline __attribute__((always_inline)) void tile(const kx8 *wb, int64_t nb
                 const int g = c * W + u;
                 const __m256i q = _mm256_loadu_si256((const __m256i *)wb[b].q[g]);
                 SLM_UNROLL
-                for (int k = 0; k < 4; k++)
+                for (int k = 0; k < 4; k++) {
                     s[k] = _mm256_add_epi16(s[k], _mm256_maddubs_epi16(q, slm_avx2_bcast4(a[k][b].qs + 4 * g)));
+                    /* opaque to GCC's reassociation, which otherwise turns
+                     * the 4 chains into one tree of all W * 4 maddubs and
+                     * spills them (measured) */
+                    __asm__("" : "+x"(s[k]));
+                }
             }
             const __m256i sc = _mm256_loadu_si256((const __m256i *)wb[b].sc[c * W * 4 / GS]);
             SLM_UNROLL
