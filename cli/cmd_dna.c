@@ -342,7 +342,7 @@ static int dna_finetune(int argc, char **argv)
 {
     slm_dna_finetune_opts o = slm_dna_finetune_default_opts();
     const char *model = NULL, *train = NULL, *dev = NULL, *out = NULL;
-    int epochs_set = 0, lr_head_set = 0;
+    int epochs_set = 0, lr_head_set = 0, patience_set = 0;
     ft_ui ui = {0};
     cli_args a;
     cli_args_init(&a, argc, argv);
@@ -364,11 +364,13 @@ static int dna_finetune(int argc, char **argv)
                    "      --probe           frozen base, head only (linear probe)\n"
                    "      --pool mean|last  pooling (default mean)\n"
                    "      --epochs N        default 3 (probe: 30)\n"
-                   "      --patience P      default 2\n"
-                   "      --lr X            base learning rate (default 3e-4)\n"
-                   "      --lr-head X       head learning rate (default 3e-3; probe 1e-2)\n"
+                   "      --patience P      default 2 (probe: 10)\n"
+                   "      --lr X            base learning rate (default 1e-3)\n"
+                   "      --lr-head X       head learning rate (default 3e-2; probe 1e-2)\n"
                    "      --batch B         sequences per step (default 16)\n"
                    "      --max-train N     use a seeded subset of N training rows\n"
+                   "      --rc-augment      reverse-complement training rows with p 0.5 (only\n"
+                   "                        for strand-symmetric labels)\n"
                    "      --seed S          default 42\n"
                    "  -t, --threads N       default all cores\n"
                    "      --progress        progress bar even when stderr is not a terminal\n"
@@ -393,13 +395,15 @@ static int dna_finetune(int argc, char **argv)
         } else if (cli_is(&a, "--epochs", NULL)) {
             rc = cli_int(&a, 1, 100000, &o.epochs), epochs_set = 1;
         } else if (cli_is(&a, "--patience", NULL)) {
-            rc = cli_int(&a, 0, 100000, &o.patience);
+            rc = cli_int(&a, 0, 100000, &o.patience), patience_set = 1;
         } else if (cli_is(&a, "--lr", NULL)) {
             rc = cli_float(&a, 1e-9, 10, &o.lr);
         } else if (cli_is(&a, "--lr-head", NULL)) {
             rc = cli_float(&a, 1e-9, 10, &o.lr_head), lr_head_set = 1;
         } else if (cli_is(&a, "--batch", NULL)) {
             rc = cli_int(&a, 1, 4096, &o.batch);
+        } else if (cli_is(&a, "--rc-augment", NULL)) {
+            o.rc_augment = 1;
         } else if (cli_is(&a, "--max-train", NULL)) {
             rc = cli_u64(&a, &o.max_train);
         } else if (cli_is(&a, "--seed", "-s")) {
@@ -422,6 +426,7 @@ static int dna_finetune(int argc, char **argv)
     if (!out) return cli_usage_error(argv[0], "missing -o CLF.gguf");
     if (o.probe && !epochs_set) o.epochs = 30;
     if (o.probe && !lr_head_set) o.lr_head = 1e-2f;
+    if (o.probe && !patience_set) o.patience = 10;
     ui.bar = ui.bar || isatty(2);
     ui.last_ms = cli_now_ms();
     o.progress = ft_progress;

@@ -840,7 +840,8 @@ SLM_API slm_status slm_dna_tokenizer_write(const char *spec, const char *path);
  * Errors: as slm_train, plus SLM_ERR_FORMAT for a bad sequence file and
  * SLM_ERR_ARG when the sequence is shorter than a few windows. */
 typedef struct slm_dna_pretrain_params {
-    slm_train_params train;  /* slm_train_default_params(), ctx 256, 2000 steps */
+    slm_train_params train;  /* slm_train_default_params() but 2000 steps and
+                                n_head_kv 0 (= n_head) */
     const char *tokenizer;   /* "nuc" (default), "kmer:K", or a tokenizer GGUF path */
     float rc_prob;           /* default 0.5 */
     float max_n_frac;        /* default 0.1 */
@@ -863,9 +864,10 @@ typedef struct slm_dna_finetune_opts {
     int patience;        /* epochs without a better dev MCC before stopping; default 2 */
     int probe;           /* 1: frozen base, head only */
     int pool_last;       /* 1: last-token pooling (default mean) */
-    float lr, lr_head;   /* defaults 3e-4 (base), 3e-3 (head) */
+    float lr, lr_head;   /* defaults 1e-3 (base), 3e-2 (head) */
     int batch;           /* default 16 */
     uint64_t max_train;  /* at most this many training rows (seeded subset); 0 = all */
+    int rc_augment;      /* 1: reverse-complement training rows with p 0.5 (default 0) */
     uint64_t seed;       /* default 42 */
     int n_threads;       /* 0 = all cores */
     /* Called every few steps (dev_mcc NaN) and after each epoch; nonzero cancels. */

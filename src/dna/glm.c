@@ -28,8 +28,8 @@
 slm_dna_finetune_params slm_dna_finetune_default_params(void)
 {
     slm_dna_finetune_params p = {.epochs = 3, .patience = 2, .pool = SLM_DNA_POOL_MEAN,
-                                 .lr = 3e-4f, .lr_head = 3e-3f, .weight_decay = 0.01f,
-                                 .batch = 16, .rc_augment = 1, .seed = 42};
+                                 .lr = 1e-3f, .lr_head = 3e-2f, .weight_decay = 0.01f,
+                                 .batch = 16, .rc_augment = 0, .seed = 42};
     return p;
 }
 
@@ -471,7 +471,7 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
     int32_t *ids = NULL, *ylab = NULL, *pred = NULL, *dev_y = NULL;
     int *lens = NULL;
     float *pooled = NULL, *dpooled = NULL, *hw = NULL, *hb = NULL, *gw = NULL, *best = NULL;
-    float *feats = NULL;
+    float *feats = NULL, *mu = NULL, *sd = NULL, *fold = NULL;
     head_opt ho = {0};
     char *rcbuf = NULL;
     int32_t *scratch = NULL;
@@ -541,6 +541,7 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
     ho.m = slm_calloc(nhead, sizeof *ho.m);
     ho.v = slm_calloc(nhead, sizeof *ho.v);
     best = slm_alloc((m->n_params + nhead) * sizeof *best);
+    fold = slm_alloc(nhead * sizeof *fold);
     order = slm_alloc(tr->n * sizeof *order);
     ylab = slm_alloc((size_t)B * sizeof *ylab);
     pred = slm_alloc((n_dev ? n_dev : 1) * sizeof *pred);
@@ -549,7 +550,7 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
     scratch = slm_alloc(scap * sizeof *scratch);
     rcflag = slm_alloc((size_t)B);
     SLM_CHECK(ids && lens && pooled && dpooled && hw && gw && ho.m && ho.v && best && order &&
-                  ylab && pred && dev_y && rcbuf && scratch && rcflag,
+                  ylab && pred && dev_y && rcbuf && scratch && rcflag && fold,
               SLM_ERR_NOMEM, "dna finetune: out of memory");
     hb = hw + (size_t)K * E;
     float *gb = gw + (size_t)K * E;
@@ -581,6 +582,25 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
                               "dna finetune: cancelled");
                 }
             }
+    }
+
+    /* probe: standardise each feature over the training rows (the head is
+     * trained on z-scores and folded back into raw-feature weights below) */
+    if (p->probe) {
+        mu = slm_calloc((size_t)E, sizeof *mu);
+        sd = slm_calloc((size_t)E, sizeof *sd);
+        SLM_CHECK(mu && sd, SLM_ERR_NOMEM, "dna finetune: out of memory");
+        const size_t rows = tr->n * (size_t)strands;
+        for (size_t r = 0; r < rows; r++)
+            for (int j = 0; j < E; j++) mu[j] += feats[r * E + j] / (float)rows;
+        for (size_t r = 0; r < rows; r++)
+            for (int j = 0; j < E; j++) {
+                const float d = feats[r * E + j] - mu[j];
+                sd[j] += d * d / (float)rows;
+            }
+        for (int j = 0; j < E; j++) sd[j] = sqrtf(sd[j]) + 1e-6f;
+        for (size_t r = 0; r < rows; r++)
+            for (int j = 0; j < E; j++) feats[r * E + j] = (feats[r * E + j] - mu[j]) / sd[j];
     }
 
     const size_t steps_per_epoch = (tr->n + (size_t)B - 1) / (size_t)B;
@@ -645,9 +665,22 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
         last_loss = (float)(lsum / (double)tr->n);
         epochs_run = ep;
         float mcc = NAN;
+        if (p->probe) { /* raw-feature weights: w / sd, b - sum w mu / sd */
+            for (int c = 0; c < K; c++) {
+                double bias = hb[c];
+                for (int j = 0; j < E; j++) {
+                    const float wj = hw[(size_t)c * E + j] / sd[j];
+                    fold[(size_t)c * E + j] = wj;
+                    bias -= (double)wj * mu[j];
+                }
+                fold[(size_t)K * E + c] = (float)bias;
+            }
+        } else {
+            memcpy(fold, hw, nhead * sizeof *fold);
+        }
         if (n_dev) {
-            SLM_TRY(predict_labels(&g, dev, n_dev, hw, hb, K, p->pool, pred, ids, lens, pooled,
-                                   rcbuf, scratch, scap));
+            SLM_TRY(predict_labels(&g, dev, n_dev, fold, fold + (size_t)K * E, K, p->pool, pred,
+                                   ids, lens, pooled, rcbuf, scratch, scap));
             mcc = mcc_of(dev_y, pred, n_dev, K);
         }
         if (!n_dev || mcc > best_mcc) {
@@ -655,7 +688,7 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
             best_epoch = ep;
             since_best = 0;
             memcpy(best, m->params, m->n_params * sizeof(float));
-            memcpy(best + m->n_params, hw, nhead * sizeof(float));
+            memcpy(best + m->n_params, fold, nhead * sizeof(float));
         } else {
             since_best++;
         }
@@ -693,6 +726,9 @@ fail:
     slm_free(gw);
     slm_free(best);
     slm_free(feats);
+    slm_free(mu);
+    slm_free(sd);
+    slm_free(fold);
     slm_free(ho.m);
     slm_free(ho.v);
     slm_free(rcbuf);
@@ -871,6 +907,116 @@ fail:
     return st;
 }
 
+/* ---- gradient check (tests) ---- */
+
+/* Mean head loss of all rows of s (one batch) with the model's current
+ * parameters. */
+static double batch_loss(glm *g, const slm_seqset *s, const float *hw, const float *hb, int K,
+                         slm_dna_pool pool, int32_t *ids, int *lens, float *pooled, char *rcbuf,
+                         int32_t *scratch, size_t scap, slm_status *st)
+{
+    const int E = g->c.n_embd;
+    *st = forward_pooled(g, s, NULL, 0, s->n, NULL, ids, lens, pooled, rcbuf, scratch, scap,
+                         pool);
+    double loss = 0;
+    float p[64];
+    for (size_t b = 0; b < s->n; b++) {
+        head_logits(hw, hb, K, E, pooled + b * E, p);
+        softmax(p, K);
+        loss -= log(p[s->label[b]]);
+    }
+    return loss / (double)s->n;
+}
+
+slm_status slm_dna_glm_grad_check(const char *model, const slm_seqset *s, slm_dna_pool pool,
+                                  int n_probe, uint64_t seed, double *max_rel_err)
+{
+    slm_status st = SLM_OK, st2 = SLM_OK;
+    glm g = {0};
+    int32_t *ids = NULL, *scratch = NULL;
+    int *lens = NULL;
+    float *pooled = NULL, *dpooled = NULL, *hw = NULL, *gw = NULL, *grad = NULL;
+    char *rcbuf = NULL;
+    SLM_CHECK(model && s && s->n > 0 && s->n <= 64 && max_rel_err, SLM_ERR_ARG,
+              "grad check: 1..64 sequences needed");
+    const int K = s->n_class < 2 ? 2 : s->n_class;
+    size_t maxlen = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        size_t l = strlen(s->seq[i]);
+        maxlen = l > maxlen ? l : maxlen;
+    }
+    SLM_TRY(glm_open(model, (int)s->n, (int)maxlen + 1, 1, &g));
+    slm_tmodel *m = g.m;
+    const int T = m->T, E = g.c.n_embd, B = m->B;
+    const size_t scap = maxlen + 8, nhead = (size_t)K * E + (size_t)K;
+    ids = slm_alloc((size_t)B * T * sizeof *ids);
+    lens = slm_alloc((size_t)B * sizeof *lens);
+    pooled = slm_alloc((size_t)B * E * sizeof *pooled);
+    dpooled = slm_alloc((size_t)B * E * sizeof *dpooled);
+    hw = slm_alloc(nhead * sizeof *hw);
+    gw = slm_calloc(nhead, sizeof *gw);
+    rcbuf = slm_alloc(maxlen + 1);
+    scratch = slm_alloc(scap * sizeof *scratch);
+    grad = slm_alloc(m->n_params * sizeof *grad);
+    SLM_CHECK(ids && lens && pooled && dpooled && hw && gw && rcbuf && scratch && grad,
+              SLM_ERR_NOMEM, "grad check: out of memory");
+    slm_rng rng;
+    slm_rng_seed(&rng, seed);
+    for (size_t i = 0; i < nhead; i++) hw[i] = (float)slm_rng_normal(&rng) * 0.5f;
+    const float *hb = hw + (size_t)K * E;
+    /* analytic */
+    SLM_TRY(forward_pooled(&g, s, NULL, 0, s->n, NULL, ids, lens, pooled, rcbuf, scratch, scap,
+                           pool));
+    head_step(hw, hb, K, E, pooled, s->label, s->n, gw, gw + (size_t)K * E, dpooled);
+    memset(m->dh, 0, (size_t)B * T * E * sizeof(float));
+    for (size_t b = 0; b < s->n; b++) {
+        int first, count;
+        pool_row(m, (int)b, lens[b], pool, pooled + b * E, &first, &count);
+        for (int t = first; t < first + count; t++)
+            for (int j = 0; j < E; j++)
+                m->dh[((size_t)b * T + t) * E + j] = dpooled[b * E + j] / (float)count;
+    }
+    slm_tmodel_zero_grad(m);
+    backward_from_hidden(m, ids);
+    memcpy(grad, m->grads, m->n_params * sizeof *grad);
+    /* numeric, on the parameters with the largest gradients of random tensors */
+    double worst = 0;
+    for (int k = 0; k < n_probe; k++) {
+        const slm_ttensor *t = &m->tensors[slm_rng_next(&rng) % (uint64_t)m->n_tensors];
+        const size_t n = (size_t)(t->n_in * t->n_out);
+        size_t at = t->off;
+        for (int tries = 0; tries < 64; tries++) { /* prefer a parameter that matters */
+            size_t c = t->off + (size_t)(slm_rng_next(&rng) % n);
+            if (fabsf(grad[c]) > fabsf(grad[at])) at = c;
+        }
+        const float keep = m->params[at], h = 1e-2f * (fabsf(keep) > 0.1f ? fabsf(keep) : 0.1f);
+        m->params[at] = keep + h;
+        const double lp = batch_loss(&g, s, hw, hb, K, pool, ids, lens, pooled, rcbuf, scratch,
+                                     scap, &st2);
+        m->params[at] = keep - h;
+        const double lm = batch_loss(&g, s, hw, hb, K, pool, ids, lens, pooled, rcbuf, scratch,
+                                     scap, &st2);
+        m->params[at] = keep;
+        SLM_TRY(st2);
+        const double num = (lp - lm) / (2.0 * h), ana = grad[at];
+        const double err = fabs(num - ana) / (fabs(num) + fabs(ana) + 1e-4);
+        if (err > worst) worst = err;
+    }
+    *max_rel_err = worst;
+fail:
+    glm_close(&g);
+    slm_free(ids);
+    slm_free(lens);
+    slm_free(pooled);
+    slm_free(dpooled);
+    slm_free(hw);
+    slm_free(gw);
+    slm_free(rcbuf);
+    slm_free(scratch);
+    slm_free(grad);
+    return st;
+}
+
 /* ---- file-level entry points (slm.h) ---- */
 
 slm_dna_finetune_opts slm_dna_finetune_default_opts(void)
@@ -911,6 +1057,7 @@ slm_status slm_dna_finetune_csv(const slm_dna_finetune_opts *o, const char *base
     p.lr_head = o->lr_head;
     p.batch = o->batch;
     p.max_train = (size_t)o->max_train;
+    p.rc_augment = o->rc_augment;
     p.seed = o->seed;
     p.n_threads = o->n_threads;
     progress_bridge br = {o};

@@ -47,11 +47,14 @@ typedef struct slm_dna_finetune_params {
     int patience;        /* stop after this many epochs without a better dev MCC; default 2 */
     int probe;           /* 1: frozen base, train the head only (linear probe) */
     slm_dna_pool pool;   /* default SLM_DNA_POOL_MEAN */
-    float lr;            /* base learning rate (full fine-tuning); default 3e-4 */
-    float lr_head;       /* head learning rate; default 3e-3 */
+    float lr;            /* base learning rate (full fine-tuning); default 1e-3 */
+    float lr_head;       /* head learning rate; default 3e-2 (probe: features are
+                            standardised, the head folded back on save) */
     float weight_decay;  /* AdamW on matrices; default 0.01 */
     int batch;           /* sequences per step; default 16 */
-    int rc_augment;      /* 1 (default): each training sequence reverse-complemented with p 0.5 */
+    int rc_augment;      /* 1: each training sequence reverse-complemented with p 0.5;
+                            default 0 (labels of oriented tasks such as promoters are
+                            not strand-symmetric) */
     size_t max_train;    /* use at most this many training rows (seeded subset); 0 = all */
     size_t max_dev;      /* evaluate on at most this many dev rows; 0 = all */
     uint64_t seed;       /* head init, order, augmentation; default 42 */
@@ -95,5 +98,12 @@ slm_status slm_dna_classifier_n_class(const char *clf_model, int32_t *n_class);
  * Any gLM or classifier file. */
 slm_status slm_dna_embed(const char *model, const slm_seqset *s, slm_dna_pool pool,
                          int n_threads, float **out, int *dim);
+
+/* Test hook: the classification loss gradient of the base parameters
+ * (backward from the pooled states) against central finite differences on
+ * n_probe parameters, with a random head. s: 1..64 sequences (one batch).
+ * *max_rel_err = max |num - ana| / (|num| + |ana| + 1e-4). */
+slm_status slm_dna_glm_grad_check(const char *model, const slm_seqset *s, slm_dna_pool pool,
+                                  int n_probe, uint64_t seed, double *max_rel_err);
 
 #endif

@@ -24,6 +24,7 @@ slm_dna_pretrain_params slm_dna_pretrain_default_params(void)
     slm_dna_pretrain_params p = {.train = slm_train_default_params(), .tokenizer = "nuc",
                                  .rc_prob = 0.5f, .max_n_frac = 0.1f, .val_bases = 1000000};
     p.train.n_steps = 2000;
+    p.train.n_head_kv = 0; /* = n_head */
     return p;
 }
 
