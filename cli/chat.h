@@ -20,7 +20,8 @@ typedef struct chat_turn_stats {
     size_t generated;      /* tokens of the reply */
     size_t dropped;        /* messages dropped to make room */
     double prompt_ms, gen_ms, ttft_ms;
-    const char *stop;      /* "eog", "stop" (a stop string), "length" (-n), "context", "interrupted" */
+    const char *stop;      /* "eog" (incl. a completed grammar), "stop" (a stop string), "length" (-n),
+                              "context", "interrupted", "grammar" (no allowed token) */
 } chat_turn_stats;
 
 typedef struct chat {
@@ -46,6 +47,7 @@ typedef struct chat {
     size_t reply_len;
     slm_tool_calls *calls;      /* tool calls of the last reply (NULL if none parsed) */
     volatile int *interrupt;    /* set asynchronously to stop a reply; may be NULL */
+    slm_grammar *grammar;       /* constrains every reply (reset per turn); NULL = none */
 } chat;
 
 /* Set up the template-dependent parts: bos/eos text and the template's own

@@ -10,6 +10,7 @@
  * tool results) at a time.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -396,6 +397,7 @@ int chat_respond(chat *c, const char *cmd)
     memset(&ts, 0, sizeof ts);
     ts.stop = "length";
     char *text = NULL, *piece = NULL;
+    float *masked = NULL; /* logits with the grammar's mask applied */
     size_t text_len = 0, n_prompt = 0, piece_cap = 0;
     int32_t *ids = NULL;
     reply_buf rb;
@@ -472,20 +474,41 @@ int chat_respond(chat *c, const char *cmd)
     ts.prompt_ms = t1 - t0;
 
     int32_t n_vocab = slm_model_n_vocab(c->model);
+    if (c->grammar) {
+        slm_grammar_reset(c->grammar);
+        if (!(masked = malloc((size_t)n_vocab * sizeof *masked))) goto nomem;
+    }
     for (int32_t i = 0; c->n_predict < 0 || i < c->n_predict; i++) {
         if (c->interrupt && *c->interrupt) {
             ts.stop = "interrupted";
             break;
         }
-        int32_t tok = slm_sampler_sample(c->smp, logits, n_vocab);
+        const float *lg = logits;
+        if (c->grammar) {
+            memcpy(masked, logits, (size_t)n_vocab * sizeof *masked);
+            if ((st = slm_grammar_apply(c->grammar, masked, n_vocab)) != SLM_OK) {
+                cli_fail(cmd, "the grammar failed", st);
+                goto done;
+            }
+            lg = masked;
+        }
+        int32_t tok = slm_sampler_sample(c->smp, lg, n_vocab);
         if (tok < 0) {
             fprintf(stderr, "slm %s: sampling failed\n", cmd);
             goto done;
         }
         if (i == 0) t_first = cli_now_ms();
+        if (c->grammar && lg[tok] == -INFINITY) { /* nothing was allowed */
+            ts.stop = slm_grammar_can_end(c->grammar) ? "eog" : "grammar";
+            break;
+        }
         slm_sampler_accept(c->smp, tok);
         if (slm_token_is_eog(c->model, tok)) {
             ts.stop = "eog";
+            break;
+        }
+        if (c->grammar && slm_grammar_accept(c->grammar, tok) != SLM_OK) {
+            ts.stop = "grammar";
             break;
         }
         ts.generated++;
@@ -513,6 +536,10 @@ int chat_respond(chat *c, const char *cmd)
             break;
         }
         if (c->n_predict >= 0 && i + 1 == c->n_predict) break;
+        if (c->grammar && slm_grammar_is_done(c->grammar)) {
+            ts.stop = "eog"; /* the grammar's match is complete: the reply ends */
+            break;
+        }
         if (slm_session_n_past(c->sess) >= n_ctx) {
             ts.stop = "context";
             break;
@@ -568,6 +595,7 @@ done:
     slm_chat_free(text);
     free(ids);
     free(piece);
+    free(masked);
     free(rb.p);
     return rc;
 }

@@ -47,6 +47,8 @@ static void usage(FILE *f)
             "      --tools FILE          tool definitions (OpenAI JSON array) passed to the template;\n"
             "                            tool calls in replies are parsed and shown\n"
             "      --tool-format NAME    override the call syntax detected from the template\n"
+            "      --grammar FILE        constrain every reply with a GBNF grammar\n"
+            "      --json-schema FILE    constrain every reply to JSON valid for a JSON Schema\n"
             "      --stop TEXT           stop a reply at TEXT (repeatable; the template's\n"
             "                            end-of-turn text is always a stop string)\n"
             "  -n, --n-predict N         tokens per reply (default -1: until end of turn or full context)\n"
@@ -65,7 +67,7 @@ static void usage(FILE *f)
 }
 
 typedef struct chat_opts {
-    const char *model, *messages, *system, *tmpl, *tools, *tool_format;
+    const char *model, *messages, *system, *tmpl, *tools, *tool_format, *grammar, *schema;
     const char *stops[16];
     int n_stops;
     int32_t n_predict, n_ctx, n_threads;
@@ -96,6 +98,10 @@ static int parse(int argc, char **argv, chat_opts *o)
             slm_tool_format f;
             if (slm_tool_format_from_name(o->tool_format, &f) != SLM_OK)
                 return cli_usage_error(a.cmd, "%s", slm_last_error());
+        } else if (cli_is(&a, "--grammar", NULL)) {
+            if (!(o->grammar = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--json-schema", NULL)) {
+            if (!(o->schema = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--stop", NULL)) {
             const char *v = cli_value(&a);
             if (!v) return CLI_USAGE;
@@ -136,6 +142,7 @@ static int parse(int argc, char **argv, chat_opts *o)
         }
         if (rc) return rc;
     }
+    if (o->grammar && o->schema) return cli_usage_error(a.cmd, "give --grammar or --json-schema, not both");
     return 0;
 }
 
@@ -575,6 +582,32 @@ int cmd_chat(int argc, char **argv)
     else if (c.tools)
         fprintf(stderr, "slm %s: tool calls are parsed as '%s'\n", cmd, slm_tool_format_name(c.tool_format));
 
+    if (o.grammar || o.schema) {
+        const char *path = o.grammar ? o.grammar : o.schema;
+        size_t len = 0;
+        char *src = cli_read_file(path, &len), *gbnf = NULL;
+        if (!src) {
+            fprintf(stderr, "slm %s: cannot read '%s': %s\n", cmd, path, strerror(errno));
+            goto done;
+        }
+        if (o.schema) {
+            st = slm_json_schema_to_grammar(src, len, &gbnf);
+            free(src);
+            src = NULL;
+            if (st != SLM_OK) {
+                fprintf(stderr, "slm %s: %s: %s\n", cmd, path, slm_last_error());
+                goto done;
+            }
+            len = strlen(gbnf);
+        }
+        st = slm_grammar_new(c.model, gbnf ? gbnf : src, len, NULL, &c.grammar);
+        free(src);
+        slm_grammar_text_free(gbnf);
+        if (st != SLM_OK) {
+            fprintf(stderr, "slm %s: %s: %s\n", cmd, path, slm_last_error());
+            goto done;
+        }
+    }
     if ((st = slm_sampler_new(&o.sp, &c.smp)) != SLM_OK) {
         cli_fail(cmd, "bad sampling parameters", st);
         rc = CLI_USAGE;
@@ -617,6 +650,7 @@ done:
     cJSON_Delete(file_msgs);
     cJSON_Delete(file_tools);
     chat_free(&c);
+    slm_grammar_free(c.grammar);
     slm_sampler_free(c.smp);
     slm_session_free(c.sess);
     slm_model_free(c.model);

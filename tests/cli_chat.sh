@@ -5,7 +5,9 @@
 # /reset + /load round-trips the conversation (and the reloaded conversation
 # reuses the whole cache), '\' and """ multi-line input, the oldest turns
 # are dropped when the context fills, --messages (text and --json
-# chat.completion), --tools reaches the template, usage errors exit 2 and
+# chat.completion), --tools reaches the template, a tool call forced by a
+# grammar is parsed (--json tool_calls, the REPL's line, /tool, /save),
+# usage errors exit 2 and
 # missing files exit 1 with a message. With ../shared present the Qwen2.5
 # template from the chat test data is used, else the built-in chatml.
 # Args: $1 slm binary, $2 testdata dir, $3 scratch dir.
@@ -153,10 +155,49 @@ if [ "$TMPL" != chatml ]; then
     grep -q "parsed as 'hermes'" "$W/t.err" || fail "--tools with the Qwen2.5 template is not parsed as hermes"
 fi
 
+# ---- a tool call forced by a grammar is parsed, shown, saved and answered --
+cat > "$W/call.gbnf" <<'EOF'
+root ::= "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"" city "\"}}\n</tool_call>"
+city ::= "Paris" | "Rome"
+EOF
+printf '[{"role": "user", "content": "Weather in Paris?"}]' > "$W/ask.json"
+TOOLARGS=(-c 1024 --tools "$W/tools.json" --tool-format hermes --grammar "$W/call.gbnf")
+"${CHAT[@]}" "${TOOLARGS[@]}" --messages "$W/ask.json" --json > "$W/call.json" 2> "$W/call.err" ||
+    fail "grammar-forced tool call: $(cat "$W/call.err")"
+printf 'Weather?\n/tool {"temperature_c": 22}\n/save %s\n' "$W/conv4.json" > "$W/script3"
+"${CHAT[@]}" "${TOOLARGS[@]}" -n 80 < "$W/script3" > "$W/call.out" 2> "$W/call.err" ||
+    fail "tool REPL: $(cat "$W/call.err")"
+grep -q '^\[tool call call_0\] get_weather({"location": "\(Paris\|Rome\)"})$' "$W/call.out" ||
+    fail "the REPL did not show the parsed call: $(cat "$W/call.out")"
+python3 - "$W" <<'PY' || fail "tool-call checks (above)"
+import json, sys
+w = sys.argv[1]
+ok = True
+def check(cond, msg):
+    global ok
+    if not cond:
+        print("  " + msg); ok = False
+ch = json.load(open(w + "/call.json"))["choices"][0]
+check(ch["finish_reason"] == "tool_calls", "finish_reason %s" % ch["finish_reason"])
+tc = ch["message"].get("tool_calls", [])
+check(len(tc) == 1 and tc[0]["type"] == "function" and tc[0]["function"]["name"] == "get_weather", "tool_calls %s" % tc)
+if tc:
+    check(json.loads(tc[0]["function"]["arguments"]) in ({"location": "Paris"}, {"location": "Rome"}),
+          "arguments %s" % tc[0]["function"]["arguments"])
+check(ch["message"]["content"] == "", "content %r" % ch["message"]["content"])
+c = json.load(open(w + "/conv4.json"))
+check([m["role"] for m in c] == ["user", "assistant", "tool", "assistant"], "roles %s" % [m["role"] for m in c])
+if len(c) == 4:
+    check(c[1]["tool_calls"][0]["function"]["name"] == "get_weather", "saved call %s" % c[1])
+    check(c[2]["tool_call_id"] == "call_0" and c[2]["name"] == "get_weather", "tool message %s" % c[2])
+sys.exit(0 if ok else 1)
+PY
+
 # ---- usage errors exit 2, missing files exit 1 with a message --------------
 "$SLM" chat --help > "$W/help" || fail "--help"
 grep -q -- "--messages" "$W/help" || fail "--help does not document --messages"
-for bad in "--bogus" "--temp x" "--top-p 2" "--chat-template no-such-builtin" "--tool-format nope" "--stop="; do
+for bad in "--bogus" "--temp x" "--top-p 2" "--chat-template no-such-builtin" "--tool-format nope" "--stop=" \
+    "--grammar a --json-schema b"; do
     "$SLM" chat "$W/tiny.gguf" $bad < /dev/null > /dev/null 2> "$W/e"
     rc=$?
     [ $rc -eq 2 ] || fail "'$bad' exited $rc, want 2"
@@ -171,6 +212,7 @@ check_missing "$W/missing.gguf"
 check_missing "$W/tiny.gguf" --messages "$W/missing.json"
 check_missing "$W/tiny.gguf" --tools "$W/missing.json"
 check_missing "$W/tiny.gguf" --chat-template "$W/missing.jinja"
+check_missing "$W/tiny.gguf" --grammar "$W/missing.json"
 
 [ $fails -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed ($fails problems)"
 [ $fails -eq 0 ]
