@@ -7,6 +7,7 @@
 # are dropped when the context fills, --messages (text and --json
 # chat.completion), --tools reaches the template, a tool call forced by a
 # grammar is parsed (--json tool_calls, the REPL's line, /tool, /save),
+# --stop and the template's end-of-turn text cut the reply,
 # usage errors exit 2 and
 # missing files exit 1 with a message. With ../shared present the Qwen2.5
 # template from the chat test data is used, else the built-in chatml.
@@ -190,6 +191,24 @@ check([m["role"] for m in c] == ["user", "assistant", "tool", "assistant"], "rol
 if len(c) == 4:
     check(c[1]["tool_calls"][0]["function"]["name"] == "get_weather", "saved call %s" % c[1])
     check(c[2]["tool_call_id"] == "call_0" and c[2]["name"] == "get_weather", "tool message %s" % c[2])
+sys.exit(0 if ok else 1)
+PY
+
+# ---- stop strings: --stop, and the template's own end-of-turn text ---------
+# (a grammar makes the random model write a known text; the stream must not
+# show any part of the stop string)
+printf 'root ::= "hello STOP world"\n' > "$W/stop.gbnf"
+printf 'root ::= "hi<|im_end|>more"\n' > "$W/eot.gbnf"
+"$SLM" chat "$W/tiny.gguf" --chat-template chatml --temp 0 -t 1 --grammar "$W/stop.gbnf" --stop STOP \
+    --messages "$W/ask.json" > "$W/stop.out" 2>/dev/null || fail "--stop run failed"
+[ "$(cat "$W/stop.out")" = "hello " ] || fail "--stop: got '$(cat "$W/stop.out")', want 'hello '"
+"$SLM" chat "$W/tiny.gguf" --chat-template chatml --temp 0 -t 1 --grammar "$W/eot.gbnf" --json \
+    --messages "$W/ask.json" > "$W/eot.json" 2>/dev/null || fail "end-of-turn run failed"
+python3 - "$W/eot.json" <<'PY' || fail "chatml's <|im_end|> did not end the reply"
+import json, sys
+ch = json.load(open(sys.argv[1]))["choices"][0]
+ok = ch["message"]["content"] == "hi" and ch["finish_reason"] == "stop"
+if not ok: print("  ", ch)
 sys.exit(0 if ok else 1)
 PY
 
