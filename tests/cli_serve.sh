@@ -206,6 +206,20 @@ jq -e '.error.param == "response_format" and (.error.message | test("pattern"))'
     fail "unsupported schema keyword not named: $(cat "$W/out")"
 expect_error "$A" 400 POST /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}}'
 
+# tools: validated; accepted with tool_choice auto/none (this model's ChatML
+# fallback has no tool-call syntax, so the reply is plain content)
+TOOLS='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]'
+for choice in auto none; do
+    [ "$(req "$A" POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":8,
+          \"tools\":$TOOLS,\"tool_choice\":\"$choice\"}")" = 200 ] &&
+        jq -e '(.choices[0].message.content | type == "string") and (.choices[0].finish_reason | test("stop|length"))' \
+            "$W/out" >/dev/null || fail "tools with tool_choice $choice: $(head -c 300 "$W/out")"
+done
+expect_error "$A" 400 POST /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"tools":{"a":1}}'
+expect_error "$A" 400 POST /v1/chat/completions '{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function"}]}'
+expect_error "$A" 400 POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"tools\":$TOOLS,\"tool_choice\":\"required\"}"
+jq -e '.error.param == "tool_choice"' "$W/out" >/dev/null || fail "tool_choice required: $(cat "$W/out")"
+
 # embeddings: OpenAI shape, n_embd (64) unit-length vectors, one per input in order;
 # token input equals the text's tokens; base64 decodes to the same floats
 [ "$(req "$A" POST /v1/embeddings '{"model":"x","input":"Once upon a time"}')" = 200 ] &&

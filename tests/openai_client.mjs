@@ -86,6 +86,20 @@ check(obj && typeof obj.name === 'string' && [...obj.name].length <= 12 && Numbe
   ['cat', 'dog'].includes(obj.pet) && Object.keys(obj).length === 3 && js.choices[0].finish_reason === 'stop',
   'response_format json_schema output is valid for the schema', js.choices[0]);
 
+// tools are accepted (this random model's template has no tool-call syntax:
+// the reply is content), streamed too
+const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather of a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+const tr = await client.chat.completions.create({ model: 'x', messages, max_tokens: 8, temperature: 0, tools,
+  tool_choice: 'auto' });
+check(typeof tr.choices[0].message.content === 'string' && ['stop', 'length'].includes(tr.choices[0].finish_reason),
+  'chat with tools (auto) answers', tr.choices[0]);
+let tstreamed = '';
+for await (const ch of await client.chat.completions.create({ model: 'x', messages, max_tokens: 8, temperature: 0,
+  tools, stream: true })) tstreamed += ch.choices[0]?.delta?.content ?? '';
+check(tstreamed === tr.choices[0].message.content, 'streamed chat with tools gives the same content',
+  { tstreamed, text: tr.choices[0].message.content });
+
 try {
   await client.chat.completions.create({ model: 'x', messages, temperature: 5 });
   check(false, 'temperature 5 is refused');

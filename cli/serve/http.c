@@ -54,7 +54,9 @@ typedef struct job {
     size_t max_stop;          /* longest stop string */
     srv_buf sse;              /* SSE bytes for the connection (under mu) */
     size_t sse_read;
-    char finish[16];          /* "stop", "length", "cancelled" */
+    char finish[16];          /* "stop", "length", "cancelled", "tool_calls" */
+    srv_buf raw;              /* with tools: the reply with special tokens written out, for the parser */
+    srv_buf calls;            /* with tools and calls found: their JSON (non-streaming form) */
     int32_t n_gen;
     int fd;                   /* the client's socket, for peeking */
     double t_arrive;          /* ms, cli_now_ms() */
@@ -72,6 +74,7 @@ typedef struct server {
     srv_cache *cache;
     uint32_t n_ctx;           /* of every slot */
     const char *chat_template;/* the model's tokenizer.chat_template, or NULL: ChatML */
+    slm_tool_format tool_format; /* the template's tool-call syntax (NONE without a template) */
     char bos[64], eos[64];    /* their texts, for the template's bos_token/eos_token */
     pthread_mutex_t mu;       /* queue, counters below */
     pthread_cond_t cv;
@@ -149,6 +152,8 @@ static void job_release(job *j)
     free(j->ids);
     srv_buf_free(&j->text);
     srv_buf_free(&j->sse);
+    srv_buf_free(&j->raw);
+    srv_buf_free(&j->calls);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     free(j);
@@ -198,7 +203,12 @@ static void result_json(srv_buf *b, const server *S, const job *j, const char *t
     if (j->req.kind == SRV_CHAT) {
         head_json(b, S, j, "chat.completion");
         srv_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
-        srv_buf_json_str(b, text, n);
+        if (j->calls.n && n == 0) srv_buf_puts(b, "null");
+        else srv_buf_json_str(b, text, n);
+        if (j->calls.n) {
+            srv_buf_puts(b, ",\"tool_calls\":");
+            srv_buf_append(b, j->calls.p, j->calls.n);
+        }
         srv_buf_printf(b, "},\"logprobs\":null,\"finish_reason\":\"%s\"}],", finish);
     } else {
         head_json(b, S, j, "text_completion");
@@ -241,6 +251,7 @@ static void sse_chunk(job *j, const server *S, const char *text, size_t n, const
 static void stream_text(job *j, const server *S, int final)
 {
     size_t end = j->text.n;
+    if (!final && j->req.tools_json) return; /* the reply may turn out to be tool calls */
     if (!final) {
         size_t hold = cli_utf8_incomplete_tail(j->text.p ? j->text.p : "", j->text.n);
         if (j->max_stop > 1 && j->max_stop - 1 > hold) hold = j->max_stop - 1;
@@ -284,6 +295,56 @@ static void update_gauges(server *S)
     srv_metrics_gauges(S->metrics, q, b, S->cfg->n_parallel);
 }
 
+/* With tools: split the reply into calls and content. If there are calls,
+ * j->text becomes the content, j->calls their JSON, and for a stream one
+ * chunk carries them (OpenAI's delta form, with an index per call). 1 if
+ * calls were found (under j->mu). */
+static int split_tool_calls(job *j, const server *S)
+{
+    slm_tool_calls *tc = NULL;
+    if (slm_tool_calls_parse(S->tool_format, j->raw.p ? j->raw.p : "", j->raw.n, j->req.tools_json, &tc) != SLM_OK)
+        return 0;
+    if (tc->n_calls == 0) {
+        slm_tool_calls_free(tc);
+        return 0;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        srv_buf *b = pass ? &j->sse : &j->calls;
+        if (pass && !j->req.stream) break;
+        if (pass) {
+            srv_buf_puts(b, "data: ");
+            head_json(b, S, j, "chat.completion.chunk");
+            srv_buf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{");
+            if (tc->content_len) {
+                srv_buf_puts(b, "\"content\":");
+                srv_buf_json_str(b, tc->content, tc->content_len);
+                srv_buf_puts(b, ",");
+            }
+            srv_buf_puts(b, "\"tool_calls\":");
+        }
+        srv_buf_puts(b, "[");
+        for (size_t i = 0; i < tc->n_calls; i++) {
+            const slm_tool_call *c = &tc->calls[i];
+            srv_buf_puts(b, i ? ",{" : "{");
+            if (pass) srv_buf_printf(b, "\"index\":%zu,", i);
+            srv_buf_puts(b, "\"id\":");
+            srv_buf_json_str(b, c->id, strlen(c->id));
+            srv_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+            srv_buf_json_str(b, c->name, strlen(c->name));
+            srv_buf_puts(b, ",\"arguments\":");
+            srv_buf_json_str(b, c->arguments, strlen(c->arguments));
+            srv_buf_puts(b, "}}");
+        }
+        srv_buf_puts(b, "]");
+        if (pass) srv_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    }
+    j->text.n = 0;
+    srv_buf_append(&j->text, tc->content, tc->content_len);
+    j->streamed = j->text.n; /* the content went out with the calls */
+    slm_tool_calls_free(tc);
+    return 1;
+}
+
 /* Record the end of sl's job (finish reason or j->failed), publish the
  * final SSE events, and free the slot. */
 static void slot_end(slot *sl, const char *finish)
@@ -298,6 +359,8 @@ static void slot_end(slot *sl, const char *finish)
     srv_metrics_generation(S->metrics, sl->t_first >= 0 ? sl->t_first - j->t_arrive : -1, (int32_t)j->n_ids,
                            j->n_gen, sl->t_gen0 >= 0 ? t_end - sl->t_gen0 : 0);
     pthread_mutex_lock(&j->mu);
+    if (j->req.tools_json && !j->failed && strcmp(finish, "cancelled") != 0 && split_tool_calls(j, S))
+        finish = "tool_calls";
     snprintf(j->finish, sizeof j->finish, "%s", finish);
     if (j->req.stream) {
         if (j->failed) {
@@ -468,13 +531,19 @@ static void slot_next(slot *sl)
     pthread_mutex_lock(&j->mu);
     size_t before = j->text.n;
     srv_buf_append(&j->text, piece, n);
+    if (j->req.tools_json) {
+        /* the tool-call parser needs markers that are control tokens */
+        char sp[256];
+        size_t k = slm_token_to_piece(S->model, tok, 1, sp, sizeof sp);
+        srv_buf_append(&j->raw, sp, k <= sizeof sp ? k : 0);
+    }
     long at = j->max_stop ? find_stop(j, before > j->max_stop ? before - j->max_stop + 1 : 0) : -1;
     if (at >= 0) {
         j->text.n = (size_t)at;
         j->text.p[at] = '\0';
     }
     if (j->req.stream) stream_text(j, S, 0);
-    int oom = j->text.oom || j->sse.oom;
+    int oom = j->text.oom || j->sse.oom || j->raw.oom;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     if (oom) {
@@ -707,6 +776,10 @@ static int render_template(const server *S, srv_request *r, srv_error *e)
     srv_buf ctx = {0};
     srv_buf_puts(&ctx, "{\"messages\":");
     srv_buf_puts(&ctx, r->messages_json);
+    if (r->tools_json) {
+        srv_buf_puts(&ctx, ",\"tools\":");
+        srv_buf_puts(&ctx, r->tools_json);
+    }
     srv_buf_puts(&ctx, ",\"add_generation_prompt\":true,\"bos_token\":");
     srv_buf_json_str(&ctx, S->bos, strlen(S->bos));
     srv_buf_puts(&ctx, ",\"eos_token\":");
@@ -801,7 +874,8 @@ static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
 
     /* Deterministic non-streaming requests may be answered from the cache. */
     srv_buf key = {0};
-    int cacheable = !j->req.stream && srv_request_deterministic(&j->req) && S->cfg->cache_bytes > 0;
+    int cacheable = !j->req.stream && !j->req.tools_json && srv_request_deterministic(&j->req) &&
+                    S->cfg->cache_bytes > 0;
     if (cacheable) {
         srv_request_canonical(&j->req, &key);
         srv_cached hit;
@@ -1161,6 +1235,7 @@ int srv_run(slm_model *model, const srv_config *cfg)
     const char *tmpl = NULL;
     if (!cfg->chatml && slm_model_chat_template(model, &tmpl) == SLM_OK && tmpl && tmpl[0]) {
         S.chat_template = tmpl;
+        S.tool_format = slm_tool_format_detect(tmpl, strlen(tmpl));
         int32_t bos = slm_token_bos(model), eos = slm_token_eos(model);
         size_t k;
         if (bos >= 0 && (k = slm_token_to_piece(model, bos, 1, S.bos, sizeof S.bos - 1)) < sizeof S.bos) S.bos[k] = '\0';

@@ -2,8 +2,10 @@
  * field type- and range-checked (this is the fuzzed trust boundary: any
  * byte string gives either a request or an srv_error, never a crash), and
  * OpenAI-style error bodies. Unknown fields are ignored, as most OpenAI-
- * compatible servers do; features we do not implement (tools, n > 1,
- * logprobs, echo) are refused with 400 rather than silently ignored.
+ * compatible servers do; features we do not implement (n > 1, logprobs,
+ * echo, a forced tool_choice) are refused with 400 rather than silently
+ * ignored. "tools" go to the model's chat template; the reply is split
+ * into tool calls by http.c.
  * response_format json_object / json_schema becomes a GBNF grammar
  * (slm_json_schema_to_grammar) that constrains sampling. Any "model" name is accepted; responses name the loaded
  * model. Also the /v1/embeddings body (srv_embed_parse). */
@@ -175,6 +177,7 @@ void srv_request_free(srv_request *r)
     free(r->prompt);
     free(r->messages_json); /* cJSON_Print allocates with malloc by default */
     free(r->grammar);
+    free(r->tools_json);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     memset(r, 0, sizeof *r);
 }
@@ -225,8 +228,26 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
         out->prompt_len = chat.n;
         chat.p = NULL;
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "tools");
-        if (t && !cJSON_IsNull(t) && !(cJSON_IsArray(t) && cJSON_GetArraySize(t) == 0))
-            BAD("tools", "'tools' (function calling) is not supported yet");
+        if (t && !cJSON_IsNull(t)) {
+            if (!cJSON_IsArray(t)) BAD("tools", "'tools' must be an array");
+            const cJSON *tool;
+            cJSON_ArrayForEach(tool, t) {
+                const cJSON *ty = cJSON_GetObjectItemCaseSensitive(tool, "type");
+                const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tool, "function");
+                const cJSON *nm = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
+                if (!cJSON_IsObject(tool) || !cJSON_IsString(ty) || strcmp(ty->valuestring, "function") != 0 ||
+                    !cJSON_IsString(nm) || !nm->valuestring[0])
+                    BAD("tools", "each tool must be {\"type\":\"function\",\"function\":{\"name\":...}}");
+            }
+            int use = cJSON_GetArraySize(t) > 0;
+            const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+            if (tc && !cJSON_IsNull(tc)) {
+                if (cJSON_IsString(tc) && strcmp(tc->valuestring, "none") == 0) use = 0;
+                else if (!cJSON_IsString(tc) || strcmp(tc->valuestring, "auto") != 0)
+                    BAD("tool_choice", "'tool_choice' must be \"auto\" or \"none\" (forcing a call is not supported)");
+            }
+            if (use && !(out->tools_json = cJSON_PrintUnformatted(t))) goto nomem;
+        }
         const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
         if (rf && !cJSON_IsNull(rf)) {
             const cJSON *ty = cJSON_GetObjectItemCaseSensitive(rf, "type");
@@ -355,6 +376,7 @@ void srv_request_canonical(const srv_request *r, srv_buf *b)
                    r->sp.temperature <= 0 ? 0ULL : (unsigned long long)p->seed);
     for (int i = 0; i < r->n_stop; i++) srv_buf_printf(b, "stop%d=%zu:%s;", i, strlen(r->stop[i]), r->stop[i]);
     if (r->grammar) srv_buf_printf(b, "grammar=%zu:%s;", strlen(r->grammar), r->grammar);
+    if (r->tools_json) srv_buf_printf(b, "tools=%zu:%s;", strlen(r->tools_json), r->tools_json);
     srv_buf_printf(b, "prompt=%zu:", r->prompt_len);
     srv_buf_append(b, r->prompt, r->prompt_len);
 }

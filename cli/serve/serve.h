@@ -62,6 +62,7 @@ typedef struct srv_request {
     char *messages_json;     /* chat: the "messages" array as compact JSON, for the
                                 model's template (malloc'd); NULL for completions */
     char *grammar;           /* GBNF from response_format json_object/json_schema, or NULL; malloc'd */
+    char *tools_json;        /* chat "tools" as compact JSON (tool_choice not "none"), or NULL; malloc'd */
     char *stop[SRV_MAX_STOP];/* malloc'd, NUL-terminated, non-empty */
     int n_stop;
 } srv_request;
