@@ -400,7 +400,7 @@ static slm_status emit_class(parser *p, uint32_t parent, evec *e, crange *r, siz
     slm_status st = SLM_OK;
     seqs sq = {0};
     evec alt = {0};
-    qsort(r, n, sizeof *r, crange_cmp);
+    if (n) qsort(r, n, sizeof *r, crange_cmp);
     size_t m = 0;
     for (size_t k = 0; k < n; k++) {
         if (m > 0 && r[k].lo <= r[m - 1].hi + 1) {
@@ -427,7 +427,7 @@ static slm_status emit_class(parser *p, uint32_t parent, evec *e, crange *r, siz
         }
         if (next <= 0x10FFFF) f[nf++] = (crange){next, 0x10FFFF};
     } else {
-        memcpy(f, r, m * sizeof *r);
+        if (m) memcpy(f, r, m * sizeof *r);
         nf = m;
     }
     uint64_t ascii[4] = {0, 0, 0, 0};
