@@ -113,7 +113,7 @@ def svg(rows, params, title):
     o = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{W}' height='{H}' font-family='sans-serif' font-size='11'>",
          f"<rect width='{W}' height='{H}' fill='white'/>",
          f"<text x='{W / 2}' y='18' text-anchor='middle' font-size='14'>{esc(title)}</text>"]
-    pw, ph, top = (W - 120) / 2, H - 130, 40
+    pw, ph, top = (W - 180) / 2, H - 130, 40
     for k, (label, key) in enumerate(panels):
         left = 60 + k * (pw + 50)
         vals = [max(p[1].get(key, 0.0), 1e-3 if key == "dppl" else 1e-6) for p in pts]
@@ -163,7 +163,7 @@ def svg(rows, params, title):
         else:
             o.append(f"<rect x='{lx - 4}' y='{ly - 4}' width='8' height='8' fill='{c}'/>")
         o.append(f"<text x='{lx + 9}' y='{ly + 4}'>{esc(name)}</text>")
-        lx += 170
+        lx += 150
     o.append(f"<text x='{lx}' y='{ly + 4}' fill='#888'>- - Pareto frontier</text>")
     o.append("</svg>")
     return "\n".join(o) + "\n"
