@@ -47,6 +47,13 @@ if [ -f "$DATA" ]; then
     done
     out=$("$SLM" perplexity "$S" $P --kl-divergence "$SCRATCH/b.lp" 2>/dev/null)
     case "$out" in *"mean KLD:   0.000000 +/- 0.000000"*"same top-1: 100.000%"*) ;; *) fail "self KL: $out" ;; esac
+    # float16 rows by default (4 + 2 x 512 bytes), --logits-f32 the old 4 x 512; both compare
+    "$SLM" perplexity "$S" $P --save-logits "$SCRATCH/b32.lp" --logits-f32 >/dev/null 2>&1 || fail "--logits-f32 failed"
+    rows=$((4 * (64 - 1 - 32))); head=$((24 + 4 * 64 * 4))
+    [ "$(stat -c %s "$SCRATCH/b.lp")" -eq $((head + rows * 1028)) ] || fail "float16 logits file size $(stat -c %s "$SCRATCH/b.lp")"
+    [ "$(stat -c %s "$SCRATCH/b32.lp")" -eq $((head + rows * 2048)) ] || fail "float32 logits file size $(stat -c %s "$SCRATCH/b32.lp")"
+    out=$("$SLM" perplexity "$S" $P --kl-divergence "$SCRATCH/b32.lp" 2>/dev/null)
+    case "$out" in *"mean KLD:   0.000000 +/- 0.000000"*) ;; *) fail "self KL against a float32 base: $out" ;; esac
     "$SLM" imatrix "$S" $P -o "$SCRATCH/i.dat" 2>/dev/null || fail "imatrix failed"
     "$SLM" quantize --imatrix "$SCRATCH/i.dat" "$S" "$SCRATCH/s.gguf" Q4_K_M --json 2>/dev/null |
         grep -q '"imatrix_tensors":35' || fail "quantize --imatrix did not use 35 tensors"
