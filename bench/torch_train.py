@@ -16,7 +16,9 @@ Two modes:
   torch_train.py ab --slm build/slm --tokenizer TOK.gguf --text FILE [--rounds N] [flags]
       tokenizes FILE once, then alternates `slm train` and the PyTorch run
       (A, B, A, B, ...) with identical settings and prints every round and
-      the medians. The machine is shared: compare the ratio, not absolutes.
+      the medians: tokens/s over the training steps (as each engine reports
+      it) and the CPU seconds of each whole process (setup, tokenization or
+      import included). The machine is shared: compare ratios, not absolutes.
 
 Needs Debian's python3-torch (run with /usr/bin/python3: a pyenv python
 will not see it); exits 77 with a message when torch is absent. Debian's
@@ -29,6 +31,7 @@ import json
 import math
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -204,17 +207,24 @@ def tokenize(slm, tok, text, out_path):
     return len(r.stdout.split())
 
 
+def child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_slm(a, tok, text, scratch):
     out = os.path.join(scratch, "slm_ab.gguf")
     cmd = [a.slm, "train", "--data", text, "--tokenizer", tok, "-o", out,
            "--svg", os.path.join(scratch, "slm_ab.svg"), "--log-every", "1"] + slm_flags(a)
+    c0 = child_cpu()
     r = subprocess.run(cmd, capture_output=True, text=True)
+    cpu = child_cpu() - c0
     if r.returncode != 0:
         sys.exit("slm train failed: " + r.stderr[-2000:])
     last = [ln for ln in r.stderr.splitlines() if ln.startswith("step ")][-1]
     tps = float(re.search(r" (\d+) tok/s", last).group(1))
     loss = float(re.search(r"loss ([0-9.]+)", last).group(1))
-    return {"engine": "slm", "tokens_per_s": tps, "last_loss": loss}
+    return {"engine": "slm", "tokens_per_s": tps, "last_loss": loss, "cpu_s": cpu}
 
 
 def main():
@@ -256,20 +266,27 @@ def main():
             flags[flags.index("-t")] = "--threads"
             cmd = [sys.executable, os.path.abspath(__file__), "train", "--tokens", ids,
                    "--vocab", str(vocab)] + flags
+            c0 = child_cpu()
             tr = subprocess.run(cmd, capture_output=True, text=True)
+            tcpu = child_cpu() - c0
             if tr.returncode != 0:
                 sys.exit("torch run failed: " + tr.stderr[-2000:])
             tt = json.loads(tr.stdout.strip().splitlines()[-1])
             res["slm"].append(s["tokens_per_s"])
             res["torch"].append(tt["tokens_per_s"])
+            res.setdefault("slm_cpu", []).append(s["cpu_s"])
+            res.setdefault("torch_cpu", []).append(tcpu)
             print(f"round {r + 1}: slm {s['tokens_per_s']:.0f} tok/s (loss {s['last_loss']:.3f}), "
                   f"torch {tt['tokens_per_s']:.0f} tok/s (loss {tt['last_loss']:.3f}, "
-                  f"{tt['n_params']} params); ratio {s['tokens_per_s'] / tt['tokens_per_s']:.2f}",
-                  flush=True)
+                  f"{tt['n_params']} params); ratio {s['tokens_per_s'] / tt['tokens_per_s']:.2f}; "
+                  f"CPU s of the whole process (setup included): slm {s['cpu_s']:.1f}, "
+                  f"torch {tcpu:.1f}", flush=True)
         ms, mt = statistics.median(res["slm"]), statistics.median(res["torch"])
         ratios = [x / y for x, y in zip(res["slm"], res["torch"])]
         print(json.dumps({"slm_median_tok_s": ms, "torch_median_tok_s": mt,
                           "ratio_of_medians": ms / mt, "median_ratio": statistics.median(ratios),
+                          "slm_median_cpu_s": statistics.median(res["slm_cpu"]),
+                          "torch_median_cpu_s": statistics.median(res["torch_cpu"]),
                           "rounds": a.rounds}))
 
 
