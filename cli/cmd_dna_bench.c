@@ -8,6 +8,10 @@
  * binary's directory, then from the current directory (so a build in
  * /work/main/build finds /work/shared/...). UCI splice: --splice, else
  * $SLM_DNA_SPLICE, else uci_splice/splice.data next to the gue folder.
+ * --merge FILE adds the rows of an earlier --json output (task × method
+ * pairs this run does not produce), so a slow method (the gLM, after its
+ * pretraining) and the baselines can run at different times and still
+ * share one report.
  */
 #include <limits.h>
 #include <math.h>
@@ -17,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "cli.h"
 
@@ -56,6 +62,8 @@ static void usage(FILE *f)
             "      --cnn-epochs N      CNN epochs before early stopping (default 8)\n"
             "      --glm-epochs N      gLM fine-tuning epochs (default 3)\n"
             "      --work-dir DIR      where temporary classifier files go (default /tmp)\n"
+            "      --merge FILE        add the rows of an earlier --json output (pairs this\n"
+            "                          run does not produce) to the report and output\n"
             "  -t, --threads N         threads (default: all cores)\n"
             "      --progress          progress bar even when stderr is not a terminal\n"
             "  -h, --help              show this help\n");
@@ -207,10 +215,120 @@ static void print_json(const slm_dna_bench_row *rows, size_t n)
     printf("]\n");
 }
 
+static double jnum(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void jci(const cJSON *o, const char *key, double *lo, double *hi)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    *lo = *hi = NAN;
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2) {
+        *lo = cJSON_GetArrayItem(v, 0)->valuedouble;
+        *hi = cJSON_GetArrayItem(v, 1)->valuedouble;
+    }
+}
+
+/* Append the rows of a --json file that (task, method) does not already
+ * hold. *rows is replaced by a malloc'd array (caller frees with free()). */
+static int merge_rows(const char *path, slm_dna_bench_row **rows, size_t *n)
+{
+    size_t len = 0;
+    char *text = cli_read_file(path, &len);
+    if (!text) {
+        fprintf(stderr, "slm %s: --merge %s: cannot read\n", CMD, path);
+        return CLI_FAIL;
+    }
+    cJSON *arr = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsArray(arr)) {
+        fprintf(stderr, "slm %s: --merge %s: not a JSON array of bench rows\n", CMD, path);
+        cJSON_Delete(arr);
+        return CLI_FAIL;
+    }
+    size_t m = (size_t)cJSON_GetArraySize(arr);
+    slm_dna_bench_row *out = malloc((*n + m + 1) * sizeof *out);
+    if (!out) {
+        cJSON_Delete(arr);
+        return CLI_FAIL;
+    }
+    memcpy(out, *rows, *n * sizeof *out);
+    size_t k = *n;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, arr)
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "task"), *me = cJSON_GetObjectItemCaseSensitive(o, "method");
+        if (!cJSON_IsString(t) || !cJSON_IsString(me)) {
+            fprintf(stderr, "slm %s: --merge %s: a row without task/method\n", CMD, path);
+            free(out);
+            cJSON_Delete(arr);
+            return CLI_FAIL;
+        }
+        int dup = 0;
+        for (size_t i = 0; i < k; i++)
+            if (strcmp(out[i].task, t->valuestring) == 0 && strcmp(out[i].method, me->valuestring) == 0) dup = 1;
+        if (dup) continue;
+        slm_dna_bench_row *r = &out[k++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->task, sizeof r->task, "%s", t->valuestring);
+        snprintf(r->method, sizeof r->method, "%s", me->valuestring);
+        r->missing = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "missing"));
+        r->n_class = (int32_t)jnum(o, "n_class");
+        r->mcc = jnum(o, "mcc");
+        r->accuracy = jnum(o, "accuracy");
+        r->f1 = jnum(o, "f1");
+        r->auroc = jnum(o, "auroc");
+        jci(o, "mcc_ci95", &r->mcc_lo, &r->mcc_hi);
+        jci(o, "accuracy_ci95", &r->accuracy_lo, &r->accuracy_hi);
+        jci(o, "f1_ci95", &r->f1_lo, &r->f1_hi);
+        jci(o, "auroc_ci95", &r->auroc_lo, &r->auroc_hi);
+        double v;
+        r->params = (v = jnum(o, "params")) >= 0 ? (uint64_t)v : 0;
+        r->n_train = (v = jnum(o, "n_train")) >= 0 ? (uint64_t)v : 0;
+        r->n_dev = (v = jnum(o, "n_dev")) >= 0 ? (uint64_t)v : 0;
+        r->n_test = (v = jnum(o, "n_test")) >= 0 ? (uint64_t)v : 0;
+        r->train_s = (v = jnum(o, "train_s")) >= 0 ? v : 0;
+        r->predict_s = (v = jnum(o, "predict_s")) >= 0 ? v : 0;
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "detail");
+        if (cJSON_IsString(d)) snprintf(r->detail, sizeof r->detail, "%s", d->valuestring);
+    }
+    cJSON_Delete(arr);
+    *rows = out;
+    *n = k;
+    return CLI_OK;
+}
+
+/* Group rows by task (tasks in first-appearance order, rows within a task
+ * in their order), so merged rows sit with their task. */
+static void sort_rows(slm_dna_bench_row *rows, size_t n)
+{
+    slm_dna_bench_row *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    char *used = calloc(n ? n : 1, 1);
+    if (!tmp || !used) {
+        free(tmp);
+        free(used);
+        return; /* leave the order as it is */
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (used[i]) continue;
+        for (size_t j = i; j < n; j++)
+            if (!used[j] && strcmp(rows[j].task, rows[i].task) == 0) {
+                tmp[k++] = rows[j];
+                used[j] = 1;
+            }
+    }
+    memcpy(rows, tmp, n * sizeof *rows);
+    free(tmp);
+    free(used);
+}
+
 int cmd_dna_bench(int argc, char **argv)
 {
     slm_dna_bench_params p = slm_dna_bench_default_params();
-    const char *report = NULL, *svg = NULL, *splice = NULL;
+    const char *report = NULL, *svg = NULL, *splice = NULL, *merge = NULL;
     int json = 0, force_progress = 0;
     int32_t n_threads = 0, n_boot = p.n_boot, folds = p.folds, cnn_epochs = p.cnn_epochs, glm_epochs = p.glm_epochs;
     cli_args a;
@@ -234,6 +352,8 @@ int cmd_dna_bench(int argc, char **argv)
             if (!(report = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--svg", NULL)) {
             if (!(svg = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--merge", NULL)) {
+            if (!(merge = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--work-dir", NULL)) {
             if (!(p.work_dir = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--seed", NULL)) {
@@ -302,6 +422,14 @@ int cmd_dna_bench(int argc, char **argv)
     double total_s = (cli_now_ms() - t0) / 1e3;
     if (st != SLM_OK) return cli_fail(CMD, "benchmark", st);
     fprintf(stderr, "slm %s: %zu results in %.1f s\n", CMD, n, total_s);
+    slm_dna_bench_row *lib_rows = rows; /* freed with slm_dna_free; merged copies with free() */
+    if (merge) {
+        if (merge_rows(merge, &rows, &n) != CLI_OK) {
+            slm_dna_free(lib_rows);
+            return CLI_FAIL;
+        }
+        sort_rows(rows, n);
+    }
 
     if (report) {
         char svg_buf[PATH_MAX];
@@ -348,7 +476,8 @@ int cmd_dna_bench(int argc, char **argv)
                  cpu, sysconf(_SC_NPROCESSORS_ONLN), u.machine, load[0], p.data_dir ? p.data_dir : "(none)");
         st = slm_dna_bench_report(rows, n, report, svg, cmdline, machine, total_s);
         if (st != SLM_OK) {
-            slm_dna_free(rows);
+            if (rows != lib_rows) free(rows);
+            slm_dna_free(lib_rows);
             return cli_fail(CMD, report, st);
         }
         fprintf(stderr, "slm %s: report %s, chart %s\n", CMD, report, svg);
@@ -356,6 +485,7 @@ int cmd_dna_bench(int argc, char **argv)
     if (json) print_json(rows, n);
     else
         for (size_t i = 0; i < n; i++) print_row_text(stdout, &rows[i]);
-    slm_dna_free(rows);
+    if (rows != lib_rows) free(rows);
+    slm_dna_free(lib_rows);
     return CLI_OK;
 }

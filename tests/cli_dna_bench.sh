@@ -68,6 +68,15 @@ grep -q "r.svg" "$SCRATCH/r.md" || fail "report does not link the chart"
 head -c 4 "$SCRATCH/r.svg" | grep -q "<svg" || fail "no SVG chart"
 grep -q "motif3 / cnn" "$SCRATCH/r.svg" || fail "chart has no motif3 cnn bar"
 
+# --merge: this run's rows plus the earlier file's other pairs, grouped by task.
+out=$("$SLM" dna bench --data "$D" --splice none --tasks motif3 --methods kmer_lr --boot 50 -t 1 \
+      --merge "$SCRATCH/a.json" --json --report "$SCRATCH/m.md" 2>"$SCRATCH/err")
+[ $? -eq 0 ] || fail "bench --merge: $(tail -3 "$SCRATCH/err")"
+echo "$out" | jq -e 'length == 9 and ([.[].task] as $t | [range(1; $t | length) | select($t[.] != $t[. - 1])]
+    | length == 2)' >/dev/null ||
+    fail "--merge: expected 9 rows grouped by task: $(echo "$out" | jq -c '[.[] | [.task, .method]]')"
+grep -q "| uci_splice |" "$SCRATCH/m.md" || fail "--merge: merged task missing from the report"
+
 # Same seed, same numbers (timings aside).
 "$SLM" dna bench --data "$D" --splice none --tasks motif3 --methods kmer_lr,cnn --cnn-epochs 2 --boot 50 -t 1 \
     --json 2>/dev/null | jq -c '[.[] | del(.train_s, .predict_s)]' > "$SCRATCH/b1"
