@@ -1,5 +1,6 @@
 /* cmd_serve.c — `slm serve`: options, model loading and signal setup for the
  * OpenAI-compatible HTTP server in cli/serve/ (see serve.h for the parts). */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +48,9 @@ static void usage(FILE *f)
             "                           or a seed); default 16777216, 0 = off\n"
             "      --alias NAME         model name in /v1/models and responses (default: file name)\n"
             "      --chatml             render chat with ChatML even if the model has a template\n"
+            "      --chat-template FILE use this Jinja chat template instead of the model's (its\n"
+            "                           tool-call syntax then decides how replies are split into\n"
+            "                           tool_calls)\n"
             "      --no-mmap            read the model into memory instead of mapping it\n"
             "  -h, --help               show this help\n"
             "\n"
@@ -68,7 +72,7 @@ int cmd_serve(int argc, char **argv)
     cfg.max_tokens = 4096;
     cfg.timeout_s = 600;
     cfg.cache_bytes = 16u << 20;
-    const char *model_path = NULL, *config = NULL, *alias = NULL;
+    const char *model_path = NULL, *config = NULL, *alias = NULL, *tmpl_path = NULL;
     int32_t port = 8080, parallel = 1, queue = 16, n_ctx = 0, threads = 0, max_tokens = 4096, timeout = 600;
     int no_mmap = 0;
 
@@ -105,6 +109,8 @@ int cmd_serve(int argc, char **argv)
             rc = cli_u64(&a, &cfg.cache_bytes);
         } else if (cli_is(&a, "--alias", NULL)) {
             if (!(alias = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--chat-template", NULL)) {
+            if (!(tmpl_path = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--chatml", NULL)) {
             cfg.chatml = 1;
         } else if (cli_is(&a, "--no-mmap", NULL)) {
@@ -159,11 +165,24 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    char *tmpl = NULL;
+    if (tmpl_path) {
+        size_t n = 0;
+        if (!(tmpl = cli_read_file(tmpl_path, &n))) {
+            fprintf(stderr, "slm serve: --chat-template %s: %s\n", tmpl_path, strerror(errno));
+            return CLI_FAIL;
+        }
+        cfg.chat_template = tmpl;
+    }
     slm_model *model = NULL;
     slm_model_params mp = slm_model_default_params();
     mp.use_mmap = !no_mmap;
-    if (cli_load_model("serve", model_path, &mp, &model) != CLI_OK) return CLI_FAIL;
+    if (cli_load_model("serve", model_path, &mp, &model) != CLI_OK) {
+        free(tmpl);
+        return CLI_FAIL;
+    }
     int rc = srv_run(model, &cfg) == 0 ? CLI_OK : CLI_FAIL;
     slm_model_free(model);
+    free(tmpl);
     return rc;
 }

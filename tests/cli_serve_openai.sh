@@ -4,11 +4,13 @@
 # streaming, embeddings, errors. The client package is installed once, pinned,
 # into $SLM_BENCH_CACHE (default ~/.cache/slm-bench)/openai-VERSION with
 # --ignore-scripts. The server runs a random-weight model (slm gen-model
-# --shape tiny) on a free loopback port. Args: $1 slm binary, $2 testdata dir
+# --shape tiny) on a free loopback port, with the Llama 3.2 chat template
+# from the testdata when present (for the tool-call check). Args: $1 slm binary, $2 testdata dir
 # (unused), $3 scratch dir. Skips (77) without node/npm or when the npm
 # registry cannot be reached.
 set -u
 SLM=$1
+TD=${2:-}
 SCRATCH=${3:-/tmp}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 VERSION=5.12.0 # openai, pinned (5.x runs on node >= 18; 6+ wants newer node)
@@ -30,8 +32,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$SLM" gen-model --shape tiny --type Q8_0 -o "$W/tiny.gguf" >/dev/null 2>&1 || { echo "FAIL: gen-model"; exit 1; }
-"$SLM" serve "$W/tiny.gguf" --port 0 --parallel 2 -t 2 --alias tiny-random 2>"$W/serve.log" &
+"$SLM" gen-model --shape tiny --type Q8_0 --ctx 2048 -o "$W/tiny.gguf" >/dev/null 2>&1 || { echo "FAIL: gen-model"; exit 1; }
+# With the testdata's Llama 3.2 template (tool calls written as a bare JSON
+# object), response_format can force a call and the client sees tool_calls.
+TMPL="$TD/chat/templates/meta-llama-Llama-3.2-3B-Instruct.jinja"
+TARGS=()
+TOOLCALL=0
+if [ -n "$TD" ] && [ -f "$TMPL" ]; then
+    TARGS=(--chat-template "$TMPL")
+    TOOLCALL=1
+else
+    echo "note: $TMPL not found: the forced tool-call check is skipped"
+fi
+"$SLM" serve "$W/tiny.gguf" --port 0 --parallel 2 -t 2 -c 2048 --alias tiny-random "${TARGS[@]}" 2>"$W/serve.log" &
 PID=$!
 PORT=""
 for _ in $(seq 100); do
@@ -43,7 +56,7 @@ done
 [ -n "$PORT" ] || { echo "FAIL: server did not start: $(cat "$W/serve.log")"; exit 1; }
 
 rc=0
-timeout 240 node "$HERE/openai_client.mjs" "http://127.0.0.1:$PORT/v1" "$PKG" tiny-random 256 || rc=1
+timeout 240 node "$HERE/openai_client.mjs" "http://127.0.0.1:$PORT/v1" "$PKG" tiny-random 256 $TOOLCALL || rc=1
 
 kill -TERM "$PID"
 for _ in $(seq 300); do

@@ -1,6 +1,6 @@
 // openai_client.mjs — drives `slm serve` with the official `openai` npm
 // client (a client we did not write), for tests/cli_serve_openai.sh.
-// usage: node openai_client.mjs BASE_URL OPENAI_PACKAGE_DIR SERVED_MODEL_ID N_EMBD
+// usage: node openai_client.mjs BASE_URL OPENAI_PACKAGE_DIR SERVED_MODEL_ID N_EMBD [TOOLCALL=0|1]
 // Checks: models.list; chat (non-streaming, and streaming whose deltas
 // concatenate to the same greedy text with a finish_reason); completions
 // (both ways); embeddings (the client's default base64 decoding, unit
@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const [baseURL, pkgDir, servedId, nEmbdArg] = process.argv.slice(2);
+const [baseURL, pkgDir, servedId, nEmbdArg, toolCallArg] = process.argv.slice(2);
 const require = createRequire(path.join(pkgDir, 'package.json'));
 const OpenAI = require('openai').default ?? require('openai');
 const client = new OpenAI({ baseURL, apiKey: 'sk-test-any', maxRetries: 0, timeout: 120000 });
@@ -99,6 +99,38 @@ for await (const ch of await client.chat.completions.create({ model: 'x', messag
   tools, stream: true })) tstreamed += ch.choices[0]?.delta?.content ?? '';
 check(tstreamed === tr.choices[0].message.content, 'streamed chat with tools gives the same content',
   { tstreamed, text: tr.choices[0].message.content });
+
+// A forced tool call: the server runs the Llama 3.2 template (calls are a bare
+// JSON object {"name", "parameters"}), and response_format makes the random
+// model write one; the client must see it as tool_calls, streamed or not.
+if (toolCallArg === '1') {
+  const callSchema = { type: 'object', properties: { name: { const: 'get_weather' }, parameters: { type: 'object',
+    properties: { city: { type: 'string', maxLength: 10 } }, required: ['city'], additionalProperties: false } },
+  required: ['name', 'parameters'], additionalProperties: false };
+  const req = { model: 'x', messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, max_tokens: 120, seed: 1,
+    response_format: { type: 'json_schema', json_schema: { name: 'call', schema: callSchema } } };
+  const tc = await client.chat.completions.create(req);
+  const call = tc.choices[0].message.tool_calls?.[0];
+  let args = null;
+  try { args = JSON.parse(call.function.arguments); } catch { args = null; }
+  check(tc.choices[0].finish_reason === 'tool_calls' && call && call.type === 'function' &&
+    call.function.name === 'get_weather' && args && typeof args.city === 'string' && tc.choices[0].message.content === null,
+    'a tool call written by the model arrives as message.tool_calls', tc.choices[0]);
+  const acc = {};
+  let tfinish = null;
+  for await (const ch of await client.chat.completions.create({ ...req, stream: true })) {
+    for (const c of ch.choices) {
+      for (const d of c.delta?.tool_calls ?? []) {
+        acc[d.index] ??= { name: '', arguments: '' };
+        acc[d.index].name += d.function?.name ?? '';
+        acc[d.index].arguments += d.function?.arguments ?? '';
+      }
+      if (c.finish_reason) tfinish = c.finish_reason;
+    }
+  }
+  check(tfinish === 'tool_calls' && acc[0]?.name === 'get_weather' && acc[0]?.arguments === call.function.arguments,
+    'the streamed tool call equals the non-streamed one', { acc, tfinish });
+}
 
 try {
   await client.chat.completions.create({ model: 'x', messages, temperature: 5 });

@@ -1233,7 +1233,9 @@ int srv_run(slm_model *model, const srv_config *cfg)
     n_started = 1;
 
     const char *tmpl = NULL;
-    if (!cfg->chatml && slm_model_chat_template(model, &tmpl) == SLM_OK && tmpl && tmpl[0]) {
+    if (cfg->chat_template) tmpl = cfg->chat_template;
+    else if (cfg->chatml || slm_model_chat_template(model, &tmpl) != SLM_OK) tmpl = NULL;
+    if (tmpl && tmpl[0]) {
         S.chat_template = tmpl;
         S.tool_format = slm_tool_format_detect(tmpl, strlen(tmpl));
         int32_t bos = slm_token_bos(model), eos = slm_token_eos(model);
@@ -1264,7 +1266,7 @@ int srv_run(slm_model *model, const srv_config *cfg)
     fprintf(stderr, "slm serve: listening on http://%s%s%s:%u (model '%s', %d slot%s, context %u, chat: %s)\n",
             v6 ? "[" : "", cfg->host, v6 ? "]" : "", di ? di->port : (unsigned)cfg->port, cfg->model_id,
             cfg->n_parallel, cfg->n_parallel == 1 ? "" : "s", S.n_ctx,
-            S.chat_template ? "the model's template" : "ChatML");
+            cfg->chat_template ? "--chat-template" : S.chat_template ? "the model's template" : "ChatML");
 
     /* Wait for SIGTERM/SIGINT (blocked in every thread), checking alerts each second. */
     sigset_t set;

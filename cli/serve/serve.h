@@ -196,6 +196,7 @@ typedef struct srv_config {
     uint64_t cache_bytes;    /* response cache bound; 0 = off */
     const char *model_id;    /* name in /v1/models */
     int chatml;              /* 1: always ChatML, even if the model has a template */
+    const char *chat_template; /* template text replacing the model's, or NULL (caller owns) */
     srv_alerts alerts;
 } srv_config;
 
