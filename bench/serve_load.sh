@@ -3,6 +3,9 @@
 # concurrent clients: starts the server on a free loopback port, runs CLIENTS
 # curl clients x REQS requests of N tokens each (greedy, ignore_eos, response
 # cache off, so every request really generates), prints tokens / wall time,
+# and tokens per CPU-second of the server process (utime + stime from
+# /proc/PID/stat: on a machine shared with other jobs that, at -t 1, is what
+# an idle core would do, while wall time mostly measures the run queue),
 # then stops the server with SIGTERM. Needs curl, jq, bc.
 # usage: bench/serve_load.sh SLM MODEL PARALLEL CLIENTS [REQS=2] [N=200] [THREADS=1]
 set -u
@@ -19,6 +22,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -n "$PORT" ] || { echo "server did not start: $(cat "$LOG")"; exit 1; }
+cpu() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+c0=$(cpu)
 t0=$(date +%s.%N)
 pids=""
 for c in $(seq "$C"); do
@@ -30,7 +35,9 @@ for c in $(seq "$C"); do
 done
 for p in $pids; do wait "$p"; done
 t1=$(date +%s.%N)
+c1=$(cpu)
+hz=$(getconf CLK_TCK)
 tok=$(cat "$OUT"/* | awk '{ s += $1 } END { print s + 0 }')
 kill -TERM $PID
 wait $PID
-echo "parallel=$P clients=$C tokens=$tok (want $((C * R * N))) wall_s=$(echo "$t1 - $t0" | bc) tok_per_s=$(echo "$tok / ($t1 - $t0)" | bc -l | cut -c1-7)"
+echo "parallel=$P clients=$C tokens=$tok (want $((C * R * N))) wall_s=$(echo "$t1 - $t0" | bc) tok_per_s=$(echo "$tok / ($t1 - $t0)" | bc -l | cut -c1-7) cpu_s=$(echo "($c1 - $c0) / $hz" | bc -l | cut -c1-6) tok_per_cpu_s=$([ "$c1" -gt "$c0" ] && echo "$tok * $hz / ($c1 - $c0)" | bc -l | cut -c1-7 || echo n/a)"
