@@ -47,6 +47,8 @@ static void usage(FILE *f)
             "      --tools FILE          tool definitions (OpenAI JSON array) passed to the template;\n"
             "                            tool calls in replies are parsed and shown\n"
             "      --tool-format NAME    override the call syntax detected from the template\n"
+            "      --tool-choice required  every reply is one tool call, constrained by a grammar\n"
+            "                            built from the tools' schemas (hermes, llama3, functionary)\n"
             "      --grammar FILE        constrain every reply with a GBNF grammar\n"
             "      --json-schema FILE    constrain every reply to JSON valid for a JSON Schema\n"
             "      --stop TEXT           stop a reply at TEXT (repeatable; the template's\n"
@@ -73,7 +75,7 @@ typedef struct chat_opts {
     int32_t n_predict, n_ctx, n_threads;
     slm_sampler_params sp;
     slm_type kv_type;
-    int json, no_history;
+    int json, no_history, tool_required;
 } chat_opts;
 
 static int parse(int argc, char **argv, chat_opts *o)
@@ -98,6 +100,12 @@ static int parse(int argc, char **argv, chat_opts *o)
             slm_tool_format f;
             if (slm_tool_format_from_name(o->tool_format, &f) != SLM_OK)
                 return cli_usage_error(a.cmd, "%s", slm_last_error());
+        } else if (cli_is(&a, "--tool-choice", NULL)) {
+            const char *v = cli_value(&a);
+            if (!v) return CLI_USAGE;
+            if (!strcmp(v, "required")) o->tool_required = 1;
+            else if (strcmp(v, "auto") != 0)
+                return cli_usage_error(a.cmd, "--tool-choice must be auto or required, not '%s'", v);
         } else if (cli_is(&a, "--grammar", NULL)) {
             if (!(o->grammar = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--json-schema", NULL)) {
@@ -143,6 +151,10 @@ static int parse(int argc, char **argv, chat_opts *o)
         if (rc) return rc;
     }
     if (o->grammar && o->schema) return cli_usage_error(a.cmd, "give --grammar or --json-schema, not both");
+    if (o->tool_required && (o->grammar || o->schema))
+        return cli_usage_error(a.cmd, "--tool-choice required makes its own grammar: drop --grammar/--json-schema");
+    if (o->tool_required && !o->tools && !o->messages)
+        return cli_usage_error(a.cmd, "--tool-choice required needs --tools");
     return 0;
 }
 
@@ -605,6 +617,21 @@ int cmd_chat(int argc, char **argv)
         slm_grammar_text_free(gbnf);
         if (st != SLM_OK) {
             fprintf(stderr, "slm %s: %s: %s\n", cmd, path, slm_last_error());
+            goto done;
+        }
+    }
+    if (o.tool_required) {
+        char *gbnf = NULL;
+        if (!c.tools_json) {
+            fprintf(stderr, "slm %s: --tool-choice required: no tools (--tools FILE or \"tools\" in the messages file)\n",
+                    cmd);
+            goto done;
+        }
+        st = slm_tool_calls_grammar(c.tool_format, c.tools_json, &gbnf);
+        if (st == SLM_OK) st = slm_grammar_new(c.model, gbnf, strlen(gbnf), NULL, &c.grammar);
+        slm_chat_free(gbnf);
+        if (st != SLM_OK) {
+            fprintf(stderr, "slm %s: --tool-choice required: %s\n", cmd, slm_last_error());
             goto done;
         }
     }

@@ -696,6 +696,18 @@ SLM_API void slm_tool_calls_free(slm_tool_calls *c);
  * with slm_chat_free. Errors: SLM_ERR_ARG, SLM_ERR_NOMEM. */
 SLM_API slm_status slm_tool_calls_to_json(const slm_tool_calls *c, char **out);
 
+/* GBNF (for slm_grammar_new) that matches exactly one tool call, in the
+ * syntax of format, to one of the tools of tools_json with arguments valid
+ * for that tool's "parameters" schema (slm_json_schema_to_grammar's subset):
+ * "tool_choice": "required" as a constraint. Formats: HERMES (<tool_call>\n
+ * {"name": N, "arguments": A}\n</tool_call>), LLAMA3 ({"name": N,
+ * "parameters": A}) and FUNCTIONARY (<function=N>A</function>); the others
+ * give SLM_ERR_UNSUPPORTED (their markers are control tokens, or their
+ * values are not JSON). *out is freed with slm_chat_free. Errors also:
+ * SLM_ERR_ARG (tools_json not a non-empty array of named tools), the schema
+ * converter's errors (message prefixed with the tool's name), SLM_ERR_NOMEM. */
+SLM_API slm_status slm_tool_calls_grammar(slm_tool_format format, const char *tools_json, char **out);
+
 /* ---- continuous batching and embeddings (gen/session.c) --------------- */
 
 /* Decode several sessions of the same model in shared forward passes:

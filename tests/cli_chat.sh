@@ -194,6 +194,31 @@ if len(c) == 4:
 sys.exit(0 if ok else 1)
 PY
 
+# --tool-choice required: a grammar from the tools' schemas makes even the
+# random model's reply one valid call (the Qwen template, or hermes by flag)
+# (an enum, so that the random model's string is bounded)
+cat > "$W/tools_enum.json" <<'EOF'
+[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+  "properties": {"location": {"enum": ["Paris", "Rome"]}, "days": {"type": "boolean"}}, "required": ["location"]}}},
+ {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}]
+EOF
+"${CHAT[@]}" -c 1024 --tools "$W/tools_enum.json" --tool-format hermes --tool-choice required --temp 1 --seed 7 \
+    --messages "$W/ask.json" --json > "$W/req.json" 2> "$W/req.err" || fail "--tool-choice required: $(cat "$W/req.err")"
+python3 - "$W/req.json" <<'PY' || fail "--tool-choice required did not give one valid call"
+import json, sys
+ch = json.load(open(sys.argv[1]))["choices"][0]
+tc = ch["message"].get("tool_calls", [])
+ok = ch["finish_reason"] == "tool_calls" and len(tc) == 1
+if ok:
+    a = json.loads(tc[0]["function"]["arguments"])
+    if tc[0]["function"]["name"] == "get_weather":
+        ok = a.get("location") in ("Paris", "Rome") and set(a) <= {"location", "days"}
+    else:
+        ok = tc[0]["function"]["name"] == "get_time" and a == {}
+if not ok: print("  ", ch)
+sys.exit(0 if ok else 1)
+PY
+
 # ---- stop strings: --stop, and the template's own end-of-turn text ---------
 # (a grammar makes the random model write a known text; the stream must not
 # show any part of the stop string)
@@ -216,7 +241,7 @@ PY
 "$SLM" chat --help > "$W/help" || fail "--help"
 grep -q -- "--messages" "$W/help" || fail "--help does not document --messages"
 for bad in "--bogus" "--temp x" "--top-p 2" "--chat-template no-such-builtin" "--tool-format nope" "--stop=" \
-    "--grammar a --json-schema b"; do
+    "--grammar a --json-schema b" "--tool-choice maybe" "--tool-choice required"; do
     "$SLM" chat "$W/tiny.gguf" $bad < /dev/null > /dev/null 2> "$W/e"
     rc=$?
     [ $rc -eq 2 ] || fail "'$bad' exited $rc, want 2"

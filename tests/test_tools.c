@@ -378,6 +378,64 @@ static void real_templates_detect_their_format_and_parse_their_own_call(void)
     printf("     (%zu real templates' own tool calls parsed)\n", n_parsed);
 }
 
+/* The required-call grammar accepts the call exactly as the template writes
+ * it (checked as text against a model-free grammar) and refuses other names,
+ * bad arguments and missing required keys. */
+static int grammar_accepts(const char *gbnf, const char *text)
+{
+    slm_grammar *g = NULL;
+    if (slm_grammar_new(NULL, gbnf, strlen(gbnf), NULL, &g) != SLM_OK) {
+        CHECK(0, "grammar does not compile: %s\n%s", slm_last_error(), gbnf);
+        return -1;
+    }
+    int ok = slm_grammar_accept_text(g, text, strlen(text)) == SLM_OK && slm_grammar_can_end(g);
+    slm_grammar_free(g);
+    return ok;
+}
+
+static void required_call_grammar_matches_the_template_syntax(void)
+{
+    const char *tools = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+                        "{\"type\": \"object\", \"properties\": {\"location\": {\"type\": \"string\"}, \"days\": "
+                        "{\"type\": \"integer\"}}, \"required\": [\"location\"]}}}, {\"type\": \"function\", "
+                        "\"function\": {\"name\": \"now\"}}]";
+    char *g = NULL;
+    REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_HERMES, tools, &g) == SLM_OK, "%s", slm_last_error());
+    CHECK(grammar_accepts(g, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}\n"
+                             "</tool_call>") == 1, "the Qwen2.5 rendering of a call");
+    CHECK(grammar_accepts(g, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\", "
+                             "\"days\": 3}}\n</tool_call>") == 1, "with the optional key");
+    CHECK(grammar_accepts(g, "<tool_call>\n{\"name\": \"now\", \"arguments\": {}}\n</tool_call>") == 1,
+          "a tool without parameters");
+    CHECK(grammar_accepts(g, "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>") == 0,
+          "an unknown tool");
+    CHECK(grammar_accepts(g, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"days\": 3}}\n"
+                             "</tool_call>") == 0, "a missing required argument");
+    CHECK(grammar_accepts(g, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": 5}}\n"
+                             "</tool_call>") == 0, "a wrongly typed argument");
+    /* what the grammar accepts, the parser reads back */
+    const char *t = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"location\": \"Paris\"}}\n</tool_call>";
+    slm_tool_calls *c = parse(SLM_TOOL_FORMAT_HERMES, t, NULL);
+    CHECK(c && c->n_calls == 1, "parsed back");
+    slm_tool_calls_free(c);
+    slm_chat_free(g);
+    g = NULL;
+    REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_LLAMA3, tools, &g) == SLM_OK, "%s", slm_last_error());
+    CHECK(grammar_accepts(g, "{\"name\": \"get_weather\", \"parameters\": {\"location\": \"Paris\"}}") == 1,
+          "the Llama 3.1 rendering of a call");
+    slm_chat_free(g);
+    g = NULL;
+    REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_FUNCTIONARY, tools, &g) == SLM_OK, "%s", slm_last_error());
+    CHECK(grammar_accepts(g, "<function=get_weather>{\"location\": \"Paris\"}</function>") == 1,
+          "the functionary rendering of a call");
+    slm_chat_free(g);
+    g = NULL;
+    CHECK(slm_tool_calls_grammar(SLM_TOOL_FORMAT_MISTRAL, tools, &g) == SLM_ERR_UNSUPPORTED && !g, "mistral");
+    CHECK(slm_tool_calls_grammar(SLM_TOOL_FORMAT_HERMES, "[]", &g) == SLM_ERR_ARG && !g, "no tools");
+    CHECK(slm_tool_calls_grammar(SLM_TOOL_FORMAT_HERMES, "[{\"function\": {\"name\": \"a b\"}}]", &g) == SLM_ERR_ARG,
+          "a name with a space");
+}
+
 int main(void)
 {
     RUN(hermes_call_is_parsed_with_surrounding_text);
@@ -394,5 +452,6 @@ int main(void)
     RUN(to_json_writes_openai_tool_calls);
     RUN(every_prefix_parses_cleanly);
     RUN(real_templates_detect_their_format_and_parse_their_own_call);
+    RUN(required_call_grammar_matches_the_template_syntax);
     return harness_finish();
 }

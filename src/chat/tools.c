@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h> /* free() for cJSON_Print* results (cJSON allocates with malloc) */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -1036,4 +1037,117 @@ SLM_API slm_status slm_tool_calls_to_json(const slm_tool_calls *c, char **out)
     }
     *out = b.p;
     return SLM_OK;
+}
+
+/* ---- constrained tool calls ------------------------------------------------ */
+
+/* Append GBNF text g with every rule name prefixed by pfx. Rule names are the
+ * runs of [A-Za-z0-9_-] outside "literals", [classes], {m,n} counts and
+ * # comments. */
+static void put_renamed(sbuf *b, const char *g, const char *pfx)
+{
+    size_t n = strlen(g);
+    for (size_t i = 0; i < n;) {
+        char c = g[i];
+        if (c == '"' || c == '[') {
+            char close = c == '"' ? '"' : ']';
+            size_t j = i + 1;
+            while (j < n && g[j] != close) j += g[j] == '\\' && j + 1 < n ? 2 : 1;
+            if (j < n) j++;
+            sb_put(b, g + i, j - i);
+            i = j;
+        } else if (c == '{' || c == '#') {
+            size_t j = i;
+            while (j < n && g[j] != (c == '{' ? '}' : '\n')) j++;
+            sb_put(b, g + i, j - i);
+            i = j;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_') {
+            size_t j = i;
+            while (j < n && ((g[j] >= 'a' && g[j] <= 'z') || (g[j] >= 'A' && g[j] <= 'Z') ||
+                             (g[j] >= '0' && g[j] <= '9') || g[j] == '-' || g[j] == '_'))
+                j++;
+            sb_puts(b, pfx);
+            sb_put(b, g + i, j - i);
+            i = j;
+        } else {
+            sb_put(b, g + i, 1);
+            i++;
+        }
+    }
+}
+
+SLM_API slm_status slm_tool_calls_grammar(slm_tool_format f, const char *tools_json, char **out)
+{
+    slm_status st = SLM_OK;
+    slm_error_clear();
+    if (!out) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_grammar: out is NULL");
+    *out = NULL;
+    if (f != SLM_TOOL_FORMAT_HERMES && f != SLM_TOOL_FORMAT_LLAMA3 && f != SLM_TOOL_FORMAT_FUNCTIONARY)
+        return slm_fail(SLM_ERR_UNSUPPORTED, "slm_tool_calls_grammar: no grammar for tool-call format '%s' "
+                        "(hermes, llama3 and functionary have one)", slm_tool_format_name(f) ? slm_tool_format_name(f) : "?");
+    if (!tools_json) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_grammar: tools_json is NULL");
+    sbuf b = {0}, calls = {0};
+    char *schema = NULL, *g = NULL;
+    cJSON *tools = cJSON_Parse(tools_json);
+    SLM_CHECK(cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0, SLM_ERR_ARG,
+              "slm_tool_calls_grammar: tools_json is not a non-empty JSON array");
+    int k = 0;
+    for (const cJSON *t = tools->child; t; t = t->next, k++) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(t, "function");
+        if (!fn) fn = t;
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(fn, "name");
+        SLM_CHECK(cJSON_IsString(nm) && valid_name(nm->valuestring), SLM_ERR_ARG,
+                  "slm_tool_calls_grammar: tool %d has no usable \"name\" (found %s)", k,
+                  cJSON_IsString(nm) ? nm->valuestring : "none");
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
+        schema = params ? cJSON_PrintUnformatted(params) : NULL;
+        const char *sch = schema ? schema : "{\"type\": \"object\"}";
+        st = slm_json_schema_to_grammar(sch, strlen(sch), &g);
+        if (st != SLM_OK) {
+            slm_error_prefix(nm->valuestring);
+            slm_error_prefix("slm_tool_calls_grammar: tool");
+            goto fail;
+        }
+        free(schema);
+        schema = NULL;
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "tool%d-", k);
+        put_renamed(&b, g, pfx);
+        sb_put(&b, "\n", 1);
+        slm_grammar_text_free(g);
+        g = NULL;
+        /* the call as the family's template writes one */
+        char rule[64];
+        snprintf(rule, sizeof rule, "call%d ::= ", k);
+        sb_puts(&b, rule);
+        if (f == SLM_TOOL_FORMAT_FUNCTIONARY) {
+            sb_puts(&b, "\"<function=");
+            sb_puts(&b, nm->valuestring);
+            sb_puts(&b, ">\" ");
+        } else {
+            sb_puts(&b, "\"{\\\"name\\\": \\\"");
+            sb_puts(&b, nm->valuestring);
+            sb_puts(&b, f == SLM_TOOL_FORMAT_LLAMA3 ? "\\\", \\\"parameters\\\": \" " : "\\\", \\\"arguments\\\": \" ");
+        }
+        sb_puts(&b, pfx);
+        sb_puts(&b, f == SLM_TOOL_FORMAT_FUNCTIONARY ? "root \"</function>\"\n" : "root \"}\"\n");
+        snprintf(rule, sizeof rule, "%scall%d", k ? " | " : "", k);
+        sb_puts(&calls, rule);
+    }
+    sb_puts(&b, "call ::= ");
+    sb_put(&b, calls.p, calls.n);
+    sb_puts(&b, "\n");
+    if (f == SLM_TOOL_FORMAT_HERMES) sb_puts(&b, "root ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"\n");
+    else sb_puts(&b, "root ::= call\n");
+    SLM_CHECK(!b.oom && !calls.oom, SLM_ERR_NOMEM, "slm_tool_calls_grammar: out of memory");
+    *out = b.p;
+    b.p = NULL;
+fail:
+    free(schema);
+    slm_grammar_text_free(g);
+    slm_free(b.p);
+    slm_free(calls.p);
+    cJSON_Delete(tools);
+    return st;
 }
