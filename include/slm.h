@@ -547,7 +547,9 @@ SLM_API slm_status slm_model_chat_template(const slm_model *m, const char **out)
  *               ||W_o[:,j]||^2). Rows of attn_q/k/v (and their biases) and
  *               columns of attn_output are removed; head_count,
  *               head_count_kv, key_length and value_length are written
- *               (uniform across layers, so llama.cpp loads the file).
+ *               (uniform across layers). llama.cpp v0.5.0 loads the result
+ *               for llama, qwen3 and gemma2; its qwen2 loader wants attn_q
+ *               of n_embd x n_embd and refuses it (slm loads all).
  *               Separate Q/K/V only (no fused attn_qkv).
  *  "magnitude": zero the weights with the smallest |W| in each output row of
  *               every layer matrix (attention and FFN; not embeddings, the
