@@ -78,8 +78,10 @@ typedef struct pt_opts {
     slm_dna_pretrain_params p;
     const char **fasta;
     size_t n_fasta;
+    const char **keep; /* --config text, argv and flag strings (values point into them) */
+    size_t n_keep;
     const char *out, *svg;
-    int bar, json;
+    int bar, json, help;
     int32_t log_every;
     int depth;
 } pt_opts;
@@ -96,7 +98,10 @@ static int pt_config(pt_opts *o, const char *cmd, const char *path)
         return CLI_USAGE;
     }
     char **av = calloc(len + 2, sizeof *av);
-    if (!av) return CLI_FAIL;
+    if (!av || !push(&o->keep, &o->n_keep, text) || !push(&o->keep, &o->n_keep, (char *)av)) {
+        free(av);
+        return CLI_FAIL;
+    }
     int ac = 0;
     av[ac++] = (char *)cmd;
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
@@ -115,7 +120,10 @@ static int pt_config(pt_opts *o, const char *cmd, const char *path)
             while (end > val && end[-1] == ' ') *--end = 0;
         }
         char *flag = malloc(strlen(name) + 3);
-        if (!flag) return CLI_FAIL;
+        if (!flag || !push(&o->keep, &o->n_keep, flag)) {
+            free(flag);
+            return CLI_FAIL;
+        }
         sprintf(flag, "--%s", name);
         av[ac++] = flag;
         if (val && *val) av[ac++] = val;
@@ -123,7 +131,7 @@ static int pt_config(pt_opts *o, const char *cmd, const char *path)
     o->depth++;
     int rc = pt_parse(o, ac, av, 1);
     o->depth--;
-    return rc; /* av and text stay alive: values point into them */
+    return rc; /* av and text stay alive until pt_free: values point into them */
 }
 
 static int pt_parse(pt_opts *o, int argc, char **argv, int from_file)
@@ -135,8 +143,8 @@ static int pt_parse(pt_opts *o, int argc, char **argv, int from_file)
         int rc = 0;
         int32_t v = 0;
         if (!from_file && cli_is(&a, "-h", "--help")) {
-            pretrain_usage(stdout);
-            exit(CLI_OK);
+            o->help = 1;
+            return CLI_OK;
         } else if (cli_is(&a, "--fasta", NULL)) {
             const char *f = cli_value(&a);
             if (!f) return CLI_USAGE;
@@ -250,13 +258,28 @@ static int pt_progress(const slm_train_progress *pr, void *user)
     return 0;
 }
 
+static void pt_free(pt_opts *o)
+{
+    for (size_t i = 0; i < o->n_keep; i++) free((void *)o->keep[i]);
+    free((void *)o->keep);
+    free((void *)o->fasta);
+}
+
 static int dna_pretrain(int argc, char **argv)
 {
     pt_opts o = {.p = slm_dna_pretrain_default_params(), .log_every = 10};
     int rc = pt_parse(&o, argc, argv, 0);
-    if (rc) return rc;
-    if (!o.n_fasta) return cli_usage_error(argv[0], "missing --fasta FILE");
-    if (!o.out) return cli_usage_error(argv[0], "missing -o BASE.gguf");
+    if (!rc && o.help) {
+        pretrain_usage(stdout);
+        pt_free(&o);
+        return CLI_OK;
+    }
+    if (!rc && !o.n_fasta) rc = cli_usage_error(argv[0], "missing --fasta FILE");
+    if (!rc && !o.out) rc = cli_usage_error(argv[0], "missing -o BASE.gguf");
+    if (rc) {
+        pt_free(&o);
+        return rc;
+    }
     o.bar = o.bar || isatty(2);
     char svg[4096], ckpt[4096];
     if (!o.svg) {
@@ -274,8 +297,10 @@ static int dna_pretrain(int argc, char **argv)
     o.p.train.user = &o;
     slm_train_stats stats;
     slm_status st = slm_dna_pretrain(&o.p, o.fasta, o.n_fasta, o.out, &stats);
-    free((void *)o.fasta);
-    if (st != SLM_OK) return cli_fail(argv[0], "pretraining failed", st);
+    if (st != SLM_OK) {
+        pt_free(&o);
+        return cli_fail(argv[0], "pretraining failed", st);
+    }
     char el[32];
     fmt_time(el, sizeof el, stats.elapsed_s);
     fprintf(stderr,
@@ -292,6 +317,7 @@ static int dna_pretrain(int argc, char **argv)
                (unsigned long long)stats.n_val_tokens, (unsigned long long)stats.tokens_seen,
                stats.final_loss, isnan(stats.final_val_loss) ? -1.0 : stats.final_val_loss,
                stats.elapsed_s);
+    pt_free(&o);
     return CLI_OK;
 }
 
@@ -876,17 +902,6 @@ static int dna_tokenizer(int argc, char **argv)
 }
 
 /* ---- dispatch ---- */
-
-#if defined(__GNUC__)
-/* Stand-in until cli/cmd_dna_bench.c (engineer D2) is linked: its strong
- * definition replaces this one. */
-__attribute__((weak)) int cmd_dna_bench(int argc, char **argv)
-{
-    (void)argc;
-    fprintf(stderr, "slm %s: not built into this binary\n", argv[0]);
-    return CLI_FAIL;
-}
-#endif
 
 
 typedef struct dna_sub {

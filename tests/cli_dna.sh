@@ -36,6 +36,14 @@ mkset test.csv.gz 60 3
 "$SLM" dna tokenizer --type kmer:9 -o k9.gguf 2>/dev/null
 [ $? -eq 2 ] || fail "kmer:9 did not exit 2"
 
+# a BPE vocabulary trained on DNA (slm tokenizer train --dna) drives pretraining too
+"$SLM" tokenizer train --dna --vocab 300 --data g.fa -o bpe.gguf -q 2>err || fail "tokenizer train --dna: $(cat err)"
+"$SLM" dna pretrain --fasta g.fa -o bpe_base.gguf --tokenizer bpe.gguf --dim 32 --layers 1 --heads 2 --ff 64 \
+  --ctx 32 --batch 2 --steps 3 --val-bases 2000 -t 1 2>err || fail "pretrain with a BPE tokenizer: $(cat err)"
+out=$("$SLM" dna score --model bpe_base.gguf --ref ACGTACGTACGTACGTACGTACGTACGT --json -t 1 2>err) ||
+  fail "score with BPE: $(cat err)"
+case "$out" in *'"ref_tokens":'[1-9]*) ;; *) fail "score with BPE: $out" ;; esac
+
 # pretrain, then extend the run from its checkpoint
 SHAPE="--dim 32 --layers 2 --heads 2 --ff 64 --ctx 48 --batch 4 --lr 3e-3 --warmup 2 --val-bases 2000 -t 1"
 out=$("$SLM" dna pretrain --fasta g.fa.gz -o base.gguf $SHAPE --steps 20 --json 2>err) ||
