@@ -45,7 +45,8 @@ static int make_case(case_t *c, slm_type t, int64_t n, int64_t n_rows, int64_t n
     memset(c, 0, sizeof *c);
     c->n = n, c->n_rows = n_rows, c->n_act = n_act;
     c->ws = slm_type_row_size(t, n) + 18;
-    c->as = slm_gemm_act_bytes(t, n) + 6;
+    /* a gap after each row; rows 4-byte aligned (Q8_K and F32 rows hold floats) */
+    c->as = (slm_gemm_act_bytes(t, n) + 6 + 3) & ~(size_t)3;
     c->w = malloc(c->ws * (size_t)n_rows);
     c->a = calloc((size_t)n_act, c->as);
     c->ref = malloc(sizeof(float) * (size_t)(n_rows * n_act));
