@@ -297,6 +297,14 @@ for needle in 'slm_requests_total{endpoint="/v1/completions",status="200"}' \
     grep -qF "$needle" "$W/metrics" || fail "/metrics lacks '$needle'"
 done
 [ "$(metric "$A" slm_generated_tokens_total)" -gt 700 ] || fail "generated tokens total: $(grep generated "$W/metrics")"
+# Continuous batching: the 4 concurrent clients on 2 slots shared steps (more
+# sequences than steps), and repeated prompts were found in the KV caches.
+steps=$(metric "$A" slm_batch_steps_total)
+seqs=$(metric "$A" slm_batch_sequences_total)
+[ "$steps" -gt 0 ] && [ "$seqs" -gt "$steps" ] || fail "no batched steps with 2 sequences: steps $steps, sequences $seqs"
+[ "$(metric "$A" slm_prompt_tokens_reused_total)" -gt 0 ] || fail "no prompt prefix reused"
+[ "$(metric "$A" slm_kv_cache_capacity_tokens)" -eq 256 ] || fail "KV capacity: $(grep kv_cache "$W/metrics")"
+[ "$(metric "$A" slm_kv_cache_used_tokens)" -gt 0 ] || fail "KV use: $(grep kv_cache "$W/metrics")"
 
 # ---- server B: API key and body limit --------------------------------------
 cat >"$W/alerts.conf" <<'EOF'

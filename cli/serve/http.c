@@ -91,6 +91,7 @@ typedef struct server {
     const int32_t **b_ids;
     size_t *b_n;
     uint64_t steps, step_rows, prompt_reused; /* batched steps, sequences in them, prompt tokens reused */
+    uint64_t reused_reported;  /* prompt_reused already passed to the metrics */
     pthread_mutex_t emb_mu;   /* one embedding at a time, on emb */
     slm_session *emb;         /* /v1/embeddings' session, created at first use (under emb_mu) */
 } server;
@@ -647,10 +648,17 @@ static void *sched_main(void *arg)
         }
         S->steps++;
         S->step_rows += k;
+        uint64_t rows = 0;
+        for (size_t i = 0; i < k; i++) rows += S->b_n[i];
         for (size_t i = 0; i < k; i++) {
             S->batch[i]->n_feed = 0;
             slot_next(S->batch[i]);
         }
+        uint64_t kv_used = 0;
+        for (int i = 0; i < np; i++) kv_used += slm_session_n_past(S->slots[i].sess);
+        srv_metrics_batch(S->metrics, k, rows, S->prompt_reused - S->reused_reported, kv_used,
+                          (uint64_t)np * S->n_ctx);
+        S->reused_reported = S->prompt_reused;
         update_gauges(S);
     }
     return NULL;

@@ -49,6 +49,8 @@ struct srv_metrics {
     double gen_ms[GEN_WINDOW];
     uint64_t n_gen_recent;
     int queue_depth, busy_slots, n_slots;
+    uint64_t steps, step_seqs, step_rows, prompt_reused; /* continuous batching (srv_metrics_batch) */
+    uint64_t kv_used, kv_cap;                           /* tokens held in the slots' KV caches / capacity */
     int active[N_ALERTS];
     double value[N_ALERTS];
     uint64_t breaches[N_ALERTS];
@@ -117,6 +119,19 @@ void srv_metrics_gauges(srv_metrics *m, int queue_depth, int busy_slots, int n_s
     m->queue_depth = queue_depth;
     m->busy_slots = busy_slots;
     m->n_slots = n_slots;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void srv_metrics_batch(srv_metrics *m, uint64_t seqs, uint64_t rows, uint64_t prompt_reused, uint64_t kv_used,
+                       uint64_t kv_cap)
+{
+    pthread_mutex_lock(&m->mu);
+    if (seqs) m->steps++;
+    m->step_seqs += seqs;
+    m->step_rows += rows;
+    m->prompt_reused += prompt_reused;
+    m->kv_used = kv_used;
+    m->kv_cap = kv_cap;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -251,6 +266,22 @@ void srv_metrics_render(srv_metrics *m, srv_cache *cache, srv_buf *b)
                    "slm_resident_memory_bytes %llu\n",
                    (unsigned long long)m->gen_tokens, (unsigned long long)m->prompt_tokens, GEN_WINDOW,
                    tokens_per_s(m), m->queue_depth, m->busy_slots, m->n_slots, (unsigned long long)rss);
+    srv_buf_printf(b,
+                   "# HELP slm_batch_steps_total Batched forward steps (one slm_decode_multi over all busy slots).\n"
+                   "# TYPE slm_batch_steps_total counter\nslm_batch_steps_total %llu\n"
+                   "# HELP slm_batch_sequences_total Sequences summed over the steps (mean batch = this / steps).\n"
+                   "# TYPE slm_batch_sequences_total counter\nslm_batch_sequences_total %llu\n"
+                   "# HELP slm_batch_tokens_total Tokens evaluated by the steps (prompts included).\n"
+                   "# TYPE slm_batch_tokens_total counter\nslm_batch_tokens_total %llu\n"
+                   "# HELP slm_prompt_tokens_reused_total Prompt tokens found in a slot's KV cache (not evaluated).\n"
+                   "# TYPE slm_prompt_tokens_reused_total counter\nslm_prompt_tokens_reused_total %llu\n"
+                   "# HELP slm_kv_cache_used_tokens Positions held in the slots' KV caches.\n"
+                   "# TYPE slm_kv_cache_used_tokens gauge\nslm_kv_cache_used_tokens %llu\n"
+                   "# HELP slm_kv_cache_capacity_tokens Positions the slots' KV caches can hold.\n"
+                   "# TYPE slm_kv_cache_capacity_tokens gauge\nslm_kv_cache_capacity_tokens %llu\n",
+                   (unsigned long long)m->steps, (unsigned long long)m->step_seqs, (unsigned long long)m->step_rows,
+                   (unsigned long long)m->prompt_reused, (unsigned long long)m->kv_used,
+                   (unsigned long long)m->kv_cap);
     srv_buf_printf(b,
                    "# HELP slm_cache_hits_total Response-cache hits.\n# TYPE slm_cache_hits_total counter\n"
                    "slm_cache_hits_total %llu\n"

@@ -173,6 +173,11 @@ void srv_metrics_generation(srv_metrics *m, double ttft_ms, int32_t n_prompt, in
                             double gen_ms);
 /* Gauges set by the server. */
 void srv_metrics_gauges(srv_metrics *m, int queue_depth, int busy_slots, int n_slots);
+/* After a batched step of seqs sequences and rows tokens (seqs 0: only
+ * update the rest): prompt tokens reused from KV caches since the last
+ * call, and the KV-cache positions used / available over all slots. */
+void srv_metrics_batch(srv_metrics *m, uint64_t seqs, uint64_t rows, uint64_t prompt_reused, uint64_t kv_used,
+                       uint64_t kv_cap);
 /* Evaluate the alerts now (logs transitions to stderr); 1 if any is active. */
 int srv_metrics_check_alerts(srv_metrics *m);
 int srv_metrics_degraded(srv_metrics *m);
