@@ -6,7 +6,9 @@
  *   cache.c    exact-response LRU cache for deterministic requests
  *   metrics.c  counters, histograms, Prometheus text, alerts from --config
  *   http.c     the daemon: routing, auth, body limits, slots, the job queue,
- *              streaming, disconnects, draining on SIGTERM
+ *              the continuous-batching scheduler (one slm_decode_multi per
+ *              step over all busy slots), tools and response_format,
+ *              embeddings, streaming, disconnects, draining on SIGTERM
  * Only the public slm.h is used. Nothing here prints except http.c's log
  * lines and alert messages on stderr. */
 #ifndef SLM_SERVE_H
