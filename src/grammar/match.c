@@ -54,6 +54,8 @@ struct slm_grammar {
     uint32_t *len;     /* [n_vocab] piece lengths */
     int32_t *order;    /* [n_order] ids of non-empty, non-EOG pieces, sorted by bytes */
     uint32_t *lcp;     /* [n_order] common prefix with the previous piece in order */
+    uint8_t *spieces;  /* the pieces of order[] back to back (the walk reads them in sequence) */
+    uint32_t *soff;    /* [n_order + 1] offsets into spieces */
     uint32_t n_order;
     uint32_t max_len;
 
@@ -65,6 +67,7 @@ struct slm_grammar {
     size_t *set_len;   /* [max_len + 2] */
     size_t *node_top;  /* [max_len + 2] arena size after depth d */
     uint8_t *accept;   /* [max_len + 2] empty stack reached at depth d */
+    int32_t *sid;      /* [max_len + 2] apply's interned set per depth */
 
     vslot *vis;        /* closure's visited (pos, parent) pairs, by generation */
     size_t vis_mask, vis_used;
@@ -73,6 +76,23 @@ struct slm_grammar {
     size_t cap_work;
     uint32_t *remap;   /* commit scratch */
     size_t cap_remap;
+
+    /* apply's memo, valid for one call: nodes are hash-consed (same
+     * (pos, parent) -> same index), so equal stack sets have equal contents;
+     * sets are interned and each keeps a lazily filled 256-entry transition
+     * row, so a byte that maps a set to a known set costs one lookup. */
+    uint32_t *ntab;    /* node intern table: index + 1, 0 = empty */
+    uint32_t *ntab_gen;
+    size_t ntab_mask, ntab_used;
+    uint32_t ngen;
+    uint32_t *spool;   /* members of interned sets */
+    size_t n_spool, cap_spool;
+    struct dset { uint32_t start, n, hash, row; uint8_t accept; } *ds;
+    size_t n_ds, cap_ds;
+    uint32_t *stab;    /* set intern table: id + 1, 0 = empty */
+    size_t stab_mask;
+    int32_t *rows;     /* [256] per set that needed one: next set id, -1 unknown, -2 dead */
+    size_t n_rows, cap_rows;
 
     int done;          /* an EOG token was accepted */
     int overflow;      /* a limit was hit in the last advance */
@@ -108,6 +128,72 @@ static uint32_t new_node(slm_grammar *g, uint32_t pos, uint32_t parent)
     g->nodes[g->n_nodes].pos = pos;
     g->nodes[g->n_nodes].parent = parent;
     return (uint32_t)g->n_nodes++;
+}
+
+static uint32_t node_hash(uint32_t pos, uint32_t parent)
+{
+    uint64_t h = ((uint64_t)pos << 32 | parent) * 0xD6E8FEB86659FD93ull;
+    return (uint32_t)(h >> 32);
+}
+
+/* Forget every interned node (indices change at commit). */
+static void intern_clear(slm_grammar *g)
+{
+    g->ngen++;
+    g->ntab_used = 0;
+    if (g->ngen == 0) {
+        if (g->ntab_gen) memset(g->ntab_gen, 0, (g->ntab_mask + 1) * sizeof *g->ntab_gen);
+        g->ngen = 1;
+    }
+}
+
+/* The node (pos, parent), shared if it exists already in this call; else
+ * `have` (an existing node with that content) is registered, or a new node
+ * is made when have is NONE. */
+static uint32_t intern_node(slm_grammar *g, uint32_t pos, uint32_t parent, uint32_t have)
+{
+    if (!g->ntab || (g->ntab_used + 1) * 2 > g->ntab_mask + 1) {
+        size_t ns = g->ntab ? (g->ntab_mask + 1) * 2 : 4096;
+        uint32_t *nt = slm_calloc(ns, sizeof *nt), *ng = slm_calloc(ns, sizeof *ng);
+        if (!nt || !ng) {
+            slm_free(nt);
+            slm_free(ng);
+            g->oom = 1;
+            return NONE;
+        }
+        if (g->ntab) {
+            for (size_t k = 0; k <= g->ntab_mask; k++) {
+                if (g->ntab_gen[k] != g->ngen) continue;
+                uint32_t idx = g->ntab[k] - 1;
+                size_t h = node_hash(g->nodes[idx].pos, g->nodes[idx].parent) & (ns - 1);
+                while (ng[h] == g->ngen) h = (h + 1) & (ns - 1);
+                nt[h] = g->ntab[k];
+                ng[h] = g->ngen;
+            }
+        }
+        slm_free(g->ntab);
+        slm_free(g->ntab_gen);
+        g->ntab = nt;
+        g->ntab_gen = ng;
+        g->ntab_mask = ns - 1;
+    }
+    size_t h = node_hash(pos, parent) & g->ntab_mask;
+    while (g->ntab_gen[h] == g->ngen) {
+        uint32_t idx = g->ntab[h] - 1;
+        if (g->nodes[idx].pos == pos && g->nodes[idx].parent == parent) return idx;
+        h = (h + 1) & g->ntab_mask;
+    }
+    uint32_t idx = have != NONE ? have : new_node(g, pos, parent);
+    if (idx == NONE) return NONE;
+    g->ntab[h] = idx + 1;
+    g->ntab_gen[h] = g->ngen;
+    g->ntab_used++;
+    return idx;
+}
+
+static uint32_t get_node(slm_grammar *g, uint32_t pos, uint32_t parent)
+{
+    return intern_node(g, pos, parent, NONE);
 }
 
 static int set_push(slm_grammar *g, uint32_t node)
@@ -205,7 +291,7 @@ static int closure(slm_grammar *g, uint32_t pos, uint32_t parent, uint8_t *accep
         }
         const slm_gram_elem *e = &gr->elems[pos];
         if (e->kind == GRAM_SET) {
-            uint32_t nd = new_node(g, pos, parent);
+            uint32_t nd = get_node(g, pos, parent);
             if (nd == NONE || !set_push(g, nd)) return 0;
         } else if (e->kind == GRAM_END) {
             if (parent == NONE) {
@@ -218,7 +304,7 @@ static int closure(slm_grammar *g, uint32_t pos, uint32_t parent, uint8_t *accep
              * return node, so x* loops (R ::= x R) keep the stack flat */
             uint32_t np = parent;
             if (gr->elems[pos + 1].kind != GRAM_END) {
-                np = new_node(g, pos + 1, parent);
+                np = get_node(g, pos + 1, parent);
                 if (np == NONE) return 0;
             }
             for (uint32_t a = gr->rule_alt[e->arg + 1]; a > gr->rule_alt[e->arg]; a--)
@@ -258,6 +344,7 @@ static void truncate_to(slm_grammar *g, size_t d)
 {
     g->n_sets = g->set_off[d] + g->set_len[d];
     g->n_nodes = g->node_top[d];
+    intern_clear(g); /* interned indices above node_top[d] are gone */
 }
 
 static slm_status limit_status(slm_grammar *g)
@@ -321,7 +408,128 @@ static int commit(slm_grammar *g, size_t dd)
     g->set_off[0] = 0;
     g->set_len[0] = n;
     g->node_top[0] = g->base;
+    intern_clear(g); /* nodes were renumbered */
     return 1;
+}
+
+/* ---- apply's memo: interned sets and their transitions -------------------- */
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void memo_clear(slm_grammar *g)
+{
+    g->n_spool = g->n_ds = g->n_rows = 0;
+    if (g->stab) memset(g->stab, 0, (g->stab_mask + 1) * sizeof *g->stab);
+}
+
+/* Intern the set of nodes list[0..n) (sorted here) with its accept flag;
+ * returns its id or -1 (limit / memory). */
+static int32_t memo_set(slm_grammar *g, uint32_t *list, size_t n, uint8_t accept)
+{
+    if (n > 1) qsort(list, n, sizeof *list, u32_cmp);
+    uint32_t h = 2166136261u ^ accept;
+    for (size_t k = 0; k < n; k++) h = (h ^ list[k]) * 16777619u;
+    if (!g->stab || (g->n_ds + 1) * 2 > g->stab_mask + 1) {
+        if (g->n_ds >= (1u << 20)) {
+            g->overflow = 1;
+            return -1;
+        }
+        size_t ns = g->stab ? (g->stab_mask + 1) * 2 : 1024;
+        uint32_t *nt = slm_calloc(ns, sizeof *nt);
+        if (!nt) {
+            g->oom = 1;
+            return -1;
+        }
+        for (size_t k = 0; k < g->n_ds; k++) {
+            size_t s = g->ds[k].hash & (ns - 1);
+            while (nt[s]) s = (s + 1) & (ns - 1);
+            nt[s] = (uint32_t)k + 1;
+        }
+        slm_free(g->stab);
+        g->stab = nt;
+        g->stab_mask = ns - 1;
+    }
+    size_t s = h & g->stab_mask;
+    while (g->stab[s]) {
+        const struct dset *d = &g->ds[g->stab[s] - 1];
+        if (d->hash == h && d->n == n && d->accept == accept &&
+            (n == 0 || memcmp(g->spool + d->start, list, n * sizeof *list) == 0))
+            return (int32_t)(g->stab[s] - 1);
+        s = (s + 1) & g->stab_mask;
+    }
+    if (!grow((void **)&g->ds, &g->cap_ds, g->n_ds + 1, sizeof *g->ds) ||
+        !grow((void **)&g->spool, &g->cap_spool, g->n_spool + n + 1, sizeof *g->spool)) {
+        g->oom = 1;
+        return -1;
+    }
+    struct dset *d = &g->ds[g->n_ds];
+    d->start = (uint32_t)g->n_spool;
+    d->n = (uint32_t)n;
+    d->hash = h;
+    d->accept = accept;
+    d->row = NONE;
+    if (n) memcpy(g->spool + g->n_spool, list, n * sizeof *list);
+    g->n_spool += n;
+    g->stab[s] = (uint32_t)g->n_ds + 1;
+    return (int32_t)g->n_ds++;
+}
+
+#define MEMO_UNKNOWN (-1)
+#define MEMO_DEAD (-2)
+
+/* The set reached from set id over byte b: MEMO_DEAD if nothing survives,
+ * -3 on a limit or memory failure. */
+static int32_t memo_next(slm_grammar *g, int32_t id, unsigned b)
+{
+    struct dset *d = &g->ds[id];
+    if (d->row == NONE) {
+        if (!grow((void **)&g->rows, &g->cap_rows, (g->n_rows + 1) * 256, sizeof *g->rows)) {
+            g->oom = 1;
+            return -3;
+        }
+        d = &g->ds[id];
+        d->row = (uint32_t)g->n_rows++;
+        for (int k = 0; k < 256; k++) g->rows[(size_t)d->row * 256 + (size_t)k] = MEMO_UNKNOWN;
+    }
+    int32_t *slot = &g->rows[(size_t)d->row * 256 + b];
+    if (*slot != MEMO_UNKNOWN) return *slot;
+    /* compute: closure of every top holding b, into scratch after the committed set */
+    const slm_gram *gr = g->gram;
+    size_t from = g->n_sets;
+    uint8_t acc = 0;
+    uint32_t steps = 0;
+    vis_new_generation(g);
+    for (uint32_t k = 0; k < d->n; k++) {
+        const snode *nd = &g->nodes[g->spool[d->start + k]];
+        const uint64_t *set = gr->sets[gr->elems[nd->pos].arg];
+        if (!(set[b >> 6] >> (b & 63) & 1)) continue;
+        if (!closure(g, nd->pos + 1, nd->parent, &acc, &steps)) {
+            g->n_sets = from;
+            return -3;
+        }
+        d = &g->ds[id]; /* closure may not move ds, but keep it honest */
+    }
+    size_t n = g->n_sets - from;
+    if (n > MAX_STACKS) {
+        g->n_sets = from;
+        g->overflow = 1;
+        return -3;
+    }
+    int32_t next = MEMO_DEAD;
+    if (n || acc) {
+        next = memo_set(g, g->sets + from, n, acc);
+        if (next < 0) {
+            g->n_sets = from;
+            return -3;
+        }
+    }
+    g->n_sets = from;
+    g->rows[(size_t)g->ds[id].row * 256 + b] = next;
+    return next;
 }
 
 /* ---- public API ------------------------------------------------------------ */
@@ -330,6 +538,7 @@ void slm_grammar_reset(slm_grammar *g)
 {
     if (!g) return;
     g->oom = g->overflow = 0;
+    intern_clear(g);
     g->n_nodes = g->base = 0;
     g->n_sets = 0;
     g->done = 0;
@@ -368,12 +577,21 @@ void slm_grammar_free(slm_grammar *g)
     slm_free(g->len);
     slm_free(g->order);
     slm_free(g->lcp);
+    slm_free(g->spieces);
+    slm_free(g->soff);
     slm_free(g->nodes);
     slm_free(g->sets);
     slm_free(g->set_off);
     slm_free(g->set_len);
     slm_free(g->node_top);
     slm_free(g->accept);
+    slm_free(g->sid);
+    slm_free(g->ntab);
+    slm_free(g->ntab_gen);
+    slm_free(g->spool);
+    slm_free(g->ds);
+    slm_free(g->stab);
+    slm_free(g->rows);
     slm_free(g->vis);
     slm_free(g->work);
     slm_free(g->remap);
@@ -417,10 +635,11 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
     g->set_len = slm_calloc(max_len + 2, sizeof *g->set_len);
     g->node_top = slm_calloc(max_len + 2, sizeof *g->node_top);
     g->accept = slm_calloc(max_len + 2, 1);
+    g->sid = slm_calloc(max_len + 2, sizeof *g->sid);
     g->vis_mask = 1023;
     g->vis = slm_calloc(g->vis_mask + 1, sizeof *g->vis);
     SLM_CHECK(g->is_eog && g->allowed && g->pool && g->off && g->len && g->order && g->lcp && tmp &&
-                  g->set_off && g->set_len && g->node_top && g->accept && g->vis,
+                  g->set_off && g->set_len && g->node_top && g->accept && g->sid && g->vis,
               SLM_ERR_NOMEM, "grammar: out of memory for a vocabulary of %d tokens", (int)n_vocab);
     size_t at = 0;
     uint32_t n_order = 0;
@@ -449,6 +668,17 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
         g->lcp[k] = l;
     }
     g->n_order = n_order;
+    g->spieces = slm_alloc(total + 1);
+    g->soff = slm_alloc(nv1 * sizeof *g->soff);
+    SLM_CHECK(g->spieces && g->soff, SLM_ERR_NOMEM, "grammar: out of memory for a vocabulary of %d tokens",
+              (int)n_vocab);
+    at = 0;
+    for (uint32_t k = 0; k < n_order; k++) {
+        g->soff[k] = (uint32_t)at;
+        memcpy(g->spieces + at, tmp[k].p, tmp[k].len);
+        at += tmp[k].len;
+    }
+    g->soff[n_order] = (uint32_t)at;
     slm_free(tmp);
     tmp = NULL;
     slm_grammar_reset(g);
@@ -535,29 +765,43 @@ slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
     for (int32_t t = 0; t < n_vocab; t++)
         if (g->is_eog[t] && can_end) g->allowed[t] = 1;
     if (!g->done && g->set_len[0] > 0) {
-        size_t m = 0; /* depths 0..m hold valid sets for the previous piece */
+        /* Walk the sorted pieces; sid[d] is the set after d bytes of the
+         * current piece, valid for d <= m. */
+        int32_t *sid = g->sid;
+        intern_clear(g);
+        memo_clear(g);
+        for (size_t k = 0; k < g->base; k++) /* committed nodes are shared too */
+            if (intern_node(g, g->nodes[k].pos, g->nodes[k].parent, (uint32_t)k) == NONE) goto limit;
+        int32_t s0 = memo_set(g, g->sets + g->set_off[0], g->set_len[0], g->accept[0]);
+        if (s0 < 0) goto limit;
+        sid[0] = s0;
+        size_t m = 0;
         for (uint32_t k = 0; k < g->n_order; k++) {
-            int32_t id = g->order[k];
-            const uint8_t *p = (const uint8_t *)g->pool + g->off[id];
-            uint32_t L = g->len[id], l = g->lcp[k];
+            const uint8_t *p = g->spieces + g->soff[k];
+            uint32_t L = g->soff[k + 1] - g->soff[k], l = g->lcp[k];
             if (l > m) continue; /* shares a dead prefix with the previous piece */
-            truncate_to(g, l);
             m = l;
             while (m < L) {
-                if (g->set_len[m] == 0) break;
-                if (!advance(g, m, p[m])) {
-                    truncate_to(g, 0);
-                    return limit_status(g);
-                }
-                m++;
+                if (g->ds[sid[m]].n == 0) break;
+                int32_t nx = memo_next(g, sid[m], p[m]);
+                if (nx == MEMO_DEAD) break;
+                if (nx < 0) goto limit;
+                sid[++m] = nx;
             }
-            if (m == L && (g->set_len[m] > 0 || g->accept[m])) g->allowed[id] = 1;
+            if (m == L) g->allowed[g->order[k]] = 1;
         }
-        truncate_to(g, 0);
+        g->n_nodes = g->base;
+        g->n_sets = g->set_len[0];
+        intern_clear(g);
     }
     for (int32_t t = 0; t < n_vocab; t++)
         if (!g->allowed[t]) logits[t] = -INFINITY;
     return SLM_OK;
+limit:
+    g->n_nodes = g->base;
+    g->n_sets = g->set_len[0];
+    intern_clear(g);
+    return limit_status(g);
 fail:
     return st;
 }
