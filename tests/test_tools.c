@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <string.h>
 
+#include "base/alloc.h"
 #include "harness.h"
 #include "slm.h"
 
@@ -436,6 +437,66 @@ static void required_call_grammar_matches_the_template_syntax(void)
           "a name with a space");
 }
 
+/* Random byte mutations of real-format replies: always SLM_OK, every call
+ * well formed, content never longer than the text. */
+static void mutated_replies_parse_cleanly(void)
+{
+    static const char *const seeds[] = {
+        "ok <tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": [1, 2, {\"b\": null}]}}\n</tool_call>",
+        "<tool_call>\n<function=f>\n<parameter=k>\n1\n</parameter>\n</function>\n</tool_call>",
+        "[TOOL_CALLS][{\"name\": \"f\", \"arguments\": {}, \"id\": \"x\"}][TOOL_CALLS]g[CALL_ID]i[ARGS]{\"a\": 1}",
+        "<tool_call>f\n<arg_key>k</arg_key>\n<arg_value>v</arg_value>\n</tool_call>",
+        "<minimax:tool_call>\n<invoke name=\"f\">\n<parameter name=\"k\">v</parameter>\n</invoke>\n</minimax:tool_call>",
+        "<|start|>assistant to=functions.f<|channel|>commentary json<|message|>{\"a\": 1}<|call|>",
+        "<|START_ACTION|>[{\"tool_call_id\": \"0\", \"tool_name\": \"f\", \"parameters\": {}}]<|END_ACTION|>",
+    };
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    char buf[256];
+    for (int it = 0; it < 20000; it++) {
+        const char *seed = seeds[it % (sizeof seeds / sizeof seeds[0])];
+        size_t n = strlen(seed);
+        memcpy(buf, seed, n);
+        for (int m = 0; m < 1 + it % 4; m++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            size_t pos = (size_t)(rng % n);
+            static const char pool[] = "{}[]<>\"\\:,=/\n x0";
+            buf[pos] = (rng >> 32) % 3 ? pool[(rng >> 40) % (sizeof pool - 1)] : (char)(rng >> 48);
+        }
+        slm_tool_format f = (slm_tool_format)(1 + it % (SLM_TOOL_FORMAT_COUNT - 1));
+        slm_tool_calls *c = NULL;
+        slm_status st = slm_tool_calls_parse(f, buf, n, NULL, &c);
+        CHECK(st == SLM_OK && c, "iteration %d: %s", it, slm_last_error());
+        if (!c) continue;
+        CHECK(c->content_len <= n && strlen(c->content) <= c->content_len, "iteration %d: content", it);
+        for (size_t i = 0; i < c->n_calls; i++)
+            CHECK(c->calls[i].name[0] && c->calls[i].arguments[0] == '{' && c->calls[i].id[0], "iteration %d", it);
+        slm_tool_calls_free(c);
+    }
+}
+
+/* Every allocation failure gives SLM_ERR_NOMEM with *out NULL (and, under
+ * ASan, no leak). */
+static void allocation_failures_are_reported(void)
+{
+    const char *t = "a<tool_call>\n{\"name\": \"x\", \"arguments\": {}}\n</tool_call>b<tool_call>\n"
+                    "<function=y>\n<parameter=k>\nv\n</parameter>\n</function>\n</tool_call>";
+    int ok_seen = 0;
+    for (long k = 0; k < 200 && !ok_seen; k++) {
+        slm_tool_calls *c = NULL;
+        slm_alloc_fail_after(k);
+        slm_status st = slm_tool_calls_parse(SLM_TOOL_FORMAT_QWEN3_XML, t, strlen(t), NULL, &c);
+        slm_alloc_fail_after(-1);
+        if (st == SLM_OK) {
+            ok_seen = 1;
+            CHECK(c && c->n_calls == 1, "after %ld allocations: %zu calls", k, c ? c->n_calls : 0);
+        } else {
+            CHECK(st == SLM_ERR_NOMEM && !c, "failing allocation %ld: %s", k, slm_status_name(st));
+        }
+        slm_tool_calls_free(c);
+    }
+    CHECK(ok_seen, "never succeeded");
+}
+
 int main(void)
 {
     RUN(hermes_call_is_parsed_with_surrounding_text);
@@ -453,5 +514,7 @@ int main(void)
     RUN(every_prefix_parses_cleanly);
     RUN(real_templates_detect_their_format_and_parse_their_own_call);
     RUN(required_call_grammar_matches_the_template_syntax);
+    RUN(mutated_replies_parse_cleanly);
+    RUN(allocation_failures_are_reported);
     return harness_finish();
 }
