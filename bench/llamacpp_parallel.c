@@ -8,8 +8,8 @@
  * Protocol (identical to bench_batch.c): 8 sequences each evaluate the same
  * 16-token prompt; per round, for K in 1 2 4 8 (interleaved): remove
  * everything after the prompt from sequences 0..K-1, run 1 warm-up step and
- * G timed steps, record K * G / seconds. Prints the median per K and its
- * ratio to K = 1, one JSON line per K.
+ * G timed steps, record K * G / seconds (wall and process CPU). Prints the
+ * medians per K and their ratios to K = 1, one JSON line per K.
  *
  * Build (paths as bench/compare sets them up in ~/.cache/slm-bench):
  *   C=~/.cache/slm-bench; L=$C/node-llama-cpp/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
@@ -33,6 +33,16 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of the whole process (all threads): on a machine shared with
+ * other jobs, tokens per CPU-second at -t 1 is what an idle core would do,
+ * stalls on memory included, while wall time mostly measures the queue. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -123,7 +133,7 @@ int main(int argc, char **argv)
         return 1;
     }
     static const int ks[] = {1, 2, 4, 8};
-    double tps[4][100];
+    double tps[4][100], cps[4][100];
     for (int r = 0; r < rounds; r++)
         for (int ki = 0; ki < 4; ki++) {
             const int k = ks[ki];
@@ -131,9 +141,12 @@ int main(int argc, char **argv)
                 llama_memory_seq_rm(mem, i, N_PROMPT, -1);
                 pos[i] = N_PROMPT;
             }
-            double t0 = 0;
+            double t0 = 0, c0 = 0;
             for (int s = 0; s <= steps; s++) {
-                if (s == 1) t0 = now_s(); /* step 0 warms up */
+                if (s == 1) { /* step 0 warms up */
+                    t0 = now_s();
+                    c0 = cpu_s();
+                }
                 for (int i = 0; i < k; i++) tok[i] = tok_stream(&rng, n_vocab);
                 fill(&b, k, tok, pos);
                 int rc = llama_decode(ctx, b);
@@ -144,16 +157,20 @@ int main(int argc, char **argv)
                 for (int i = 0; i < k; i++) pos[i]++;
             }
             tps[ki][r] = (double)k * steps / (now_s() - t0);
+            cps[ki][r] = (double)k * steps / (cpu_s() - c0);
         }
-    double med[4];
+    double med[4], cmed[4];
     for (int ki = 0; ki < 4; ki++) {
         qsort(tps[ki], (size_t)rounds, sizeof(double), cmp_d);
+        qsort(cps[ki], (size_t)rounds, sizeof(double), cmp_d);
         med[ki] = tps[ki][rounds / 2];
+        cmed[ki] = cps[ki][rounds / 2];
     }
     for (int ki = 0; ki < 4; ki++)
         printf("{\"engine\":\"llama.cpp\",\"sequences\":%d,\"threads\":%d,\"rounds\":%d,\"steps\":%d,"
-               "\"tokens_per_s_median\":%.3f,\"ratio_to_1\":%.3f}\n",
-               ks[ki], threads, rounds, steps, med[ki], med[ki] / med[0]);
+               "\"tokens_per_s_median\":%.3f,\"ratio_to_1\":%.3f,\"tokens_per_cpu_s_median\":%.3f,"
+               "\"cpu_ratio_to_1\":%.3f}\n",
+               ks[ki], threads, rounds, steps, med[ki], med[ki] / med[0], cmed[ki], cmed[ki] / cmed[0]);
     llama_batch_free(b);
     llama_free(ctx);
     llama_model_free(model);
