@@ -710,6 +710,15 @@ SLM_API slm_status slm_tool_calls_to_json(const slm_tool_calls *c, char **out);
  * converter's errors (message prefixed with the tool's name), SLM_ERR_NOMEM. */
 SLM_API slm_status slm_tool_calls_grammar(slm_tool_format format, const char *tools_json, char **out);
 
+/* Streaming: how many bytes at the start of a partial reply text[0..len)
+ * are plain content for sure. The rest opens a tool call (complete or not),
+ * or may be the beginning of a call marker cut off at the end; stream the
+ * prefix as content and hold the rest until the reply ends, then parse the
+ * whole reply with slm_tool_calls_parse. LLAMA3 replies that start with '{'
+ * or <|python_tag|> are held whole; HARMONY holds from the first <|start|>
+ * or <|channel|>. Never more than len; 0 for NULL text. */
+SLM_API size_t slm_tool_calls_content_prefix(slm_tool_format format, const char *text, size_t len);
+
 /* ---- continuous batching and embeddings (gen/session.c) --------------- */
 
 /* Decode several sessions of the same model in shared forward passes:

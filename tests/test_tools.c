@@ -497,6 +497,20 @@ static void allocation_failures_are_reported(void)
     CHECK(ok_seen, "never succeeded");
 }
 
+static void streaming_holds_back_what_may_be_a_call(void)
+{
+    const char *t = "Let me check. <tool_call>\n{\"name\"";
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_HERMES, t, strlen(t)) == 14, "held from the marker");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_HERMES, "Hi <tool_c", 10) == 3, "a cut-off marker");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_HERMES, "Hi <b>", 6) == 6, "other tags stream");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_HERMES, "a <", 3) == 2, "a lone '<' at the end");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_MISTRAL, "ok[TOOL_CALLS]f", 15) == 2, "mistral");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_LLAMA3, " {\"na", 6) == 0, "llama3 JSON held");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_LLAMA3, "<|python", 8) == 0, "python_tag prefix held");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_LLAMA3, "Paris is", 8) == 8, "llama3 prose streams");
+    CHECK(slm_tool_calls_content_prefix(SLM_TOOL_FORMAT_NONE, "<tool_call>", 11) == 11, "none streams all");
+}
+
 int main(void)
 {
     RUN(hermes_call_is_parsed_with_surrounding_text);
@@ -516,5 +530,6 @@ int main(void)
     RUN(required_call_grammar_matches_the_template_syntax);
     RUN(mutated_replies_parse_cleanly);
     RUN(allocation_failures_are_reported);
+    RUN(streaming_holds_back_what_may_be_a_call);
     return harness_finish();
 }

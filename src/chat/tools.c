@@ -841,7 +841,8 @@ SLM_API slm_status slm_tool_format_from_name(const char *name, slm_tool_format *
 /* ---- the parse loop ------------------------------------------------------- */
 
 /* The start markers of a format, in the order they are tried at a position. */
-static size_t next_marker(const parser *P, slm_tool_format f, size_t from, const char **which)
+/* The texts that open a call in format f (NULL-terminated), or NULL. */
+static const char *const *markers_of(slm_tool_format f)
 {
     static const char *const hermes[] = {"<tool_call>", NULL};
     static const char *const qwen3[] = {"<tool_call>", "<function=", NULL};
@@ -853,20 +854,25 @@ static size_t next_marker(const parser *P, slm_tool_format f, size_t from, const
     static const char *const xml_invoke[] = {"<minimax:tool_call>", "<" DSML "function_calls>",
                                              "<" DSML "tool_calls>", NULL};
     static const char *const harmony[] = {"to=functions.", NULL};
-    const char *const *m = NULL;
     switch (f) {
-    case SLM_TOOL_FORMAT_HERMES: m = hermes; break;
-    case SLM_TOOL_FORMAT_QWEN3_XML: m = qwen3; break;
-    case SLM_TOOL_FORMAT_FUNCTIONARY: m = functionary; break;
-    case SLM_TOOL_FORMAT_GLM: m = hermes; break;
-    case SLM_TOOL_FORMAT_MISTRAL: m = mistral; break;
-    case SLM_TOOL_FORMAT_JSON_ARRAY: m = json_array; break;
-    case SLM_TOOL_FORMAT_DEEPSEEK_R1: m = deepseek; break;
-    case SLM_TOOL_FORMAT_COMMAND_R: m = command_r; break;
-    case SLM_TOOL_FORMAT_XML_INVOKE: m = xml_invoke; break;
-    case SLM_TOOL_FORMAT_HARMONY: m = harmony; break;
-    default: return NPOS;
+    case SLM_TOOL_FORMAT_HERMES: return hermes;
+    case SLM_TOOL_FORMAT_QWEN3_XML: return qwen3;
+    case SLM_TOOL_FORMAT_FUNCTIONARY: return functionary;
+    case SLM_TOOL_FORMAT_GLM: return hermes;
+    case SLM_TOOL_FORMAT_MISTRAL: return mistral;
+    case SLM_TOOL_FORMAT_JSON_ARRAY: return json_array;
+    case SLM_TOOL_FORMAT_DEEPSEEK_R1: return deepseek;
+    case SLM_TOOL_FORMAT_COMMAND_R: return command_r;
+    case SLM_TOOL_FORMAT_XML_INVOKE: return xml_invoke;
+    case SLM_TOOL_FORMAT_HARMONY: return harmony;
+    default: return NULL;
     }
+}
+
+static size_t next_marker(const parser *P, slm_tool_format f, size_t from, const char **which)
+{
+    const char *const *m = markers_of(f);
+    if (!m) return NPOS;
     size_t best = NPOS;
     for (; *m; m++) {
         size_t p = find(P->s, P->n, from, *m);
@@ -1150,4 +1156,38 @@ fail:
     slm_free(calls.p);
     cJSON_Delete(tools);
     return st;
+}
+
+/* ---- streaming ------------------------------------------------------------ */
+
+SLM_API size_t slm_tool_calls_content_prefix(slm_tool_format f, const char *text, size_t len)
+{
+    if (!text) return 0;
+    if (f == SLM_TOOL_FORMAT_LLAMA3) {
+        /* the whole reply is the call: hold it if it may be JSON or python_tag */
+        size_t i = skip_ws(text, len, 0);
+        if (i == len) return 0;
+        if (text[i] == '{') return 0;
+        size_t k = strlen("<|python_tag|>");
+        size_t m = len - i < k ? len - i : k;
+        return memcmp(text + i, "<|python_tag|>", m) == 0 ? 0 : len;
+    }
+    /* harmony: a call's header opens with <|start|> or <|channel|> */
+    static const char *const harmony_hold[] = {"<|start|>", "<|channel|>", NULL};
+    const char *const *m = f == SLM_TOOL_FORMAT_HARMONY ? harmony_hold : markers_of(f);
+    if (!m) return len;
+    size_t best = len;
+    for (; *m; m++) {
+        size_t p = find(text, len, 0, *m);
+        if (p < best) best = p;
+        /* a marker cut off at the end of the text so far */
+        size_t k = strlen(*m);
+        for (size_t h = k - 1 < len ? k - 1 : len; h >= 1; h--) {
+            if (memcmp(text + len - h, *m, h) == 0) {
+                if (len - h < best) best = len - h;
+                break;
+            }
+        }
+    }
+    return best;
 }
