@@ -64,6 +64,7 @@ static void usage(FILE *f)
             "      --work-dir DIR      where temporary classifier files go (default /tmp)\n"
             "      --merge FILE        add the rows of an earlier --json output (pairs this\n"
             "                          run does not produce) to the report and output\n"
+            "      --report-only       run nothing: report/print the --merge rows only\n"
             "  -t, --threads N         threads (default: all cores)\n"
             "      --progress          progress bar even when stderr is not a terminal\n"
             "  -h, --help              show this help\n");
@@ -254,7 +255,7 @@ static int merge_rows(const char *path, slm_dna_bench_row **rows, size_t *n)
         cJSON_Delete(arr);
         return CLI_FAIL;
     }
-    memcpy(out, *rows, *n * sizeof *out);
+    if (*n) memcpy(out, *rows, *n * sizeof *out);
     size_t k = *n;
     const cJSON *o;
     cJSON_ArrayForEach(o, arr)
@@ -329,7 +330,7 @@ int cmd_dna_bench(int argc, char **argv)
 {
     slm_dna_bench_params p = slm_dna_bench_default_params();
     const char *report = NULL, *svg = NULL, *splice = NULL, *merge = NULL;
-    int json = 0, force_progress = 0;
+    int json = 0, force_progress = 0, report_only = 0;
     int32_t n_threads = 0, n_boot = p.n_boot, folds = p.folds, cnn_epochs = p.cnn_epochs, glm_epochs = p.glm_epochs;
     cli_args a;
     cli_args_init(&a, argc, argv);
@@ -352,6 +353,8 @@ int cmd_dna_bench(int argc, char **argv)
             if (!(report = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--svg", NULL)) {
             if (!(svg = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_is(&a, "--report-only", NULL)) {
+            report_only = 1;
         } else if (cli_is(&a, "--merge", NULL)) {
             if (!(merge = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--work-dir", NULL)) {
@@ -402,9 +405,10 @@ int cmd_dna_bench(int argc, char **argv)
     if (!p.data_dir) p.data_dir = default_data(data_buf, sizeof data_buf);
     if (splice && strcmp(splice, "none") == 0) p.splice_path = NULL;
     else p.splice_path = splice ? splice : default_splice(p.data_dir, splice_buf, sizeof splice_buf);
-    if (!p.data_dir && !p.tasks)
+    if (report_only && !merge) return cli_usage_error(a.cmd, "--report-only needs --merge FILE");
+    if (!p.data_dir && !p.tasks && !report_only)
         return cli_usage_error(a.cmd, "no GUE folder found: give --data DIR or set SLM_DNA_GUE");
-    if (p.data_dir && !is_dir(p.data_dir)) return cli_usage_error(a.cmd, "--data '%s' is not a folder", p.data_dir);
+    if (p.data_dir && !is_dir(p.data_dir) && !report_only) return cli_usage_error(a.cmd, "--data '%s' is not a folder", p.data_dir);
     if (p.tasks && strstr(p.tasks, "uci_splice") && !p.splice_path)
         return cli_usage_error(a.cmd, "task uci_splice needs --splice FILE (splice.data not found)");
 
@@ -418,7 +422,7 @@ int cmd_dna_bench(int argc, char **argv)
     double t0 = cli_now_ms();
     slm_dna_bench_row *rows = NULL;
     size_t n = 0;
-    slm_status st = slm_dna_bench(&p, &rows, &n);
+    slm_status st = report_only ? SLM_OK : slm_dna_bench(&p, &rows, &n);
     double total_s = (cli_now_ms() - t0) / 1e3;
     if (st != SLM_OK) return cli_fail(CMD, "benchmark", st);
     fprintf(stderr, "slm %s: %zu results in %.1f s\n", CMD, n, total_s);

@@ -214,6 +214,7 @@ static slm_status write_svg(const slm_dna_bench_row *rows, size_t n, const char 
     const int left = 60, top = 40, plot_h = 320, bar_w = 9, gap = 14;
     int group_w = (int)ns * bar_w + gap;
     int width = left + (int)nt * group_w + 20, height = top + plot_h + 150;
+    if (width < 740) width = 740; /* room for the title and a 3-column legend */
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
                "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height);
     fprintf(f, "<text x=\"%d\" y=\"20\" font-size=\"14\">MCC ×100 per task (test split; uci_splice: 10-fold CV)</text>\n",
