@@ -85,16 +85,22 @@ void slm_gemm_act_sums(slm_type t, void *row, int64_t n)
 
 void slm_gemm_act_convert(slm_type t, const float *x, void *row, int64_t n)
 {
+    if (t == SLM_TYPE_F16 || t == SLM_TYPE_BF16) {
 #if SLM_HAVE_X86
-    if (t == SLM_TYPE_F16) {
-        slm_gemm_act_f16_avx2(x, row, n);
-        return;
-    }
-    if (t == SLM_TYPE_BF16) {
-        slm_gemm_act_bf16_avx2(x, row, n);
-        return;
-    }
+        if (slm_gemm_get(t)) {
+            if (t == SLM_TYPE_F16) slm_gemm_act_f16_avx2(x, row, n);
+            else slm_gemm_act_bf16_avx2(x, row, n);
+            return;
+        }
 #endif
+        /* portable form of the same rounding (no GEMM reads it here, but
+         * the layout is defined on every target) */
+        float *y = row;
+        for (int64_t i = 0; i < n; i++)
+            y[i] = t == SLM_TYPE_F16 ? slm_fp16_to_fp32(slm_fp32_to_fp16(x[i]))
+                                     : slm_bf16_to_fp32(slm_fp32_to_bf16(x[i]));
+        return;
+    }
     const slm_type_traits *tr = slm_type_traits_get(t);
     slm_kernels_get()->quant_act[tr->vec_dot_type](x, row, n);
     slm_gemm_act_sums(t, row, n);
