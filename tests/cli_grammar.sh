@@ -137,6 +137,12 @@ out=$("$SLM" grammar check "$W/s1.gbnf" --text "$W/ok.txt" 2>&1) || fail "check 
 "$SLM" grammar check "$W/s1.gbnf" --text "$W/no.txt" >/dev/null 2>&1 && fail "check accepted a document without the required age"
 "$SLM" grammar check "$W/bad.gbnf" >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "check of a malformed grammar: exit $rc, expected 2"
+out=$("$SLM" grammar --help 2>&1) && case "$out" in *from-schema*check*--text*) ;; *) false ;; esac ||
+    fail "grammar --help: $out"
+out=$("$SLM" run --help 2>&1) && case "$out" in *--grammar*--json-schema*) ;; *) false ;; esac ||
+    fail "run --help lacks --grammar/--json-schema"
+"$SLM" run "$W/m.gguf" -p x --grammar >/dev/null 2>&1; rc=$?
+[ $rc = 2 ] || fail "--grammar without a value: exit $rc, expected 2"
 "$SLM" grammar bogus >/dev/null 2>&1; rc=$?
 [ $rc = 2 ] || fail "unknown subcommand: exit $rc, expected 2"
 
