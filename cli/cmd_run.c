@@ -43,7 +43,9 @@ static void usage(FILE *f)
             "      --presence-penalty P  subtract P once per seen token (default 0)\n"
             "      --seed S              random seed (default 0xC0FFEE)\n"
             "      --no-mmap             read the file into memory instead of mapping it\n"
-            "      --mlock               lock the weights in RAM\n"
+            "      --mlock               lock the weights in RAM (fails if RLIMIT_MEMLOCK is too low)\n"
+            "      --max-memory SIZE     refuse to run if weights + KV cache + scratch exceed SIZE\n"
+            "                            (bytes, or with K, M, G: 512M, 1.5G), checked before loading\n"
             "      --kv-type f16|f32     KV cache type (default f16)\n"
             "      --ignore-eos          do not stop at end-of-generation tokens\n"
             "      --no-display-prompt   print only the generated text\n"
@@ -61,6 +63,7 @@ typedef struct run_opts {
     int32_t n_predict, n_threads, n_ctx;
     slm_sampler_params sp;
     int no_mmap, mlock, ignore_eos, no_display_prompt, json;
+    uint64_t max_memory; /* --max-memory; 0 = no limit */
     slm_type kv_type;
     const char *grammar_file, *schema_file; /* --grammar, --json-schema */
 } run_opts;
@@ -94,6 +97,62 @@ static const char *default_model(char *buf, size_t cap)
             env && env[0] ? "$SLM_MODEL=" : "$SLM_MODEL is not set", env && env[0] ? env : "",
             env && env[0] ? " does not exist, " : ", ", buf);
     return NULL;
+}
+
+/* A byte count: a positive number with an optional K, M, G or T suffix
+ * (powers of 1024, optionally followed by "B" or "iB"): 512M, 1.5G. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v > 0)) return -1;
+    double mul = 1;
+    switch (*end) {
+    case 'k': case 'K': mul = 1024.0; end++; break;
+    case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (mul > 1 && *end == 'i') end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end || v * mul >= 18446744073709551615.0) return -1;
+    *out = (uint64_t)(v * mul);
+    return *out ? 0 : -1;
+}
+
+/* --max-memory: estimate weights + KV cache + scratch before anything is
+ * loaded and refuse, naming both numbers, when they exceed the budget. The
+ * prompt has at most prompt_len + 2 tokens (one per byte, BOS/EOS), which
+ * bounds the batch the session below will be sized for. */
+static int check_budget(const run_opts *o, size_t prompt_len)
+{
+    slm_model_params mp = slm_model_default_params();
+    mp.use_mmap = !o->no_mmap;
+    slm_session_params sp = slm_session_default_params();
+    sp.n_ctx = (uint32_t)o->n_ctx;
+    sp.kv_type = o->kv_type;
+    if (o->n_threads > 0) sp.n_threads = o->n_threads;
+    if (prompt_len + 2 < sp.n_batch) sp.n_batch = (uint32_t)(prompt_len + 2);
+    slm_memory_estimate e;
+    slm_status st = slm_model_memory_estimate(o->model, &mp, &sp, &e);
+    if (st != SLM_OK) {
+        cli_fail("run", "cannot estimate the memory the model needs", st);
+        return CLI_FAIL;
+    }
+    const double MiB = 1024.0 * 1024.0;
+    if (e.total_bytes > o->max_memory) {
+        fprintf(stderr,
+                "slm run: %s needs %llu bytes (%.1f MiB: file %.1f MiB of which weights %.1f MiB, "
+                "KV cache %.1f MiB at n_ctx %u, scratch %.1f MiB) but --max-memory is %llu bytes "
+                "(%.1f MiB); not loading it (a smaller -c shrinks the KV cache)\n",
+                o->model, (unsigned long long)e.total_bytes, e.total_bytes / MiB, e.file_bytes / MiB,
+                e.weights_bytes / MiB, e.kv_bytes / MiB, e.n_ctx, e.scratch_bytes / MiB,
+                (unsigned long long)o->max_memory, o->max_memory / MiB);
+        return CLI_FAIL;
+    }
+    return CLI_OK;
 }
 
 static int parse(int argc, char **argv, run_opts *o)
@@ -137,6 +196,11 @@ static int parse(int argc, char **argv, run_opts *o)
             o->no_mmap = 1;
         } else if (cli_is(&a, "--mlock", NULL)) {
             o->mlock = 1;
+        } else if (cli_is(&a, "--max-memory", NULL)) {
+            const char *v = cli_value(&a);
+            if (!v) return CLI_USAGE;
+            if (parse_size(v, &o->max_memory) != 0)
+                return cli_usage_error(a.cmd, "--max-memory: '%s' is not a size (e.g. 536870912, 512M, 2G)", v);
         } else if (cli_is(&a, "--kv-type", NULL)) {
             rc = cli_kv_type(&a, &o->kv_type);
         } else if (cli_is(&a, "--ignore-eos", NULL)) {
@@ -269,6 +333,7 @@ int cmd_run(int argc, char **argv)
     rc = CLI_FAIL;
 
     double t_start = cli_now_ms();
+    if (o.max_memory && check_budget(&o, prompt_len) != CLI_OK) goto done;
     slm_model_params mp = slm_model_default_params();
     mp.use_mmap = !o.no_mmap;
     mp.use_mlock = o.mlock;

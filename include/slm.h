@@ -1049,6 +1049,29 @@ SLM_API slm_status slm_distill(const slm_distill_params *p, const char *teacher_
                                const char *const *val_files, size_t n_val, const char *out_path,
                                slm_distill_stats *stats);
 
+/* ---- memory estimate (edge targets) ------------------------------------ */
+
+/* What loading a model and opening one session on it would take, computed
+ * before anything large is mapped, read or allocated, so a caller can refuse
+ * a model that will not fit instead of being OOM-killed. */
+typedef struct slm_memory_estimate {
+    uint64_t weights_bytes; /* tensor data the forward pass reads (mapped and touched, or read) */
+    uint64_t file_bytes;    /* the whole file: header, metadata and vocabulary included */
+    uint64_t kv_bytes;      /* KV cache at the session's n_ctx and kv_type */
+    uint64_t scratch_bytes; /* activations, attention scores and the logits buffer */
+    uint64_t total_bytes;   /* file_bytes + kv_bytes + scratch_bytes */
+    uint32_t n_ctx;         /* the context length the estimate is for (0 resolved) */
+} slm_memory_estimate;
+
+/* Estimate for slm_model_load(path, mp) followed by slm_session_new(model,
+ * sp): opens and validates the file's structure (mapping only the pages the
+ * header, metadata and vocabulary occupy), resolves sp's defaults the way
+ * slm_session_new does, and fills *out. mp and sp may be NULL (defaults);
+ * mp->max_memory_bytes is ignored here. On failure *out is zeroed. */
+SLM_API slm_status slm_model_memory_estimate(const char *path, const slm_model_params *mp,
+                                             const slm_session_params *sp,
+                                             slm_memory_estimate *out);
+
 #ifdef __cplusplus
 }
 #endif

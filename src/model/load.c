@@ -4,10 +4,12 @@
  * answers metadata, tokenizer and description queries. Weights stay in the
  * mapping; nothing is converted at load time.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "base/alloc.h"
 #include "base/status.h"
@@ -115,8 +117,22 @@ slm_status slm_model_load(const char *path, const slm_model_params *p, slm_model
               "weights need %llu bytes, above the limit of %llu", (unsigned long long)m->size_bytes,
               (unsigned long long)p->max_memory_bytes);
     if (p->use_mlock) {
-        if (mlock(slm_gguf_base(m->gguf), (size_t)slm_gguf_file_size(m->gguf)) != 0)
-            slm_log(1, "%s: mlock failed; weights may be paged out", path);
+        size_t len = (size_t)slm_gguf_file_size(m->gguf);
+        if (mlock(slm_gguf_base(m->gguf), len) != 0) {
+            int err = errno;
+            struct rlimit rl;
+            char lim[48] = "unknown";
+            if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+                if (rl.rlim_cur == RLIM_INFINITY) snprintf(lim, sizeof lim, "unlimited");
+                else snprintf(lim, sizeof lim, "%llu bytes", (unsigned long long)rl.rlim_cur);
+            }
+            if (err == ENOMEM || err == EPERM)
+                SLM_CHECK(0, SLM_ERR_NOMEM,
+                          "cannot lock %zu bytes in RAM (mlock: %s); RLIMIT_MEMLOCK is %s "
+                          "(raise it with ulimit -l, or run without --mlock)",
+                          len, strerror(err), lim);
+            SLM_CHECK(0, SLM_ERR_IO, "cannot lock %zu bytes in RAM (mlock: %s)", len, strerror(err));
+        }
     }
     *out = m;
     return SLM_OK;
@@ -135,6 +151,8 @@ void slm_model_free(slm_model *m)
         slm_free(m->meta);
     }
     slm_vocab_free(m->vocab);
+    /* a no-op unless slm_model_load locked the pages (use_mlock) */
+    if (m->gguf) munlock(slm_gguf_base(m->gguf), (size_t)slm_gguf_file_size(m->gguf));
     slm_gguf_close(m->gguf);
     slm_free(m->layers);
     slm_free(m->arch_name);
