@@ -17,8 +17,11 @@ static const command commands[] = {
     {"info", cmd_info, "describe a model (architecture, shapes, types, memory)"},
     {"tokenize", cmd_tokenize, "show the tokens of a text"},
     {"logits", cmd_logits, "write the logits of a token sequence to a file"},
+#ifndef SLM_MINIMAL /* -DSLM_MINIMAL=ON: inference commands only */
     {"gen-model", cmd_gen_model, "write a random-weight model with a real model's shape"},
+#endif
     {"bench", cmd_bench, "measure prompt and generation speed"},
+#ifndef SLM_MINIMAL
     {"train", cmd_train, "train a llama-architecture model on text files"},
     {"tokenizer", cmd_tokenizer, "train a tokenizer (SentencePiece-style or byte-level BPE) on text"},
     {"quantize", cmd_quantize, "write a quantized copy of a model (llama-quantize's mixes)"},
@@ -31,6 +34,7 @@ static const command commands[] = {
     {"distill", cmd_distill, "distill a teacher model into a smaller student (KL + cross-entropy)"},
     {"grammar", cmd_grammar, "JSON Schema to GBNF, and check a grammar (or text against it)"},
     {"dna", cmd_dna, "genomic LM: pretrain, finetune, predict, embed, score, generate, bench"},
+#endif
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -8,9 +8,15 @@
  * A match never crosses a piece boundary, and lookaheads do not see past it.
  * The expressions are the ones in the models' tokenizer.json files, as
  * llama.cpp lists them per pre-tokenizer type.
+ *
+ * A build without PCRE2 (SLM_NO_PCRE2: -DSLM_MINIMAL=ON) keeps the names but
+ * refuses every pre-tokenizer with SLM_ERR_UNSUPPORTED, so byte-level BPE
+ * vocabularies fail to load by name while SentencePiece ones still work.
  */
+#ifndef SLM_NO_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#endif
 
 #include <string.h>
 
@@ -116,6 +122,51 @@ static const pretok_def defs[] = {
       "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", "\\p{N}+",
       "[0-9][0-9][0-9]"}},
 };
+
+static int name_in_list(const char *list, const char *name);
+
+#ifdef SLM_NO_PCRE2
+
+struct slm_pretok {
+    int unused;
+};
+
+void slm_pretok_free(slm_pretok *p) { slm_free(p); }
+
+slm_status slm_pretok_new(const char *pre, slm_pretok **out, int *known)
+{
+    *out = NULL;
+    *known = 0;
+    for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+        if (name_in_list(defs[i].names, pre)) *known = 1;
+    return slm_fail(SLM_ERR_UNSUPPORTED,
+                    "pre-tokenizer '%s': byte-level BPE tokenizers need PCRE2, and this is a "
+                    "minimal build without it (configure with -DSLM_MINIMAL=OFF)", pre);
+}
+
+slm_status slm_pretok_split(const slm_pretok *p, const char *text, size_t len, slm_span **spans,
+                            size_t *n)
+{
+    (void)p, (void)text, (void)len;
+    *spans = NULL;
+    *n = 0;
+    return slm_fail(SLM_ERR_UNSUPPORTED, "pre-tokenizer: this build has no PCRE2");
+}
+
+static int name_in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0) return 1;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return 0;
+}
+
+#else /* PCRE2 */
 
 /* ---- PCRE2 plumbing ----------------------------------------------------- */
 
@@ -286,3 +337,5 @@ fail:
     slm_free(next.v);
     return st;
 }
+
+#endif /* SLM_NO_PCRE2 */
