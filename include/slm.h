@@ -818,8 +818,9 @@ SLM_API void slm_grammar_reset(slm_grammar *g);
  * properties first in schema order, then optional ones in schema order),
  * additionalProperties (default false here: only listed properties; true or
  * a schema allows extra keys after them), enum, const, items, prefixItems,
- * minItems/maxItems, minLength/maxLength, minimum 0 or 1 on integers and
- * minimum 0 on numbers (other bounds are refused), anyOf/oneOf, allOf of one schema,
+ * minItems/maxItems, minLength/maxLength, minimum/maximum/exclusiveMinimum/
+ * exclusiveMaximum on integers (|bound| < 10^15), minimum 0 on numbers (other
+ * number bounds are refused), anyOf/oneOf (exclusivity not enforced), allOf of one schema,
  * $ref to #/$defs/... and #/definitions/..., format date, time, date-time,
  * uuid, email; title/description/$schema/$id/examples/default are ignored.
  * Numbers have at most 16 integer and 16 fraction digits. An empty schema {}

@@ -26,12 +26,12 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 n=0
 schema() { n=$((n + 1)); printf '%s\n' "$1" > "$W/s$n.json"; }
-schema '{"type":"object","properties":{"name":{"type":"string","maxLength":8},"age":{"type":"integer","minimum":0},"email":{"type":"string","format":"email"},"tags":{"type":"array","items":{"enum":["a","b","c"]},"minItems":1,"maxItems":3}},"required":["name","age"]}'
+schema '{"type":"object","properties":{"name":{"type":"string","maxLength":8},"age":{"type":"integer","minimum":0,"maximum":150},"email":{"type":"string","format":"email"},"tags":{"type":"array","items":{"enum":["a","b","c"]},"minItems":1,"maxItems":3}},"required":["name","age"]}'
 schema '{"type":"object","properties":{"address":{"type":"object","properties":{"street":{"type":"string","maxLength":10},"zip":{"type":"string","minLength":5,"maxLength":5}},"required":["street","zip"]},"ok":{"type":"boolean"}},"required":["address","ok"]}'
 schema '{"type":"array","items":{"type":"number"},"minItems":2,"maxItems":4}'
 schema '{"type":"object","properties":{"color":{"enum":["red","green","blue",null,3]},"kind":{"const":"fixed"}},"required":["color","kind"]}'
 schema '{"type":"object","properties":{"d":{"type":"string","format":"date"},"t":{"type":"string","format":"time"},"dt":{"type":"string","format":"date-time"},"id":{"type":"string","format":"uuid"}},"required":["d","t","dt","id"]}'
-schema '{"definitions":{"pt":{"type":"object","properties":{"x":{"type":"integer"},"y":{"type":"integer","minimum":1}},"required":["x","y"]}},"type":"object","properties":{"a":{"$ref":"#/definitions/pt"},"b":{"$ref":"#/definitions/pt"}},"required":["a","b"]}'
+schema '{"definitions":{"pt":{"type":"object","properties":{"x":{"type":"integer"},"y":{"type":"integer","minimum":-50,"exclusiveMaximum":50}},"required":["x","y"]}},"type":"object","properties":{"a":{"$ref":"#/definitions/pt"},"b":{"$ref":"#/definitions/pt"}},"required":["a","b"]}'
 schema '{"$defs":{"node":{"type":"object","properties":{"v":{"type":"integer","minimum":1},"next":{"$ref":"#/$defs/node"}},"required":["v"]}},"$ref":"#/$defs/node"}'
 schema '{"type":"object","properties":{"v":{"anyOf":[{"type":"integer"},{"type":"string","maxLength":4},{"type":"null"}]},"w":{"type":["boolean","null"]}},"required":["v","w"]}'
 schema '{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"boolean"},"c":{"type":"null"}},"additionalProperties":false}'

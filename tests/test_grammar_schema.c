@@ -127,8 +127,10 @@ static void schema_refuses_what_it_cannot_enforce_naming_the_keyword(void)
     static const refuse_case cases[] = {
         {"{\"type\":\"string\",\"pattern\":\"^a$\"}", SLM_ERR_UNSUPPORTED, "'pattern'"},
         {"{\"type\":\"array\",\"uniqueItems\":true}", SLM_ERR_UNSUPPORTED, "'uniqueItems'"},
-        {"{\"type\":\"integer\",\"maximum\":9}", SLM_ERR_UNSUPPORTED, "'maximum'"},
-        {"{\"type\":\"integer\",\"minimum\":5}", SLM_ERR_UNSUPPORTED, "minimum 5"},
+        {"{\"type\":\"number\",\"maximum\":9}", SLM_ERR_UNSUPPORTED, "'maximum'"},
+        {"{\"type\":\"number\",\"minimum\":5}", SLM_ERR_UNSUPPORTED, "minimum 5"},
+        {"{\"type\":\"integer\",\"minimum\":1e16}", SLM_ERR_UNSUPPORTED, "10^15"},
+        {"{\"type\":\"integer\",\"minimum\":5,\"maximum\":4}", SLM_ERR_FORMAT, "no integer"},
         {"{\"type\":\"string\",\"format\":\"ipv4\"}", SLM_ERR_UNSUPPORTED, "'ipv4'"},
         {"{\"properties\":{\"a\":{\"not\":{}}}}", SLM_ERR_UNSUPPORTED, "#/properties/a"},
         {"{\"$ref\":\"other.json#/x\"}", SLM_ERR_UNSUPPORTED, "within the schema"},
@@ -197,8 +199,57 @@ static void schema_conversion_fails_cleanly_on_every_allocation_failure(void)
     CHECK(ok, "never succeeded");
 }
 
+/* Every integer in a window around the bounds is accepted iff it lies in
+ * them (the expectation is integer arithmetic, not the grammar). */
+static void integer_bounds_accept_exactly_the_integers_in_range(void)
+{
+    static const struct {
+        const char *bounds;
+        long lo, hi; /* LONG_MIN/LONG_MAX = none */
+    } cases[] = {
+        {"\"minimum\":0,\"maximum\":150", 0, 150},
+        {"\"minimum\":-20,\"maximum\":7", -20, 7},
+        {"\"exclusiveMinimum\":99", 100, 1000000},
+        {"\"maximum\":-5", -1000000, -5},
+        {"\"minimum\":1234,\"maximum\":9876", 1234, 9876},
+        {"\"minimum\":-999,\"exclusiveMaximum\":-100", -999, -101},
+        {"\"minimum\":7.5,\"maximum\":10.5", 8, 10},
+        {"\"minimum\":0", 0, 1000000},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char schema[160];
+        snprintf(schema, sizeof schema, "{\"type\":\"integer\",%s}", cases[i].bounds);
+        char *gbnf = NULL;
+        slm_grammar *g = NULL;
+        slm_status st = slm_json_schema_to_grammar(schema, strlen(schema), &gbnf);
+        if (st == SLM_OK) st = slm_grammar_new(NULL, gbnf, strlen(gbnf), NULL, &g);
+        slm_grammar_text_free(gbnf);
+        if (st != SLM_OK) {
+            CHECK(0, "%s: %s", schema, slm_last_error());
+            continue;
+        }
+        int bad = 0;
+        for (long v = -12000; v <= 12000; v++) {
+            char txt[32];
+            snprintf(txt, sizeof txt, "%ld", v);
+            slm_grammar_reset(g);
+            int m = slm_grammar_accept_text(g, txt, strlen(txt)) == SLM_OK && slm_grammar_can_end(g);
+            int want = v >= cases[i].lo && v <= cases[i].hi;
+            if (m != want && bad++ < 3) CHECK(0, "%s on %ld: got %d, expected %d", schema, v, m, want);
+        }
+        const char *zeros[] = {"007", "-0", "00"};
+        for (size_t z = 0; z < 3; z++) {
+            slm_grammar_reset(g);
+            CHECK(!(slm_grammar_accept_text(g, zeros[z], strlen(zeros[z])) == SLM_OK && slm_grammar_can_end(g)),
+                  "%s accepted %s", schema, zeros[z]);
+        }
+        slm_grammar_free(g);
+    }
+}
+
 int main(void)
 {
+    RUN(integer_bounds_accept_exactly_the_integers_in_range);
     RUN(schema_grammar_accepts_exactly_the_valid_documents);
     RUN(schema_refuses_what_it_cannot_enforce_naming_the_keyword);
     RUN(json_object_grammar_matches_objects_only);

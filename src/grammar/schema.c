@@ -418,36 +418,148 @@ static const char *string_rule(ctx *c, const cJSON *s, const char *hint, const c
     return name;
 }
 
+/* Equal-length digit strings lo..hi (n digits each, lo <= hi). */
+static void digits_range(sbuf *b, const char *lo, const char *hi, size_t n)
+{
+    if (n == 1) {
+        sb_printf(b, "[%c-%c]", lo[0], hi[0]);
+        return;
+    }
+    if (lo[0] == hi[0]) {
+        sb_printf(b, "\"%c\" ", lo[0]);
+        digits_range(b, lo + 1, hi + 1, n - 1);
+        return;
+    }
+    char nines[20], zeros[20];
+    memset(nines, '9', n - 1);
+    memset(zeros, '0', n - 1);
+    int lo_zeros = memcmp(lo + 1, zeros, n - 1) == 0, hi_nines = memcmp(hi + 1, nines, n - 1) == 0;
+    char first = lo[0], last = hi[0];
+    int alts = 0;
+    sb_puts(b, "(");
+    if (!lo_zeros) {
+        sb_printf(b, "\"%c\" ", lo[0]);
+        digits_range(b, lo + 1, nines, n - 1);
+        first++;
+        alts++;
+    }
+    if (!hi_nines) last--;
+    if (first <= last) {
+        sb_printf(b, "%s[%c-%c] [0-9]{%zu}", alts ? " | " : "", first, last, n - 1);
+        alts++;
+    }
+    if (!hi_nines) {
+        sb_printf(b, "%s\"%c\" ", alts ? " | " : "", hi[0]);
+        digits_range(b, zeros, hi + 1, n - 1);
+    }
+    sb_puts(b, ")");
+}
+
+#define INT_LIMIT 1000000000000000ull /* 10^15: bounds beyond are refused */
+
+/* Non-negative integers in [lo, hi] without leading zeros; hi == UINT64_MAX
+ * means up to 16 digits. */
+static void uint_range(sbuf *b, uint64_t lo, uint64_t hi)
+{
+    char a[24], z[24];
+    int alts = 0;
+    uint64_t p = 1;
+    sb_puts(b, "(");
+    for (size_t len = 1; len <= 16; len++, p *= 10) {
+        uint64_t first = len == 1 ? 0 : p, last = p * 10 - 1;
+        if (hi != UINT64_MAX && first > hi) break;
+        if (last < lo) continue;
+        if (hi == UINT64_MAX && lo <= first && len > 1) {
+            /* every longer number: one alternative */
+            sb_printf(b, "%s[1-9] [0-9]{%zu,15}", alts ? " | " : "", len - 1);
+            alts++;
+            break;
+        }
+        uint64_t x = lo > first ? lo : first, y = (hi != UINT64_MAX && hi < last) ? hi : last;
+        snprintf(a, sizeof a, "%0*llu", (int)len, (unsigned long long)x);
+        snprintf(z, sizeof z, "%0*llu", (int)len, (unsigned long long)y);
+        if (alts) sb_puts(b, " | ");
+        digits_range(b, a, z, len);
+        alts++;
+    }
+    sb_puts(b, ")");
+}
+
+static int get_bound(ctx *c, const cJSON *s, const char *key, const char *path, int *has, double *v)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(s, key);
+    *has = 0;
+    if (!j) return 1;
+    if (!cJSON_IsNumber(j)) {
+        bad(c, path, "'%s' must be a number", key);
+        return 0;
+    }
+    *has = 1;
+    *v = j->valuedouble;
+    return 1;
+}
+
 static const char *number_rule(ctx *c, const cJSON *s, int integer, const char *hint, const char *path)
 {
-    static const char *const known[] = {"type", "minimum", NULL};
+    static const char *const known_int[] = {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                                            NULL};
+    static const char *const known_num[] = {"type", "minimum", NULL};
     const cJSON *k;
     cJSON_ArrayForEach(k, s)
     {
-        if (is_ignored(k->string) || key_in(k->string, known)) continue;
-        return unsupported(c, path, "keyword '%s' on a number is not supported (only minimum 0 or 1)",
-                           k->string),
+        if (is_ignored(k->string) || key_in(k->string, integer ? known_int : known_num)) continue;
+        return unsupported(c, path, "keyword '%s' on a %s is not supported%s", k->string,
+                           integer ? "integer" : "number", integer ? "" : " (only minimum 0)"),
                NULL;
     }
-    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(s, "minimum");
-    int sign = 1, positive = 0;
-    if (mn) {
-        if (!cJSON_IsNumber(mn)) return bad(c, path, "'minimum' must be a number"), NULL;
-        if (mn->valuedouble == 0) {
-            sign = 0;
-        } else if (mn->valuedouble == 1 && integer) {
-            sign = 0;
-            positive = 1;
-        } else {
-            return unsupported(c, path, "minimum %g (only 0, or 1 on integers, can be enforced)", mn->valuedouble),
-                   NULL;
-        }
-    }
-    const char *digits = int_digits(c, positive);
-    if (!digits) return NULL;
     sbuf b = {0};
-    sb_printf(&b, "%s(%s)", sign ? "\"-\"? " : "", digits);
-    if (!integer) sb_puts(&b, " (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?");
+    if (integer) {
+        int has_min, has_max, has_xmin, has_xmax;
+        double mn = 0, mx = 0, xmn = 0, xmx = 0;
+        if (!get_bound(c, s, "minimum", path, &has_min, &mn) || !get_bound(c, s, "maximum", path, &has_max, &mx) ||
+            !get_bound(c, s, "exclusiveMinimum", path, &has_xmin, &xmn) ||
+            !get_bound(c, s, "exclusiveMaximum", path, &has_xmax, &xmx))
+            return NULL;
+        /* integer bounds: the tightest of minimum and exclusiveMinimum, etc. */
+        int has_lo = has_min || has_xmin, has_hi = has_max || has_xmax;
+        double lo = -1e300, hi = 1e300;
+        if (has_min) lo = ceil(mn);
+        if (has_xmin && floor(xmn) + 1 > lo) lo = floor(xmn) + 1;
+        if (has_max) hi = floor(mx);
+        if (has_xmax && ceil(xmx) - 1 < hi) hi = ceil(xmx) - 1;
+        if ((has_lo && fabs(lo) >= (double)INT_LIMIT) || (has_hi && fabs(hi) >= (double)INT_LIMIT))
+            return unsupported(c, path, "integer bounds beyond +-10^15"), NULL;
+        if (has_lo && has_hi && lo > hi) return bad(c, path, "no integer lies within the bounds"), NULL;
+        int64_t L = (int64_t)lo, H = (int64_t)hi;
+        if (!has_lo && !has_hi) {
+            const char *digits = int_digits(c, 0);
+            if (!digits) return NULL;
+            sb_printf(&b, "\"-\"? (%s)", digits);
+        } else if (has_lo && L >= 0) {
+            uint_range(&b, (uint64_t)L, has_hi ? (uint64_t)H : UINT64_MAX);
+        } else if (has_hi && H < 0) {
+            sb_puts(&b, "\"-\" ");
+            uint_range(&b, (uint64_t)-H, has_lo ? (uint64_t)-L : UINT64_MAX);
+        } else {
+            /* the range crosses zero: negatives, then 0 and up */
+            sb_puts(&b, "\"-\" ");
+            uint_range(&b, 1, has_lo ? (uint64_t)-L : UINT64_MAX);
+            sb_puts(&b, " | ");
+            uint_range(&b, 0, has_hi ? (uint64_t)H : UINT64_MAX);
+        }
+    } else {
+        const cJSON *mn = cJSON_GetObjectItemCaseSensitive(s, "minimum");
+        int sign = 1;
+        if (mn) {
+            if (!cJSON_IsNumber(mn)) return bad(c, path, "'minimum' must be a number"), NULL;
+            if (mn->valuedouble != 0)
+                return unsupported(c, path, "minimum %g on a number (only 0 can be enforced)", mn->valuedouble), NULL;
+            sign = 0;
+        }
+        const char *digits = int_digits(c, 0);
+        if (!digits) return NULL;
+        sb_printf(&b, "%s(%s) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?", sign ? "\"-\"? " : "", digits);
+    }
     const char *name = add_rule(c, hint, &b);
     slm_free(b.s);
     return name;
@@ -775,8 +887,7 @@ static const char *visit(ctx *c, const cJSON *s, const char *hint, const char *p
     /* keywords that constrain nothing we could enforce */
     static const char *const refused[] = {
         "pattern", "patternProperties", "propertyNames", "minProperties", "maxProperties", "uniqueItems",
-        "contains", "minContains", "maxContains", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-        "multipleOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
+        "contains", "minContains", "maxContains", "multipleOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
         "dependencies", "unevaluatedProperties", "unevaluatedItems", "additionalItems", "contentEncoding",
         "contentMediaType", "$dynamicRef", "$recursiveRef", NULL};
     const cJSON *k;
