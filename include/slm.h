@@ -913,8 +913,8 @@ SLM_API slm_status slm_dna_finetune_csv(const slm_dna_finetune_opts *o, const ch
                                         const char *train_csv, const char *dev_csv,
                                         const char *out_path, slm_dna_finetune_result *res);
 
-/* Class probabilities for every row of a CSV (labels optional: a file of
- * bare sequences, with or without a `sequence` header, gives label -1).
+/* Class probabilities for every row of a `sequence,label` CSV or every
+ * record of a FASTA/FASTQ file (its labels are -1).
  * *proba holds n x n_class floats, *label n true labels; free both with
  * slm_dna_free. */
 SLM_API slm_status slm_dna_predict_csv(const char *clf_model, const char *data, int n_threads,
