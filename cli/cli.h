@@ -109,6 +109,18 @@ void cli_progress_update(cli_progress *p, double frac, int finished, const char 
 double cli_peak_rss_mib(void);
 /* Load a model, reporting failures as cli_fail does (returns CLI_OK or CLI_FAIL). */
 int cli_load_model(const char *cmd, const char *path, const slm_model_params *mp, slm_model **out);
+/* The model-shape and optimiser flags shared by train, distill and dna
+ * pretrain (cli/train_opts.c): 1 if the current argument is one of them
+ * (*rc = 0, or CLI_USAGE after printing the problem), 0 if not. */
+int cli_train_option(cli_args *a, slm_train_params *p, int *rc);
+/* A --config file ("name value" or "name=value" lines, # comments) as an
+ * argv of "--name value" words (argv[0] = cmd), prepended to *list; the
+ * words stay valid until cli_config_free(*list). CLI_OK, or CLI_USAGE when
+ * the file can't be read (message printed), CLI_FAIL when out of memory. */
+typedef struct cli_config cli_config;
+int cli_config_read(const char *cmd, const char *path, cli_config **list, int *argc,
+                    char ***argv);
+void cli_config_free(cli_config *list);
 
 /* Write s[0..n) as a JSON string literal (quotes included); bytes that are
  * not valid UTF-8 are written as U+FFFD. */

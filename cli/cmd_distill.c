@@ -64,6 +64,7 @@ typedef struct opts {
     int bar, json;
     int32_t log_every;
     int depth;
+    cli_config *configs; /* the --config files read (their words are option values) */
 } opts;
 
 static int push(const char ***list, size_t *n, const char *s)
@@ -81,42 +82,15 @@ static int parse(opts *o, int argc, char **argv, int from_file);
  * file paths used later). */
 static int parse_config(opts *o, const char *cmd, const char *path)
 {
-    if (o->depth > 4) return cli_usage_error(cmd, "config nested too deeply at '%s'", path);
-    size_t len = 0;
-    char *text = cli_read_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "slm %s: cannot read config '%s'\n", cmd, path);
-        return CLI_USAGE;
-    }
-    char **av = calloc(2 * len + 2, sizeof *av);
-    if (!av) return CLI_FAIL;
+    if (o->depth > 4) return cli_usage_error(cmd, "--config nested too deeply at '%s'", path);
     int ac = 0;
-    av[ac++] = (char *)cmd;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        for (char *q = line; *q; q++)
-            if (*q == '=' || *q == '\t' || *q == '\r') *q = ' ';
-        char *name = line;
-        while (*name == ' ') name++;
-        if (!*name) continue;
-        char *val = strchr(name, ' ');
-        if (val) {
-            *val++ = 0;
-            while (*val == ' ') val++;
-            char *end = val + strlen(val);
-            while (end > val && end[-1] == ' ') *--end = 0;
-        }
-        char *flag = malloc(strlen(name) + 3);
-        if (!flag) return CLI_FAIL;
-        sprintf(flag, "--%s", name);
-        av[ac++] = flag;
-        if (val && *val) av[ac++] = val;
-    }
+    char **av = NULL;
+    int rc = cli_config_read(cmd, path, &o->configs, &ac, &av);
+    if (rc) return rc;
     o->depth++;
-    int rc = parse(o, ac, av, 1);
+    rc = parse(o, ac, av, 1);
     o->depth--;
-    return rc;
+    return rc; /* the words stay alive in o->configs: values point into them */
 }
 
 static int parse(opts *o, int argc, char **argv, int from_file)
@@ -163,56 +137,18 @@ static int parse(opts *o, int argc, char **argv, int from_file)
             if (!(o->out = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--svg", NULL)) {
             if (!(o->svg = cli_value(&a))) return CLI_USAGE;
-        } else if (cli_is(&a, "--dim", NULL)) {
-            rc = cli_int(&a, 2, 1 << 16, &v), p->n_embd = (uint32_t)v;
-        } else if (cli_is(&a, "--layers", NULL)) {
-            rc = cli_int(&a, 1, 512, &v), p->n_layer = (uint32_t)v;
-        } else if (cli_is(&a, "--heads", NULL)) {
-            rc = cli_int(&a, 1, 1024, &v), p->n_head = (uint32_t)v;
-        } else if (cli_is(&a, "--kv-heads", NULL)) {
-            rc = cli_int(&a, 1, 1024, &v), p->n_head_kv = (uint32_t)v;
-        } else if (cli_is(&a, "--ff", NULL)) {
-            rc = cli_int(&a, 1, 1 << 20, &v), p->n_ff = (uint32_t)v;
-        } else if (cli_is(&a, "--ctx", NULL)) {
-            rc = cli_int(&a, 2, 1 << 16, &v), p->n_ctx = (uint32_t)v;
-        } else if (cli_is(&a, "--untied", NULL)) {
-            p->tied = 0;
-        } else if (cli_is(&a, "--tied", NULL)) {
-            p->tied = 1;
-        } else if (cli_is(&a, "--batch", NULL)) {
-            rc = cli_int(&a, 1, 1 << 16, &v), p->batch = (uint32_t)v;
-        } else if (cli_is(&a, "--accum", NULL)) {
-            rc = cli_int(&a, 1, 1 << 16, &v), p->accum = (uint32_t)v;
-        } else if (cli_is(&a, "--steps", NULL)) {
-            rc = cli_int(&a, 1, INT32_MAX, &v), p->n_steps = (uint32_t)v;
-        } else if (cli_is(&a, "--warmup", NULL)) {
-            rc = cli_int(&a, 0, INT32_MAX, &v), p->warmup = (uint32_t)v;
-        } else if (cli_is(&a, "--lr", NULL)) {
-            rc = cli_float(&a, 1e-9, 10, &p->lr);
-        } else if (cli_is(&a, "--min-lr-frac", NULL)) {
-            rc = cli_float(&a, 0, 1, &p->min_lr_frac);
-        } else if (cli_is(&a, "--weight-decay", NULL)) {
-            rc = cli_float(&a, 0, 10, &p->weight_decay);
-        } else if (cli_is(&a, "--clip", NULL)) {
-            rc = cli_float(&a, 0, 1e9, &p->clip);
-        } else if (cli_is(&a, "--seed", "-s")) {
-            rc = cli_u64(&a, &p->seed);
-        } else if (cli_is(&a, "-t", "--threads")) {
-            rc = cli_int(&a, 1, 1024, &p->n_threads);
-        } else if (cli_is(&a, "--eval-every", NULL)) {
-            rc = cli_int(&a, 0, INT32_MAX, &v), p->eval_every = (uint32_t)v;
-        } else if (cli_is(&a, "--eval-batches", NULL)) {
-            rc = cli_int(&a, 1, 1 << 20, &v), p->eval_batches = (uint32_t)v;
+        } else if (cli_is(&a, "--checkpoint", NULL) || cli_is(&a, "--resume", NULL) ||
+                   cli_is(&a, "--checkpoint-every", NULL)) {
+            return cli_usage_error(a.cmd, "%s: checkpoints are not supported by distill yet",
+                                   a.opt);
+        } else if (cli_train_option(&a, p, &rc)) {
+            /* model shape and optimiser: cli/train_opts.c */
         } else if (cli_is(&a, "--progress", NULL)) {
             o->bar = 1;
         } else if (cli_is(&a, "--log-every", NULL)) {
             rc = cli_int(&a, 1, INT32_MAX, &o->log_every);
         } else if (cli_is(&a, "--json", NULL)) {
             o->json = 1;
-        } else if (cli_is(&a, "--checkpoint", NULL) || cli_is(&a, "--resume", NULL) ||
-                   cli_is(&a, "--checkpoint-every", NULL)) {
-            return cli_usage_error(a.cmd, "%s: checkpoints are not supported by distill yet",
-                                   a.opt);
         } else if (cli_is_flag(&a)) {
             return cli_unknown(&a);
         } else {
@@ -258,49 +194,46 @@ static double json_num(double x)
     return isfinite(x) ? x : -1.0;
 }
 
-int cmd_distill(int argc, char **argv)
+static int run_distill(opts *o, int argc, char **argv)
 {
-    opts o = {.p = slm_distill_default_params(), .log_every = 10};
-    int rc = parse(&o, argc, argv, 0);
+    int rc = parse(o, argc, argv, 0);
     if (rc) return rc;
-    if (!o.teacher) return cli_usage_error("distill", "missing --teacher T.gguf");
-    if (!o.student) return cli_usage_error("distill", "missing --student CONFIG");
-    if (!o.n_data) return cli_usage_error("distill", "missing --data FILE");
-    if (!o.out) return cli_usage_error("distill", "missing -o S.gguf");
-    if (o.p.teacher_cache && !o.p.top_k)
+    if (!o->teacher) return cli_usage_error("distill", "missing --teacher T.gguf");
+    if (!o->student) return cli_usage_error("distill", "missing --student CONFIG");
+    if (!o->n_data) return cli_usage_error("distill", "missing --data FILE");
+    if (!o->out) return cli_usage_error("distill", "missing -o S.gguf");
+    if (o->p.teacher_cache && !o->p.top_k)
         return cli_usage_error("distill", "--teacher-cache needs --topk K");
-    o.bar = o.bar || isatty(2);
+    o->bar = o->bar || isatty(2);
     char svg[4096];
-    if (!o.svg) {
-        size_t n = strlen(o.out);
-        if (n > 5 && strcmp(o.out + n - 5, ".gguf") == 0) n -= 5;
-        snprintf(svg, sizeof svg, "%.*s.svg", (int)n, o.out);
-        o.svg = svg;
+    if (!o->svg) {
+        size_t n = strlen(o->out);
+        if (n > 5 && strcmp(o->out + n - 5, ".gguf") == 0) n -= 5;
+        snprintf(svg, sizeof svg, "%.*s.svg", (int)n, o->out);
+        o->svg = svg;
     }
-    o.p.train.loss_svg = o.svg;
-    o.p.train.progress = on_progress;
-    o.p.train.user = &o;
+    o->p.train.loss_svg = o->svg;
+    o->p.train.progress = on_progress;
+    o->p.train.user = o;
     slm_distill_stats s;
-    slm_status st = slm_distill(&o.p, o.teacher, o.data, o.n_data, o.val, o.n_val, o.out, &s);
-    free((void *)o.data);
-    free((void *)o.val);
+    slm_status st = slm_distill(&o->p, o->teacher, o->data, o->n_data, o->val, o->n_val, o->out, &s);
     if (st != SLM_OK) return cli_fail("distill", "distillation failed", st);
     char el[32];
     fmt_time(el, sizeof el, s.train.elapsed_s);
     fprintf(stderr,
             "slm distill: wrote %s (%llu parameters, %llu tokens seen, %s; teacher %llu tokens "
             "in %.1f s, cache %llu/%llu windows); final loss %.4f (KL %.4f, CE %.4f)",
-            o.out, (unsigned long long)s.train.n_params, (unsigned long long)s.train.tokens_seen,
+            o->out, (unsigned long long)s.train.n_params, (unsigned long long)s.train.tokens_seen,
             el, (unsigned long long)s.teacher_tokens, s.teacher_s,
             (unsigned long long)s.cache_windows, (unsigned long long)s.n_windows,
             s.train.final_loss, s.final_kl, s.final_ce);
     if (!isnan(s.train.final_val_loss))
         fprintf(stderr, "; validation CE %.4f (perplexity %.2f), KL to teacher %.4f",
                 s.train.final_val_loss, exp(s.train.final_val_loss), s.final_val_kld);
-    fprintf(stderr, "; loss curve %s\n", o.svg);
-    if (o.json) {
+    fprintf(stderr, "; loss curve %s\n", o->svg);
+    if (o->json) {
         printf("{\"model\":");
-        cli_json_string(stdout, o.out, strlen(o.out));
+        cli_json_string(stdout, o->out, strlen(o->out));
         printf(",\"n_params\":%llu,\"train_tokens\":%llu,\"val_tokens\":%llu,\"tokens_seen\":%llu,"
                "\"final_loss\":%.6f,\"final_kl\":%.6f,\"final_ce\":%.6f,\"final_val_loss\":%.6f,"
                "\"final_val_kld\":%.6f,\"teacher_tokens\":%llu,\"teacher_s\":%.3f,"
@@ -312,8 +245,18 @@ int cmd_distill(int argc, char **argv)
                json_num(s.train.final_val_loss), json_num(s.final_val_kld),
                (unsigned long long)s.teacher_tokens, s.teacher_s,
                (unsigned long long)s.n_windows, (unsigned long long)s.cache_windows_loaded,
-               (unsigned long long)s.cache_windows, (double)o.p.temperature, (double)o.p.alpha,
-               o.p.top_k, s.train.elapsed_s);
+               (unsigned long long)s.cache_windows, (double)o->p.temperature, (double)o->p.alpha,
+               o->p.top_k, s.train.elapsed_s);
     }
     return CLI_OK;
+}
+
+int cmd_distill(int argc, char **argv)
+{
+    opts o = {.p = slm_distill_default_params(), .log_every = 10};
+    int rc = run_distill(&o, argc, argv);
+    free((void *)o.data);
+    free((void *)o.val);
+    cli_config_free(o.configs);
+    return rc;
 }

@@ -78,12 +78,11 @@ typedef struct pt_opts {
     slm_dna_pretrain_params p;
     const char **fasta;
     size_t n_fasta;
-    const char **keep; /* --config text, argv and flag strings (values point into them) */
-    size_t n_keep;
     const char *out, *svg;
     int bar, json, help;
     int32_t log_every;
     int depth;
+    cli_config *configs; /* the --config files read (their words are option values) */
 } pt_opts;
 
 static int pt_parse(pt_opts *o, int argc, char **argv, int from_file);
@@ -91,47 +90,14 @@ static int pt_parse(pt_opts *o, int argc, char **argv, int from_file);
 static int pt_config(pt_opts *o, const char *cmd, const char *path)
 {
     if (o->depth > 4) return cli_usage_error(cmd, "--config nested too deeply at '%s'", path);
-    size_t len = 0;
-    char *text = cli_read_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "slm %s: cannot read config '%s'\n", cmd, path);
-        return CLI_USAGE;
-    }
-    char **av = calloc(len + 2, sizeof *av);
-    if (!av || !push(&o->keep, &o->n_keep, text) || !push(&o->keep, &o->n_keep, (char *)av)) {
-        free(av);
-        return CLI_FAIL;
-    }
     int ac = 0;
-    av[ac++] = (char *)cmd;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        for (char *q = line; *q; q++)
-            if (*q == '=' || *q == '\t' || *q == '\r') *q = ' ';
-        char *name = line;
-        while (*name == ' ') name++;
-        if (!*name) continue;
-        char *val = strchr(name, ' ');
-        if (val) {
-            *val++ = 0;
-            while (*val == ' ') val++;
-            char *end = val + strlen(val);
-            while (end > val && end[-1] == ' ') *--end = 0;
-        }
-        char *flag = malloc(strlen(name) + 3);
-        if (!flag || !push(&o->keep, &o->n_keep, flag)) {
-            free(flag);
-            return CLI_FAIL;
-        }
-        sprintf(flag, "--%s", name);
-        av[ac++] = flag;
-        if (val && *val) av[ac++] = val;
-    }
+    char **av = NULL;
+    int rc = cli_config_read(cmd, path, &o->configs, &ac, &av);
+    if (rc) return rc;
     o->depth++;
-    int rc = pt_parse(o, ac, av, 1);
+    rc = pt_parse(o, ac, av, 1);
     o->depth--;
-    return rc; /* av and text stay alive until pt_free: values point into them */
+    return rc; /* the words stay alive in o->configs: values point into them */
 }
 
 static int pt_parse(pt_opts *o, int argc, char **argv, int from_file)
@@ -141,7 +107,6 @@ static int pt_parse(pt_opts *o, int argc, char **argv, int from_file)
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
         int rc = 0;
-        int32_t v = 0;
         if (!from_file && cli_is(&a, "-h", "--help")) {
             o->help = 1;
             return CLI_OK;
@@ -171,52 +136,8 @@ static int pt_parse(pt_opts *o, int argc, char **argv, int from_file)
             const char *f = cli_value(&a);
             if (!f) return CLI_USAGE;
             if ((rc = pt_config(o, a.cmd, f))) return rc;
-        } else if (cli_is(&a, "--dim", NULL)) {
-            rc = cli_int(&a, 2, 1 << 16, &v), p->n_embd = (uint32_t)v;
-        } else if (cli_is(&a, "--layers", NULL)) {
-            rc = cli_int(&a, 1, 512, &v), p->n_layer = (uint32_t)v;
-        } else if (cli_is(&a, "--heads", NULL)) {
-            rc = cli_int(&a, 1, 1024, &v), p->n_head = (uint32_t)v;
-        } else if (cli_is(&a, "--kv-heads", NULL)) {
-            rc = cli_int(&a, 1, 1024, &v), p->n_head_kv = (uint32_t)v;
-        } else if (cli_is(&a, "--ff", NULL)) {
-            rc = cli_int(&a, 1, 1 << 20, &v), p->n_ff = (uint32_t)v;
-        } else if (cli_is(&a, "--ctx", NULL)) {
-            rc = cli_int(&a, 2, 1 << 16, &v), p->n_ctx = (uint32_t)v;
-        } else if (cli_is(&a, "--untied", NULL)) {
-            p->tied = 0;
-        } else if (cli_is(&a, "--tied", NULL)) {
-            p->tied = 1;
-        } else if (cli_is(&a, "--batch", NULL)) {
-            rc = cli_int(&a, 1, 1 << 16, &v), p->batch = (uint32_t)v;
-        } else if (cli_is(&a, "--accum", NULL)) {
-            rc = cli_int(&a, 1, 1 << 16, &v), p->accum = (uint32_t)v;
-        } else if (cli_is(&a, "--steps", NULL)) {
-            rc = cli_int(&a, 1, INT32_MAX, &v), p->n_steps = (uint32_t)v;
-        } else if (cli_is(&a, "--warmup", NULL)) {
-            rc = cli_int(&a, 0, INT32_MAX, &v), p->warmup = (uint32_t)v;
-        } else if (cli_is(&a, "--lr", NULL)) {
-            rc = cli_float(&a, 1e-9, 10, &p->lr);
-        } else if (cli_is(&a, "--min-lr-frac", NULL)) {
-            rc = cli_float(&a, 0, 1, &p->min_lr_frac);
-        } else if (cli_is(&a, "--weight-decay", NULL)) {
-            rc = cli_float(&a, 0, 10, &p->weight_decay);
-        } else if (cli_is(&a, "--clip", NULL)) {
-            rc = cli_float(&a, 0, 1e9, &p->clip);
-        } else if (cli_is(&a, "--seed", "-s")) {
-            rc = cli_u64(&a, &p->seed);
-        } else if (cli_is(&a, "-t", "--threads")) {
-            rc = cli_int(&a, 1, 1024, &p->n_threads);
-        } else if (cli_is(&a, "--eval-every", NULL)) {
-            rc = cli_int(&a, 0, INT32_MAX, &v), p->eval_every = (uint32_t)v;
-        } else if (cli_is(&a, "--eval-batches", NULL)) {
-            rc = cli_int(&a, 1, 1 << 20, &v), p->eval_batches = (uint32_t)v;
-        } else if (cli_is(&a, "--checkpoint", NULL)) {
-            if (!(p->checkpoint = cli_value(&a))) return CLI_USAGE;
-        } else if (cli_is(&a, "--checkpoint-every", NULL)) {
-            rc = cli_int(&a, 1, INT32_MAX, &v), p->checkpoint_every = (uint32_t)v;
-        } else if (cli_is(&a, "--resume", NULL)) {
-            if (!(p->resume = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_train_option(&a, p, &rc)) {
+            /* model shape and optimiser: cli/train_opts.c */
         } else if (cli_is(&a, "--progress", NULL)) {
             o->bar = 1;
         } else if (cli_is(&a, "--log-every", NULL)) {
@@ -260,8 +181,7 @@ static int pt_progress(const slm_train_progress *pr, void *user)
 
 static void pt_free(pt_opts *o)
 {
-    for (size_t i = 0; i < o->n_keep; i++) free((void *)o->keep[i]);
-    free((void *)o->keep);
+    cli_config_free(o->configs);
     free((void *)o->fasta);
 }
 

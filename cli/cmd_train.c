@@ -64,7 +64,8 @@ typedef struct opts {
     const char *tok, *out, *svg;
     int bar, json;
     int32_t log_every;
-    int depth; /* --config nesting */
+    int depth;           /* --config nesting */
+    cli_config *configs; /* the --config files read (their words are option values) */
 } opts;
 
 static int push(const char ***list, size_t *n, const char *s)
@@ -83,41 +84,14 @@ static int parse(opts *o, int argc, char **argv, int from_file);
 static int parse_config(opts *o, const char *cmd, const char *path)
 {
     if (o->depth > 4) return cli_usage_error(cmd, "--config nested too deeply at '%s'", path);
-    size_t len = 0;
-    char *text = cli_read_file(path, &len);
-    if (!text) {
-        fprintf(stderr, "slm %s: cannot read config '%s'\n", cmd, path);
-        return CLI_USAGE;
-    }
-    char **av = calloc(len + 2, sizeof *av);
-    if (!av) return CLI_FAIL;
     int ac = 0;
-    av[ac++] = (char *)cmd;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        for (char *q = line; *q; q++)
-            if (*q == '=' || *q == '\t' || *q == '\r') *q = ' ';
-        char *name = line;
-        while (*name == ' ') name++;
-        if (!*name) continue;
-        char *val = strchr(name, ' ');
-        if (val) {
-            *val++ = 0;
-            while (*val == ' ') val++;
-            char *end = val + strlen(val);
-            while (end > val && end[-1] == ' ') *--end = 0;
-        }
-        char *flag = malloc(strlen(name) + 3);
-        if (!flag) return CLI_FAIL;
-        sprintf(flag, "--%s", name);
-        av[ac++] = flag;
-        if (val && *val) av[ac++] = val;
-    }
+    char **av = NULL;
+    int rc = cli_config_read(cmd, path, &o->configs, &ac, &av);
+    if (rc) return rc;
     o->depth++;
-    int rc = parse(o, ac, av, 1);
+    rc = parse(o, ac, av, 1);
     o->depth--;
-    return rc; /* av and text are kept: values point into them */
+    return rc; /* the words stay alive in o->configs: values point into them */
 }
 
 static int parse(opts *o, int argc, char **argv, int from_file)
@@ -127,7 +101,6 @@ static int parse(opts *o, int argc, char **argv, int from_file)
     cli_args_init(&a, argc, argv);
     while (cli_next(&a)) {
         int rc = 0;
-        int32_t v = 0;
         if (!from_file && cli_is(&a, "-h", "--help")) {
             usage(stdout);
             exit(CLI_OK);
@@ -154,52 +127,8 @@ static int parse(opts *o, int argc, char **argv, int from_file)
             const char *f = cli_value(&a);
             if (!f) return CLI_USAGE;
             if ((rc = parse_config(o, a.cmd, f))) return rc;
-        } else if (cli_is(&a, "--dim", NULL)) {
-            rc = cli_int(&a, 2, 1 << 16, &v), p->n_embd = (uint32_t)v;
-        } else if (cli_is(&a, "--layers", NULL)) {
-            rc = cli_int(&a, 1, 512, &v), p->n_layer = (uint32_t)v;
-        } else if (cli_is(&a, "--heads", NULL)) {
-            rc = cli_int(&a, 1, 1024, &v), p->n_head = (uint32_t)v;
-        } else if (cli_is(&a, "--kv-heads", NULL)) {
-            rc = cli_int(&a, 1, 1024, &v), p->n_head_kv = (uint32_t)v;
-        } else if (cli_is(&a, "--ff", NULL)) {
-            rc = cli_int(&a, 1, 1 << 20, &v), p->n_ff = (uint32_t)v;
-        } else if (cli_is(&a, "--ctx", NULL)) {
-            rc = cli_int(&a, 2, 1 << 16, &v), p->n_ctx = (uint32_t)v;
-        } else if (cli_is(&a, "--untied", NULL)) {
-            p->tied = 0;
-        } else if (cli_is(&a, "--tied", NULL)) {
-            p->tied = 1;
-        } else if (cli_is(&a, "--batch", NULL)) {
-            rc = cli_int(&a, 1, 1 << 16, &v), p->batch = (uint32_t)v;
-        } else if (cli_is(&a, "--accum", NULL)) {
-            rc = cli_int(&a, 1, 1 << 16, &v), p->accum = (uint32_t)v;
-        } else if (cli_is(&a, "--steps", NULL)) {
-            rc = cli_int(&a, 1, INT32_MAX, &v), p->n_steps = (uint32_t)v;
-        } else if (cli_is(&a, "--warmup", NULL)) {
-            rc = cli_int(&a, 0, INT32_MAX, &v), p->warmup = (uint32_t)v;
-        } else if (cli_is(&a, "--lr", NULL)) {
-            rc = cli_float(&a, 1e-9, 10, &p->lr);
-        } else if (cli_is(&a, "--min-lr-frac", NULL)) {
-            rc = cli_float(&a, 0, 1, &p->min_lr_frac);
-        } else if (cli_is(&a, "--weight-decay", NULL)) {
-            rc = cli_float(&a, 0, 10, &p->weight_decay);
-        } else if (cli_is(&a, "--clip", NULL)) {
-            rc = cli_float(&a, 0, 1e9, &p->clip);
-        } else if (cli_is(&a, "--seed", "-s")) {
-            rc = cli_u64(&a, &p->seed);
-        } else if (cli_is(&a, "-t", "--threads")) {
-            rc = cli_int(&a, 1, 1024, &p->n_threads);
-        } else if (cli_is(&a, "--eval-every", NULL)) {
-            rc = cli_int(&a, 0, INT32_MAX, &v), p->eval_every = (uint32_t)v;
-        } else if (cli_is(&a, "--eval-batches", NULL)) {
-            rc = cli_int(&a, 1, 1 << 20, &v), p->eval_batches = (uint32_t)v;
-        } else if (cli_is(&a, "--checkpoint", NULL)) {
-            if (!(p->checkpoint = cli_value(&a))) return CLI_USAGE;
-        } else if (cli_is(&a, "--checkpoint-every", NULL)) {
-            rc = cli_int(&a, 1, INT32_MAX, &v), p->checkpoint_every = (uint32_t)v;
-        } else if (cli_is(&a, "--resume", NULL)) {
-            if (!(p->resume = cli_value(&a))) return CLI_USAGE;
+        } else if (cli_train_option(&a, p, &rc)) {
+            /* model shape and optimiser: cli/train_opts.c */
         } else if (cli_is(&a, "--progress", NULL)) {
             o->bar = 1;
         } else if (cli_is(&a, "--log-every", NULL)) {
@@ -246,30 +175,27 @@ static int on_progress(const slm_train_progress *pr, void *user)
     return 0;
 }
 
-int cmd_train(int argc, char **argv)
+static int run_train(opts *o, int argc, char **argv)
 {
-    opts o = {.p = slm_train_default_params(), .log_every = 10};
-    int rc = parse(&o, argc, argv, 0);
+    int rc = parse(o, argc, argv, 0);
     if (rc) return rc;
-    if (!o.n_data) return cli_usage_error("train", "missing --data FILE");
-    if (!o.tok) return cli_usage_error("train", "missing --tokenizer FILE");
-    if (!o.out) return cli_usage_error("train", "missing -o MODEL.gguf");
-    o.bar = o.bar || isatty(2);
+    if (!o->n_data) return cli_usage_error("train", "missing --data FILE");
+    if (!o->tok) return cli_usage_error("train", "missing --tokenizer FILE");
+    if (!o->out) return cli_usage_error("train", "missing -o MODEL.gguf");
+    o->bar = o->bar || isatty(2);
     char svg[4096];
-    if (!o.svg) {
-        size_t n = strlen(o.out);
-        if (n > 5 && strcmp(o.out + n - 5, ".gguf") == 0) n -= 5;
-        snprintf(svg, sizeof svg, "%.*s.svg", (int)n, o.out);
-        o.svg = svg;
+    if (!o->svg) {
+        size_t n = strlen(o->out);
+        if (n > 5 && strcmp(o->out + n - 5, ".gguf") == 0) n -= 5;
+        snprintf(svg, sizeof svg, "%.*s.svg", (int)n, o->out);
+        o->svg = svg;
     }
-    o.p.loss_svg = o.svg;
-    o.p.progress = on_progress;
-    o.p.user = &o;
+    o->p.loss_svg = o->svg;
+    o->p.progress = on_progress;
+    o->p.user = o;
     slm_train_stats stats;
-    slm_status st = slm_train(&o.p, o.tok, o.data, o.n_data, o.val, o.n_val, o.out, &stats);
+    slm_status st = slm_train(&o->p, o->tok, o->data, o->n_data, o->val, o->n_val, o->out, &stats);
     if (st != SLM_OK) {
-        free((void *)o.data);
-        free((void *)o.val);
         return cli_fail("train", "training failed", st);
     }
     char el[32];
@@ -277,18 +203,26 @@ int cmd_train(int argc, char **argv)
     fprintf(stderr,
             "slm train: wrote %s (%llu parameters, %llu tokens seen of %llu, %s); final loss %.4f, "
             "validation %.4f (perplexity %.2f); loss curve %s\n",
-            o.out, (unsigned long long)stats.n_params, (unsigned long long)stats.tokens_seen,
+            o->out, (unsigned long long)stats.n_params, (unsigned long long)stats.tokens_seen,
             (unsigned long long)stats.n_train_tokens, el, stats.final_loss, stats.final_val_loss,
-            exp(stats.final_val_loss), o.svg);
-    if (o.json)
+            exp(stats.final_val_loss), o->svg);
+    if (o->json)
         printf("{\"model\":\"%s\",\"n_params\":%llu,\"train_tokens\":%llu,\"val_tokens\":%llu,"
                "\"tokens_seen\":%llu,\"final_loss\":%.6f,\"final_val_loss\":%.6f,"
                "\"elapsed_s\":%.3f}\n",
-               o.out, (unsigned long long)stats.n_params, (unsigned long long)stats.n_train_tokens,
+               o->out, (unsigned long long)stats.n_params, (unsigned long long)stats.n_train_tokens,
                (unsigned long long)stats.n_val_tokens, (unsigned long long)stats.tokens_seen,
                stats.final_loss, isnan(stats.final_val_loss) ? -1.0 : stats.final_val_loss,
                stats.elapsed_s);
+    return CLI_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    opts o = {.p = slm_train_default_params(), .log_every = 10};
+    int rc = run_train(&o, argc, argv);
     free((void *)o.data);
     free((void *)o.val);
-    return CLI_OK;
+    cli_config_free(o.configs);
+    return rc;
 }
