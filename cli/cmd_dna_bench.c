@@ -6,7 +6,7 @@
  * Default data: --data, else $SLM_DNA_GUE, else the first folder
  * shared/data/genomics/benchmarks/gue/complete found walking up from the
  * binary's directory, then from the current directory (so a build in
- * /work/main/build finds /work/shared/...). UCI splice: --splice, else
+ * REPO/build finds ../shared/... beside the repository). UCI splice: --splice, else
  * $SLM_DNA_SPLICE, else uci_splice/splice.data next to the gue folder.
  * --merge FILE adds the rows of an earlier --json output (task × method
  * pairs this run does not produce), so a slow method (the gLM, after its
