@@ -969,7 +969,7 @@ typedef struct slm_dna_bench_params {
     uint64_t max_train;      /* cap on training rows per task (seeded subset); 0 = all */
     int n_boot;              /* bootstrap resamples; default 1000 */
     int folds;               /* uci_splice CV folds; default 10 */
-    int cnn_epochs;          /* default 8 (early stopping on dev MCC, patience 2) */
+    int cnn_epochs;          /* default 20 (early stopping on dev MCC, patience 3) */
     int glm_epochs;          /* default 3 */
     int n_threads;           /* 0 = all cores */
     /* Progress (may be NULL): frac in [0, 1] of the current task × method;

@@ -189,6 +189,11 @@ static void kmer_lr_separates_motif_classes(void)
     slm_kmer_lr_params p = slm_kmer_lr_default_params();
     p.k_min = 3;
     p.k_max = 6;
+    static const double grid[] = {1e-2, 1e-3, 1e-4, 1e-5};
+    p.l2 = grid;
+    p.n_l2 = 4;
+    p.both_strands = 0;
+    p.l2_patience = 0;
     slm_kmer_lr *m = NULL;
     slm_kmer_lr_stats st;
     REQUIRE(slm_kmer_lr_train(&p, &tr, &dv, &m, &st) == SLM_OK, "%s", slm_last_error());
@@ -242,6 +247,33 @@ static void kmer_lr_folds_strands_when_asked(void)
     CHECK(slm_kmer_lr_n_params(m) == 2 * 136 + 2, "params %llu", (unsigned long long)slm_kmer_lr_n_params(m));
     slm_kmer_lr_free(m);
     slm_seqset_free(&tr);
+}
+
+/* The default selection: both strand variants, the wide L2 grid, the sweep
+ * cut short after 2 worse L2 values. */
+static void kmer_lr_chooses_strands_and_l2_on_dev(void)
+{
+    slm_seqset tr, dv;
+    motif_set(600, 2, 6, &tr);
+    motif_set(200, 2, 7, &dv);
+    slm_kmer_lr_params p = slm_kmer_lr_default_params();
+    CHECK(p.both_strands == -1 && p.l2_patience == 2, "defaults %d %d", p.both_strands, p.l2_patience);
+    p.k_min = p.k_max = 4;
+    slm_kmer_lr *m = NULL;
+    slm_kmer_lr_stats st;
+    REQUIRE(slm_kmer_lr_train(&p, &tr, &dv, &m, &st) == SLM_OK, "%s", slm_last_error());
+    /* each strand variant fits at least 3 L2 values (2 worse ones end a sweep) and at most the 10 of the grid */
+    CHECK(st.n_fits >= 6 && st.n_fits <= 20, "fits %d", st.n_fits);
+    uint64_t want = st.best_both_strands ? 2 * 136 + 2 : 2 * 256 + 2;
+    CHECK(slm_kmer_lr_n_params(m) == want, "params %llu, folded %d", (unsigned long long)slm_kmer_lr_n_params(m),
+          st.best_both_strands);
+    CHECK(st.best_l2 <= 10 && st.best_l2 >= 1e-4 && st.best_dev_mcc > 0.5, "l2 %g dev MCC %g", st.best_l2,
+          st.best_dev_mcc);
+    slm_kmer_lr_free(m);
+    p.both_strands = 2;
+    CHECK(slm_kmer_lr_train(&p, &tr, &dv, &m, &st) == SLM_ERR_ARG && m == NULL, "both_strands 2 accepted");
+    slm_seqset_free(&tr);
+    slm_seqset_free(&dv);
 }
 
 static slm_cnn_params small_cnn(void)
@@ -331,6 +363,45 @@ static void cnn_output_does_not_depend_on_batch_padding(void)
     slm_seqset_free(&tr);
 }
 
+/* rc_average: a sequence and its reverse complement get the same
+ * probabilities (the mean over both strands is symmetric by construction);
+ * dropout trains and predicts deterministically. */
+static void cnn_rc_average_is_strand_symmetric(void)
+{
+    slm_seqset tr, dv, te = {0}, te_rc = {0};
+    motif_set(300, 2, 21, &tr);
+    motif_set(100, 2, 22, &dv);
+    slm_cnn_params p = small_cnn();
+    p.epochs = 2;
+    p.rc_augment = 1;
+    p.rc_average = 1;
+    p.dropout = 0.3f;
+    slm_cnn *m = NULL;
+    REQUIRE(slm_cnn_train(&p, &tr, &dv, &m, NULL) == SLM_OK, "%s", slm_last_error());
+    static const char *seqs[] = {"ACGTTAGCCTATAATGGA", "GGGCGCCATTTNACG", "TTATAATCCCC"};
+    for (int i = 0; i < 3; i++) {
+        char rc[32];
+        size_t n = strlen(seqs[i]);
+        for (size_t j = 0; j < n; j++) {
+            char b = seqs[i][n - 1 - j];
+            rc[j] = b == 'A' ? 'T' : b == 'C' ? 'G' : b == 'G' ? 'C' : b == 'T' ? 'A' : 'N';
+        }
+        rc[n] = 0;
+        REQUIRE(slm_seqset_push(&te, seqs[i], 0) == SLM_OK && slm_seqset_push(&te_rc, rc, 0) == SLM_OK, "push");
+    }
+    float pa[6], pb[6];
+    REQUIRE(slm_cnn_predict(m, &te, pa) == SLM_OK && slm_cnn_predict(m, &te_rc, pb) == SLM_OK, "%s", slm_last_error());
+    for (int j = 0; j < 6; j++) CHECK(fabsf(pa[j] - pb[j]) < 1e-5f, "row %d class %d: %g vs %g", j / 2, j % 2, (double)pa[j], (double)pb[j]);
+    p.dropout = 1.0f;
+    slm_cnn *m2 = NULL;
+    CHECK(slm_cnn_train(&p, &tr, &dv, &m2, NULL) == SLM_ERR_ARG && m2 == NULL, "dropout 1 accepted");
+    slm_cnn_free(m);
+    slm_seqset_free(&tr);
+    slm_seqset_free(&dv);
+    slm_seqset_free(&te);
+    slm_seqset_free(&te_rc);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/slm_dna_baselinesXXXXXX");
@@ -343,9 +414,11 @@ int main(void)
     RUN(kmer_lr_separates_motif_classes);
     RUN(kmer_lr_objective_falls_monotonically);
     RUN(kmer_lr_folds_strands_when_asked);
+    RUN(kmer_lr_chooses_strands_and_l2_on_dev);
     RUN(cnn_separates_motif_classes_and_loss_falls);
     RUN(cnn_is_deterministic_for_a_seed);
     RUN(cnn_output_does_not_depend_on_batch_padding);
+    RUN(cnn_rc_average_is_strand_symmetric);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);

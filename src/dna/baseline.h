@@ -26,21 +26,26 @@ typedef int (*slm_baseline_progress)(const char *stage, double frac, void *user)
  * by the number of counted windows, then each feature divided by its RMS
  * over the training set (scaling without centring keeps them sparse, and
  * makes one L2 strength mean the same for every k). both_strands folds a
- * k-mer and its reverse complement into one feature. The model is
+ * k-mer and its reverse complement into one feature (0: never, 1: always,
+ * -1: both variants are fitted and dev chooses). The model is
  * multinomial softmax regression (W: n_class × n_feat, bias unpenalised),
  * minimising mean cross-entropy + l2/2 ||W||^2 by L-BFGS (memory 10,
  * backtracking Armijo line search). Every (k, l2) of the grid is fitted on
  * train (l2 descending, warm-started) and the best dev MCC wins (ties: the
- * smaller k, then the larger l2). Without a dev set the first grid point
- * is used. */
+ * smaller k, unfolded before folded, then the larger l2). With l2_patience
+ * > 0 the sweep of one (k, strands) stops after that many consecutive L2
+ * values whose dev MCC is below the sweep's best so far (the weaker L2
+ * values are the slow fits). Without a dev set the first grid point is
+ * used. */
 typedef struct slm_kmer_lr_params {
-    int k_min, k_max;       /* default 3..6 */
-    const double *l2;       /* grid, NULL = default {1e-2, 1e-3, 1e-4, 1e-5} */
+    int k_min, k_max;       /* default 3..7 */
+    const double *l2;       /* grid, NULL = default {10, 3, 1, 0.3, ..., 1e-3, 1e-4} (half decades) */
     int n_l2;
-    int both_strands;       /* default 0 (GUE sequences are oriented) */
+    int both_strands;       /* 0, 1 or -1 (choose on dev, the default) */
     int max_iter;           /* L-BFGS iterations per fit; default 150 */
     slm_baseline_progress progress;
     void *user;
+    int l2_patience;        /* default 2; 0 = fit the whole grid */
 } slm_kmer_lr_params;
 
 typedef struct slm_kmer_lr_stats {
@@ -50,6 +55,7 @@ typedef struct slm_kmer_lr_stats {
     int n_fits;
     double final_loss;      /* training objective of the chosen fit */
     int iters;              /* L-BFGS iterations of the chosen fit */
+    int best_both_strands;  /* 1 if the chosen fit folds reverse complements */
 } slm_kmer_lr_stats;
 
 typedef struct slm_kmer_lr slm_kmer_lr;
@@ -75,9 +81,10 @@ slm_status slm_kmer_lr_fit_trace(int k, double l2, int both_strands, int max_ite
 /* One-hot input (A C G T channels; N = all 0.25), then
  *   conv1 4 -> c1 (kernel k1, same padding) + ReLU + max-pool `pool` (stride pool)
  *   conv2 c1 -> c2 (kernel k2, same padding) + ReLU
- *   global max-pool over positions -> dropout-free dense c2 -> n_class.
+ *   global max-pool over positions -> (dropout) -> dense c2 -> n_class.
  * Cross-entropy, Adam (He-uniform init from the seed), reverse-complement
- * augmentation optional. After each epoch the dev MCC is measured; the best
+ * augmentation optional, and so is averaging the predictions for a
+ * sequence and its reverse complement. After each epoch the dev MCC is measured; the best
  * epoch's weights are kept and training stops after `patience` epochs
  * without improvement. Sequences of one batch are right-padded with zeros to
  * the longest; padded positions are excluded from the global max. Matrix
@@ -94,6 +101,8 @@ typedef struct slm_cnn_params {
     int n_threads;             /* 0 = all cores */
     slm_baseline_progress progress;
     void *user;
+    float dropout;             /* on the pooled features while training; default 0 */
+    int rc_average;            /* predict the mean over both strands; default 0 */
 } slm_cnn_params;
 
 typedef struct slm_cnn_stats {

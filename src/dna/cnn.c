@@ -22,30 +22,10 @@
 #include "base/pool.h"
 #include "base/status.h"
 #include "dna/baseline.h"
+#include "dna/cnn_int.h"
 #include "dna/metrics.h"
 #include "sample/rng.h"
 #include "train/trainer.h"
-
-struct slm_cnn {
-    int c1, k1, pool, c2, k2, n_class;
-    size_t n_w;   /* total parameters */
-    float *w;     /* [n_w] all parameters: W1 b1 W2 b2 Wd bd */
-    float *W1;    /* [c1][k1*4] */
-    float *b1;    /* [c1] */
-    float *W2;    /* [c2][k2*c1] */
-    float *b2;    /* [c2] */
-    float *Wd;    /* [n_class][c2] */
-    float *bd;    /* [n_class] */
-};
-
-typedef struct work {
-    int B, L, L2;          /* capacity: batch rows, positions, pooled positions */
-    float *x1, *h1, *p1, *x2, *h2, *g, *z;
-    int32_t *a1, *ag;
-    int32_t *len, *len2;   /* [B] valid positions per sequence, before and after pooling */
-    /* gradients (training only) */
-    float *dz, *dg, *dh2, *dx2, *dp1, *dh1, *dx1;
-} work;
 
 static void views(slm_cnn *m)
 {
@@ -92,7 +72,7 @@ slm_cnn_params slm_cnn_default_params(void)
     return p;
 }
 
-static void work_free(work *w)
+void slm_cnn_work_free(slm_cnn_work *w)
 {
     float *f[] = {w->x1, w->h1, w->p1, w->x2, w->h2, w->g, w->z, w->dz, w->dg, w->dh2, w->dx2, w->dp1, w->dh1, w->dx1};
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) slm_free(f[i]);
@@ -103,7 +83,7 @@ static void work_free(work *w)
     memset(w, 0, sizeof *w);
 }
 
-static slm_status work_new(const slm_cnn *m, int B, int L, int grads, work *w)
+slm_status slm_cnn_work_new(const slm_cnn *m, int B, int L, int grads, slm_cnn_work *w)
 {
     memset(w, 0, sizeof *w);
     w->B = B;
@@ -133,7 +113,7 @@ static slm_status work_new(const slm_cnn *m, int B, int L, int grads, work *w)
         ok = w->dz && w->dg && w->dh2 && w->dx2 && w->dp1 && w->dh1 && w->dx1;
     }
     if (!ok) {
-        work_free(w);
+        slm_cnn_work_free(w);
         return slm_fail(SLM_ERR_NOMEM, "cnn: cannot allocate work buffers for %d sequences of %d bases", B, L);
     }
     return SLM_OK;
@@ -161,10 +141,8 @@ static char complement(char b)
     }
 }
 
-/* Forward for nb sequences (rc[i] nonzero: reverse complement), positions
- * truncated to w->L. Fills z. */
-static void forward(const slm_cnn *m, work *w, const char *const *seq, const uint8_t *rc, int nb, int L,
-                    slm_pool *pool)
+void slm_cnn_forward(const slm_cnn *m, slm_cnn_work *w, const char *const *seq, const uint8_t *rc,
+                     const float *drop, int nb, int L, slm_pool *pool)
 {
     const int k1 = m->k1, c1 = m->c1, k2 = m->k2, c2 = m->c2, P = m->pool;
     const int L2 = (L + P - 1) / P;
@@ -259,7 +237,7 @@ static void forward(const slm_cnn *m, work *w, const char *const *seq, const uin
                     arg = (int32_t)((size_t)b * L2 + t);
                 }
             }
-            w->g[(size_t)b * c2 + c] = arg >= 0 ? best : 0;
+            w->g[(size_t)b * c2 + c] = (arg >= 0 ? best : 0) * (drop ? drop[(size_t)b * c2 + c] : 1.0f);
             w->ag[(size_t)b * c2 + c] = arg;
         }
     slm_tl_matmul_forward(pool, w->z, w->g, m->Wd, nb, c2, m->n_class);
@@ -267,8 +245,7 @@ static void forward(const slm_cnn *m, work *w, const char *const *seq, const uin
         for (int c = 0; c < m->n_class; c++) w->z[(size_t)b * m->n_class + c] += m->bd[c];
 }
 
-/* Softmax rows of z in place into probabilities. */
-static void softmax_rows(float *z, int nb, int C)
+void slm_cnn_softmax_rows(float *z, int nb, int C)
 {
     for (int b = 0; b < nb; b++) {
         float *r = z + (size_t)b * C;
@@ -283,11 +260,8 @@ static void softmax_rows(float *z, int nb, int C)
     }
 }
 
-/* Backward of the mean cross-entropy over the batch; adds into grad
- * (same layout as m->w). w->z holds probabilities (softmax_rows). Returns
- * the summed loss. */
-static double backward(const slm_cnn *m, work *w, const int32_t *label, int nb, int L, float *grad,
-                       slm_pool *pool)
+double slm_cnn_backward(const slm_cnn *m, slm_cnn_work *w, const int32_t *label, const float *drop, int nb,
+                        int L, float *grad, slm_pool *pool)
 {
     const int c1 = m->c1, c2 = m->c2, C = m->n_class, P = m->pool;
     const int L2 = (L + P - 1) / P;
@@ -308,6 +282,8 @@ static double backward(const slm_cnn *m, work *w, const int32_t *label, int nb, 
     }
     memset(w->dg, 0, (size_t)nb * c2 * sizeof(float));
     slm_tl_matmul_backward(pool, w->dg, gWd, w->dz, w->g, m->Wd, nb, c2, C);
+    if (drop)
+        for (size_t j = 0; j < (size_t)nb * c2; j++) w->dg[j] *= drop[j];
     /* global max -> h2, through ReLU (the max is > 0 only where the unit is active) */
     memset(w->dh2, 0, BL2 * c2 * sizeof(float));
     for (int b = 0; b < nb; b++)
@@ -346,7 +322,7 @@ static double backward(const slm_cnn *m, work *w, const int32_t *label, int nb, 
     return loss;
 }
 
-static slm_status model_new(const slm_cnn_params *p, int C, slm_cnn **out)
+slm_status slm_cnn_model_new(const slm_cnn_params *p, int C, slm_cnn **out)
 {
     slm_cnn *m = slm_calloc(1, sizeof *m);
     if (!m) return slm_fail(SLM_ERR_NOMEM, "cnn: cannot allocate a model");
@@ -356,6 +332,7 @@ static slm_status model_new(const slm_cnn_params *p, int C, slm_cnn **out)
     m->c2 = p->c2;
     m->k2 = p->k2;
     m->n_class = C;
+    m->rc_average = p->rc_average;
     m->n_w = n_params(m);
     m->w = slm_calloc(m->n_w, sizeof *m->w);
     if (!m->w) {
@@ -367,8 +344,7 @@ static slm_status model_new(const slm_cnn_params *p, int C, slm_cnn **out)
     return SLM_OK;
 }
 
-/* He-uniform weights (bound sqrt(6 / fan_in)), zero biases. */
-static void init_weights(slm_cnn *m, uint64_t seed)
+void slm_cnn_init_weights(slm_cnn *m, uint64_t seed)
 {
     slm_rng r;
     slm_rng_seed(&r, seed);
@@ -383,9 +359,12 @@ static void init_weights(slm_cnn *m, uint64_t seed)
     }
 }
 
-/* Probabilities of every row of s into proba, batches of w->B. */
-static void predict_all(const slm_cnn *m, work *w, const slm_seqset *s, float *proba, slm_pool *pool)
+/* Probabilities of every row of s into proba, batches of w->B; with
+ * m->rc_average the mean of the sequence's and its reverse complement's. */
+static void predict_all(const slm_cnn *m, slm_cnn_work *w, const slm_seqset *s, float *proba, slm_pool *pool)
 {
+    uint8_t ones[4096];
+    memset(ones, 1, sizeof ones);
     for (size_t i0 = 0; i0 < s->n; i0 += (size_t)w->B) {
         int nb = (int)(s->n - i0 < (size_t)w->B ? s->n - i0 : (size_t)w->B);
         int L = 1;
@@ -394,25 +373,30 @@ static void predict_all(const slm_cnn *m, work *w, const slm_seqset *s, float *p
             if (l > L) L = l;
         }
         if (L > w->L) L = w->L;
-        forward(m, w, (const char *const *)(s->seq + i0), NULL, nb, L, pool);
-        softmax_rows(w->z, nb, m->n_class);
-        memcpy(proba + i0 * m->n_class, w->z, (size_t)nb * m->n_class * sizeof(float));
+        float *out = proba + i0 * m->n_class;
+        slm_cnn_forward(m, w, (const char *const *)(s->seq + i0), NULL, NULL, nb, L, pool);
+        slm_cnn_softmax_rows(w->z, nb, m->n_class);
+        memcpy(out, w->z, (size_t)nb * m->n_class * sizeof(float));
+        if (!m->rc_average) continue;
+        slm_cnn_forward(m, w, (const char *const *)(s->seq + i0), ones, NULL, nb, L, pool);
+        slm_cnn_softmax_rows(w->z, nb, m->n_class);
+        for (size_t j = 0; j < (size_t)nb * m->n_class; j++) out[j] = 0.5f * (out[j] + w->z[j]);
     }
 }
 
 slm_status slm_cnn_predict(const slm_cnn *m, const slm_seqset *s, float *proba)
 {
     slm_status st = SLM_OK;
-    work w = {0};
+    slm_cnn_work w = {0};
     slm_pool *pool = NULL;
     if (s->n == 0) return SLM_OK;
     size_t L = slm_seqset_max_len(s);
     SLM_CHECK(L >= 1 && L <= 1000000, SLM_ERR_ARG, "cnn_predict: longest sequence %zu bases, expected 1..1000000", L);
     SLM_TRY(slm_pool_new(0, &pool));
-    SLM_TRY(work_new(m, 64, (int)L, 0, &w));
+    SLM_TRY(slm_cnn_work_new(m, 64, (int)L, 0, &w));
     predict_all(m, &w, s, proba, pool);
 fail:
-    work_free(&w);
+    slm_cnn_work_free(&w);
     slm_pool_free(pool);
     return st;
 }
@@ -431,8 +415,8 @@ slm_status slm_cnn_train(const slm_cnn_params *p, const slm_seqset *train, const
     slm_status st = SLM_OK;
     slm_cnn *m = NULL;
     slm_pool *pool = NULL;
-    work w = {0};
-    float *grad = NULL, *adam_m = NULL, *adam_v = NULL, *best = NULL, *proba = NULL;
+    slm_cnn_work w = {0};
+    float *grad = NULL, *adam_m = NULL, *adam_v = NULL, *best = NULL, *proba = NULL, *drop = NULL;
     size_t *order = NULL;
     uint8_t *rc = NULL;
     int32_t *blabel = NULL;
@@ -443,8 +427,10 @@ slm_status slm_cnn_train(const slm_cnn_params *p, const slm_seqset *train, const
                   p->c2 <= 4096 && p->k1 <= 64 && p->k2 <= 64 && p->pool <= 64,
               SLM_ERR_ARG, "cnn: shape c1 %d k1 %d pool %d c2 %d k2 %d out of range", p->c1, p->k1, p->pool, p->c2,
               p->k2);
-    SLM_CHECK(p->epochs >= 1 && p->batch >= 1 && p->batch <= 4096 && p->lr > 0, SLM_ERR_ARG,
-              "cnn: epochs %d batch %d lr %g out of range", p->epochs, p->batch, (double)p->lr);
+    SLM_CHECK(p->epochs >= 1 && p->batch >= 1 && p->batch <= 4096 && p->lr > 0 && p->dropout >= 0 &&
+                  p->dropout < 1 && p->patience >= 1,
+              SLM_ERR_ARG, "cnn: epochs %d batch %d lr %g dropout %g patience %d out of range", p->epochs, p->batch,
+              (double)p->lr, (double)p->dropout, p->patience);
     int C = train->n_class;
     if (dev && dev->n_class > C) C = dev->n_class;
     SLM_CHECK(C >= 2, SLM_ERR_ARG, "cnn: %d classes, expected >= 2", C);
@@ -455,12 +441,12 @@ slm_status slm_cnn_train(const slm_cnn_params *p, const slm_seqset *train, const
     if (use_dev && slm_seqset_max_len(dev) > L) L = slm_seqset_max_len(dev);
     SLM_CHECK(L >= 1 && L <= 1000000, SLM_ERR_ARG, "cnn: longest sequence %zu bases, expected 1..1000000", L);
 
-    SLM_TRY(model_new(p, C, &m));
-    init_weights(m, p->seed);
+    SLM_TRY(slm_cnn_model_new(p, C, &m));
+    slm_cnn_init_weights(m, p->seed);
     SLM_TRY(slm_pool_new(p->n_threads, &pool));
     slm_tl_set_threads(slm_pool_n_threads(pool));
     int B = p->batch;
-    SLM_TRY(work_new(m, B, (int)L, 1, &w));
+    SLM_TRY(slm_cnn_work_new(m, B, (int)L, 1, &w));
     grad = slm_calloc(m->n_w, sizeof *grad);
     adam_m = slm_calloc(m->n_w, sizeof *adam_m);
     adam_v = slm_calloc(m->n_w, sizeof *adam_v);
@@ -470,6 +456,10 @@ slm_status slm_cnn_train(const slm_cnn_params *p, const slm_seqset *train, const
     blabel = slm_alloc((size_t)B * sizeof *blabel);
     bseq = slm_alloc((size_t)B * sizeof *bseq);
     if (use_dev) proba = slm_alloc(dev->n * (size_t)C * sizeof *proba);
+    if (p->dropout > 0) {
+        drop = slm_alloc((size_t)B * m->c2 * sizeof *drop);
+        SLM_CHECK(drop, SLM_ERR_NOMEM, "cnn: cannot allocate a dropout mask");
+    }
     SLM_CHECK(grad && adam_m && adam_v && best && order && rc && blabel && bseq && (!use_dev || proba),
               SLM_ERR_NOMEM, "cnn: cannot allocate optimiser state for %zu parameters", m->n_w);
     memcpy(best, m->w, m->n_w * sizeof *best);
@@ -508,10 +498,15 @@ slm_status slm_cnn_train(const slm_cnn_params *p, const slm_seqset *train, const
                 int l = (int)strlen(bseq[b]);
                 if (l > Lb) Lb = l;
             }
-            forward(m, &w, bseq, rc, nb, Lb, pool);
-            softmax_rows(w.z, nb, C);
+            if (drop) {
+                float keep = 1.0f / (1.0f - p->dropout);
+                for (size_t j = 0; j < (size_t)nb * m->c2; j++)
+                    drop[j] = slm_rng_uniform(&rng) < (double)p->dropout ? 0.0f : keep;
+            }
+            slm_cnn_forward(m, &w, bseq, rc, drop, nb, Lb, pool);
+            slm_cnn_softmax_rows(w.z, nb, C);
             memset(grad, 0, m->n_w * sizeof *grad);
-            loss_sum += backward(m, &w, blabel, nb, Lb, grad, pool);
+            loss_sum += slm_cnn_backward(m, &w, blabel, drop, nb, Lb, grad, pool);
             step++;
             float bc1 = 1.0f - powf(b1c, (float)step), bc2 = 1.0f - powf(b2c, (float)step);
             for (size_t j = 0; j < m->n_w; j++) {
@@ -558,7 +553,7 @@ slm_status slm_cnn_train(const slm_cnn_params *p, const slm_seqset *train, const
     m = NULL;
 fail:
     slm_cnn_free(m);
-    work_free(&w);
+    slm_cnn_work_free(&w);
     slm_pool_free(pool);
     slm_free(grad);
     slm_free(adam_m);
@@ -569,5 +564,6 @@ fail:
     slm_free(blabel);
     slm_free(bseq);
     slm_free(proba);
+    slm_free(drop);
     return st;
 }

@@ -311,8 +311,10 @@ slm_kmer_lr_params slm_kmer_lr_default_params(void)
     slm_kmer_lr_params p;
     memset(&p, 0, sizeof p);
     p.k_min = 3;
-    p.k_max = 6;
+    p.k_max = 7;
     p.max_iter = 150;
+    p.both_strands = -1;
+    p.l2_patience = 2;
     return p;
 }
 
@@ -404,7 +406,7 @@ slm_status slm_kmer_lr_predict(const slm_kmer_lr *m, const slm_seqset *s, float 
     return SLM_OK;
 }
 
-static const double default_l2[] = {1e-2, 1e-3, 1e-4, 1e-5};
+static const double default_l2[] = {10, 3, 1, 3e-1, 1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 1e-4};
 
 slm_status slm_kmer_lr_train(const slm_kmer_lr_params *p, const slm_seqset *train,
                              const slm_seqset *dev, slm_kmer_lr **out, slm_kmer_lr_stats *stats)
@@ -421,8 +423,10 @@ slm_status slm_kmer_lr_train(const slm_kmer_lr_params *p, const slm_seqset *trai
               train ? train->n : 0);
     SLM_CHECK(p->k_min >= 1 && p->k_max <= 8 && p->k_min <= p->k_max, SLM_ERR_ARG,
               "kmer_lr: k range %d..%d, expected within 1..8", p->k_min, p->k_max);
-    SLM_CHECK(n_l2 >= 1 && p->max_iter >= 1, SLM_ERR_ARG, "kmer_lr: %d L2 values, %d iterations", n_l2,
-              p->max_iter);
+    SLM_CHECK(n_l2 >= 1 && p->max_iter >= 1 && p->l2_patience >= 0, SLM_ERR_ARG,
+              "kmer_lr: %d L2 values, %d iterations, L2 patience %d", n_l2, p->max_iter, p->l2_patience);
+    SLM_CHECK(p->both_strands >= -1 && p->both_strands <= 1, SLM_ERR_ARG,
+              "kmer_lr: both_strands %d, expected 0, 1 or -1 (choose on dev)", p->both_strands);
     int C = train->n_class;
     if (dev && dev->n_class > C) C = dev->n_class;
     SLM_CHECK(C >= 2 && C <= 64, SLM_ERR_ARG, "kmer_lr: %d classes, expected 2..64", C);
@@ -433,64 +437,79 @@ slm_status slm_kmer_lr_train(const slm_kmer_lr_params *p, const slm_seqset *trai
         proba = slm_alloc(dev->n * (size_t)C * sizeof *proba);
         SLM_CHECK(proba, SLM_ERR_NOMEM, "kmer_lr: cannot allocate dev probabilities");
     }
+    /* strand variants: unfolded first, so ties keep the unfolded model */
+    int modes[2], n_modes = 0;
+    if (p->both_strands <= 0) modes[n_modes++] = 0;
+    if (p->both_strands != 0 && (use_dev || n_modes == 0)) modes[n_modes++] = 1;
     double best_mcc = -2;
     slm_kmer_lr_stats s = {0};
     s.best_dev_mcc = NAN;
-    int n_total = (p->k_max - p->k_min + 1) * n_l2, done = 0;
+    int n_total = (p->k_max - p->k_min + 1) * n_modes * n_l2, done = 0;
     for (int k = p->k_min; k <= p->k_max; k++) {
-        SLM_TRY(shell_new(k, p->both_strands, C, &m));
-        SLM_TRY(featurize(m, train, &xt));
-        fit_scaling(m, &xt);
-        scale(&xt, m->inv_rms);
-        if (use_dev) {
-            SLM_TRY(featurize(m, dev, &xd));
-            scale(&xd, m->inv_rms);
-        }
-        size_t np = (size_t)C * (size_t)m->n_feat + (size_t)C;
-        for (int li = 0; li < n_l2; li++) {
-            if (p->progress) {
-                char stage[64];
-                snprintf(stage, sizeof stage, "k=%d l2=%g", k, grid[li]);
-                SLM_CHECK(!p->progress(stage, (double)done / n_total, p->user), SLM_ERR_CANCELLED,
-                          "kmer_lr: cancelled");
-            }
-            int iters = 0;
-            double f = 0;
-            /* warm start: theta still holds the previous (stronger) l2's solution */
-            SLM_TRY(lbfgs(&xt, train->label, C, m->n_feat, grid[li], p->max_iter, m->theta, NULL, &iters, &f));
-            done++;
-            s.n_fits++;
-            double mcc = 0;
+        for (int mi = 0; mi < n_modes; mi++) {
+            SLM_TRY(shell_new(k, modes[mi], C, &m));
+            SLM_TRY(featurize(m, train, &xt));
+            fit_scaling(m, &xt);
+            scale(&xt, m->inv_rms);
             if (use_dev) {
-                predict_csr(m, &xd, proba);
-                slm_dna_metrics mt;
-                SLM_TRY(slm_dna_metrics_compute(dev->label, proba, dev->n, C, &mt));
-                mcc = mt.mcc;
+                SLM_TRY(featurize(m, dev, &xd));
+                scale(&xd, m->inv_rms);
             }
-            if (best == NULL || (use_dev && mcc > best_mcc + 1e-12)) {
-                /* keep a copy of this fit: the model shell of this k and its weights */
-                if (best != m) {
-                    if (best && best != m) slm_kmer_lr_free(best);
-                    best = NULL;
+            size_t np = (size_t)C * (size_t)m->n_feat + (size_t)C;
+            double sweep_best = -2;
+            int worse = 0;
+            for (int li = 0; li < n_l2; li++) {
+                if (p->progress) {
+                    char stage[64];
+                    snprintf(stage, sizeof stage, "k=%d%s l2=%g", k, modes[mi] ? " folded" : "", grid[li]);
+                    SLM_CHECK(!p->progress(stage, (double)done / n_total, p->user), SLM_ERR_CANCELLED,
+                              "kmer_lr: cancelled");
                 }
-                slm_free(best_theta);
-                best_theta = slm_alloc(np * sizeof *best_theta);
-                SLM_CHECK(best_theta, SLM_ERR_NOMEM, "kmer_lr: cannot copy %zu weights", np);
-                memcpy(best_theta, m->theta, np * sizeof *best_theta);
-                best = m;
-                best_mcc = mcc;
-                s.best_k = k;
-                s.best_l2 = grid[li];
-                s.best_dev_mcc = use_dev ? mcc : NAN;
-                s.final_loss = f;
-                s.iters = iters;
+                int iters = 0;
+                double f = 0;
+                /* warm start: theta still holds the previous (stronger) l2's solution */
+                SLM_TRY(lbfgs(&xt, train->label, C, m->n_feat, grid[li], p->max_iter, m->theta, NULL, &iters,
+                              &f));
+                done++;
+                s.n_fits++;
+                double mcc = 0;
+                if (use_dev) {
+                    predict_csr(m, &xd, proba);
+                    slm_dna_metrics mt;
+                    SLM_TRY(slm_dna_metrics_compute(dev->label, proba, dev->n, C, &mt));
+                    mcc = mt.mcc;
+                }
+                if (best == NULL || (use_dev && mcc > best_mcc + 1e-12)) {
+                    /* keep a copy of this fit: the model shell of this (k, strands) and its weights */
+                    if (best && best != m) slm_kmer_lr_free(best);
+                    slm_free(best_theta);
+                    best_theta = slm_alloc(np * sizeof *best_theta);
+                    SLM_CHECK(best_theta, SLM_ERR_NOMEM, "kmer_lr: cannot copy %zu weights", np);
+                    memcpy(best_theta, m->theta, np * sizeof *best_theta);
+                    best = m;
+                    best_mcc = mcc;
+                    s.best_k = k;
+                    s.best_l2 = grid[li];
+                    s.best_both_strands = modes[mi];
+                    s.best_dev_mcc = use_dev ? mcc : NAN;
+                    s.final_loss = f;
+                    s.iters = iters;
+                }
+                if (!use_dev) break;
+                if (mcc > sweep_best + 1e-12) {
+                    sweep_best = mcc;
+                    worse = 0;
+                } else if (p->l2_patience > 0 && ++worse >= p->l2_patience) {
+                    done += n_l2 - 1 - li;
+                    break;
+                }
             }
+            csr_free(&xt);
+            csr_free(&xd);
+            if (best != m) slm_kmer_lr_free(m);
+            m = NULL;
             if (!use_dev) break;
         }
-        csr_free(&xt);
-        csr_free(&xd);
-        if (best != m) slm_kmer_lr_free(m);
-        m = NULL;
         if (!use_dev) break;
     }
     memcpy(best->theta, best_theta, ((size_t)C * (size_t)best->n_feat + (size_t)C) * sizeof *best_theta);
