@@ -55,7 +55,6 @@ typedef struct job {
     srv_buf sse;              /* SSE bytes for the connection (under mu) */
     size_t sse_read;
     char finish[16];          /* "stop", "length", "cancelled", "tool_calls" */
-    srv_buf raw;              /* with tools: the reply with special tokens written out, for the parser */
     srv_buf calls;            /* with tools and calls found: their JSON (non-streaming form) */
     int32_t n_gen;
     int fd;                   /* the client's socket, for peeking */
@@ -75,6 +74,7 @@ typedef struct server {
     uint32_t n_ctx;           /* of every slot */
     const char *chat_template;/* the model's tokenizer.chat_template, or NULL: ChatML */
     slm_tool_format tool_format; /* the template's tool-call syntax (NONE without a template) */
+    int tool_forceable;       /* slm_tool_calls_grammar supports tool_format (tool_choice "required") */
     char bos[64], eos[64];    /* their texts, for the template's bos_token/eos_token */
     pthread_mutex_t mu;       /* queue, counters below */
     pthread_cond_t cv;
@@ -153,7 +153,6 @@ static void job_release(job *j)
     free(j->ids);
     srv_buf_free(&j->text);
     srv_buf_free(&j->sse);
-    srv_buf_free(&j->raw);
     srv_buf_free(&j->calls);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
@@ -252,11 +251,15 @@ static void sse_chunk(job *j, const server *S, const char *text, size_t n, const
 static void stream_text(job *j, const server *S, int final)
 {
     size_t end = j->text.n;
-    if (!final && j->req.tools_json) return; /* the reply may turn out to be tool calls */
     if (!final) {
         size_t hold = cli_utf8_incomplete_tail(j->text.p ? j->text.p : "", j->text.n);
         if (j->max_stop > 1 && j->max_stop - 1 > hold) hold = j->max_stop - 1;
         end = end > hold ? end - hold : 0;
+        /* with tools, only the part that cannot be (the start of) a tool call */
+        if (j->req.tools_json) {
+            size_t safe = slm_tool_calls_content_prefix(S->tool_format, j->text.p, j->text.n);
+            if (safe < end) end = safe;
+        }
     }
     if (end > j->streamed) {
         sse_chunk(j, S, j->text.p + j->streamed, end - j->streamed, NULL, 0);
@@ -297,51 +300,68 @@ static void update_gauges(server *S)
 }
 
 /* With tools: split the reply into calls and content. If there are calls,
- * j->text becomes the content, j->calls their JSON, and for a stream one
- * chunk carries them (OpenAI's delta form, with an index per call). 1 if
- * calls were found (under j->mu). */
+ * j->text becomes the content and j->calls their JSON (message.tool_calls);
+ * a stream gets, after the content it has not seen yet, two chunks per call
+ * in OpenAI's delta form: {index, id, type, function: {name, arguments: ""}}
+ * then {index, function: {arguments}}. 1 if calls were found (under j->mu). */
 static int split_tool_calls(job *j, const server *S)
 {
     slm_tool_calls *tc = NULL;
-    if (slm_tool_calls_parse(S->tool_format, j->raw.p ? j->raw.p : "", j->raw.n, j->req.tools_json, &tc) != SLM_OK)
+    if (slm_tool_calls_parse(S->tool_format, j->text.p ? j->text.p : "", j->text.n, j->req.tools_json, &tc) != SLM_OK)
         return 0;
     if (tc->n_calls == 0) {
         slm_tool_calls_free(tc);
         return 0;
     }
-    for (int pass = 0; pass < 2; pass++) {
-        srv_buf *b = pass ? &j->sse : &j->calls;
-        if (pass && !j->req.stream) break;
-        if (pass) {
-            srv_buf_puts(b, "data: ");
-            head_json(b, S, j, "chat.completion.chunk");
-            srv_buf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{");
-            if (tc->content_len) {
-                srv_buf_puts(b, "\"content\":");
-                srv_buf_json_str(b, tc->content, tc->content_len);
-                srv_buf_puts(b, ",");
-            }
-            srv_buf_puts(b, "\"tool_calls\":");
-        }
-        srv_buf_puts(b, "[");
+    srv_buf *b = &j->calls;
+    srv_buf_puts(b, "[");
+    for (size_t i = 0; i < tc->n_calls; i++) {
+        const slm_tool_call *c = &tc->calls[i];
+        srv_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+        srv_buf_json_str(b, c->id, strlen(c->id));
+        srv_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+        srv_buf_json_str(b, c->name, strlen(c->name));
+        srv_buf_puts(b, ",\"arguments\":");
+        srv_buf_json_str(b, c->arguments, strlen(c->arguments));
+        srv_buf_puts(b, "}}");
+    }
+    srv_buf_puts(b, "]");
+    if (j->req.stream) {
+        /* The content streamed so far is a prefix of the reply before the
+         * first call; tc->content is the trimmed text outside the calls.
+         * Send what the client has not seen: tc->content after its common
+         * prefix with the streamed text (leading whitespace skipped). */
+        size_t s0 = 0, k = 0;
+        while (s0 < j->streamed && (j->text.p[s0] == ' ' || j->text.p[s0] == '\n' || j->text.p[s0] == '\t' ||
+                                    j->text.p[s0] == '\r'))
+            s0++;
+        while (k < tc->content_len && s0 + k < j->streamed && tc->content[k] == j->text.p[s0 + k]) k++;
+        if (k < tc->content_len) sse_chunk(j, S, tc->content + k, tc->content_len - k, NULL, 0);
         for (size_t i = 0; i < tc->n_calls; i++) {
             const slm_tool_call *c = &tc->calls[i];
-            srv_buf_puts(b, i ? ",{" : "{");
-            if (pass) srv_buf_printf(b, "\"index\":%zu,", i);
-            srv_buf_puts(b, "\"id\":");
-            srv_buf_json_str(b, c->id, strlen(c->id));
-            srv_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-            srv_buf_json_str(b, c->name, strlen(c->name));
-            srv_buf_puts(b, ",\"arguments\":");
-            srv_buf_json_str(b, c->arguments, strlen(c->arguments));
-            srv_buf_puts(b, "}}");
+            for (int part = 0; part < 2; part++) {
+                b = &j->sse;
+                srv_buf_puts(b, "data: ");
+                head_json(b, S, j, "chat.completion.chunk");
+                srv_buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%zu,", i);
+                if (part == 0) {
+                    srv_buf_puts(b, "\"id\":");
+                    srv_buf_json_str(b, c->id, strlen(c->id));
+                    srv_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+                    srv_buf_json_str(b, c->name, strlen(c->name));
+                    srv_buf_puts(b, ",\"arguments\":\"\"}");
+                } else {
+                    srv_buf_puts(b, "\"function\":{\"arguments\":");
+                    srv_buf_json_str(b, c->arguments, strlen(c->arguments));
+                    srv_buf_puts(b, "}");
+                }
+                srv_buf_puts(b, "}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+            }
         }
-        srv_buf_puts(b, "]");
-        if (pass) srv_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
     }
     j->text.n = 0;
     srv_buf_append(&j->text, tc->content, tc->content_len);
-    j->streamed = j->text.n; /* the content went out with the calls */
+    j->streamed = j->text.n; /* nothing more to stream */
     slm_tool_calls_free(tc);
     return 1;
 }
@@ -527,24 +547,20 @@ static void slot_next(slot *sl)
         gram_done = slm_grammar_is_done(sl->gram);
     }
     j->n_gen++;
-    size_t n = slm_token_to_piece(S->model, tok, 0, piece, sizeof piece);
+    /* With tools the text keeps control tokens written out: the tool-call
+     * parser needs markers such as <|python_tag|> or [TOOL_CALLS]. */
+    size_t n = slm_token_to_piece(S->model, tok, j->req.tools_json != NULL, piece, sizeof piece);
     if (n > sizeof piece) n = 0; /* no real vocabulary has 256-byte pieces */
     pthread_mutex_lock(&j->mu);
     size_t before = j->text.n;
     srv_buf_append(&j->text, piece, n);
-    if (j->req.tools_json) {
-        /* the tool-call parser needs markers that are control tokens */
-        char sp[256];
-        size_t k = slm_token_to_piece(S->model, tok, 1, sp, sizeof sp);
-        srv_buf_append(&j->raw, sp, k <= sizeof sp ? k : 0);
-    }
     long at = j->max_stop ? find_stop(j, before > j->max_stop ? before - j->max_stop + 1 : 0) : -1;
     if (at >= 0) {
         j->text.n = (size_t)at;
         j->text.p[at] = '\0';
     }
     if (j->req.stream) stream_text(j, S, 0);
-    int oom = j->text.oom || j->sse.oom || j->raw.oom;
+    int oom = j->text.oom || j->sse.oom;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     if (oom) {
@@ -827,6 +843,39 @@ static int render_template(const server *S, srv_request *r, srv_error *e)
     return 0;
 }
 
+/* tool_choice "required" or a named function: r->grammar becomes the GBNF
+ * of exactly one call, in the template's tool-call syntax, to one of
+ * r->forced_tools_json. 0 ok; -1 with *e set (400 when the format cannot be
+ * constrained or a tool's parameter schema cannot be converted). */
+static int forced_tool_grammar(const server *S, srv_request *r, srv_error *e)
+{
+    char *g = NULL;
+    slm_status st = !S->tool_forceable ? SLM_ERR_UNSUPPORTED
+                                       : slm_tool_calls_grammar(S->tool_format, r->forced_tools_json, &g);
+    if (st == SLM_OK) {
+        r->grammar = malloc(strlen(g) + 1);
+        if (r->grammar) memcpy(r->grammar, g, strlen(g) + 1);
+        slm_chat_free(g);
+        if (r->grammar) return 0;
+        st = SLM_ERR_NOMEM;
+    }
+    if (st == SLM_ERR_NOMEM)
+        srv_error_set(e, 500, "server_error", NULL, NULL, "out of memory");
+    else if (S->tool_format == SLM_TOOL_FORMAT_NONE)
+        srv_error_set(e, 400, "invalid_request_error", "tool_choice", "unsupported_tool_choice",
+                      "'tool_choice' forces a tool call, but %s has no tool-call syntax this server knows",
+                      S->chat_template ? "the model's chat template" : "the ChatML fallback (the model has no chat template)");
+    else if (!S->tool_forceable)
+        srv_error_set(e, 400, "invalid_request_error", "tool_choice", "unsupported_tool_choice",
+                      "'tool_choice' forces a tool call, which this server can constrain for the hermes, llama3 and "
+                      "functionary tool-call formats; this model's chat template writes calls in the '%s' format",
+                      slm_tool_format_name(S->tool_format));
+    else
+        srv_error_set(e, 400, "invalid_request_error", "tools", NULL, "cannot constrain the reply to a tool call (%s): %s",
+                      slm_status_name(st), slm_last_error());
+    return -1;
+}
+
 static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
 {
     srv_error e;
@@ -845,6 +894,7 @@ static enum MHD_Result generate(server *S, struct MHD_Connection *con, conn *c)
         /* A template that writes bos_token itself must not get a second one. */
         if (S->bos[0] && strncmp(j->req.prompt, S->bos, strlen(S->bos)) == 0) add_special = 0;
     }
+    if (j->req.forced_tools_json && forced_tool_grammar(S, &j->req, &e)) return reply_error(con, c, &e);
     size_t n = 0, cap = j->req.prompt_len + 8;
     if (!(j->ids = malloc(cap * sizeof *j->ids))) return fail(con, c, 500, "server_error", NULL, "out of memory");
     slm_status st = slm_tokenize(S->model, j->req.prompt, j->req.prompt_len, add_special, 1, j->ids, cap, &n);
@@ -1246,6 +1296,12 @@ int srv_run(slm_model *model, const srv_config *cfg)
     if (tmpl && tmpl[0]) {
         S.chat_template = tmpl;
         S.tool_format = slm_tool_format_detect(tmpl, strlen(tmpl));
+        /* can a call in this format be forced? (probe with one trivial tool) */
+        static const char probe[] = "[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]";
+        char *g = NULL;
+        S.tool_forceable = S.tool_format != SLM_TOOL_FORMAT_NONE &&
+                           slm_tool_calls_grammar(S.tool_format, probe, &g) == SLM_OK;
+        slm_chat_free(g);
         int32_t bos = slm_token_bos(model), eos = slm_token_eos(model);
         size_t k;
         if (bos >= 0 && (k = slm_token_to_piece(model, bos, 1, S.bos, sizeof S.bos - 1)) < sizeof S.bos) S.bos[k] = '\0';

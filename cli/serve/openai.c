@@ -3,9 +3,11 @@
  * byte string gives either a request or an srv_error, never a crash), and
  * OpenAI-style error bodies. Unknown fields are ignored, as most OpenAI-
  * compatible servers do; features we do not implement (n > 1, logprobs,
- * echo, a forced tool_choice) are refused with 400 rather than silently
- * ignored. "tools" go to the model's chat template; the reply is split
- * into tool calls by http.c.
+ * echo) are refused with 400 rather than silently ignored. "tools" go to
+ * the model's chat template; the reply is split into tool calls by http.c.
+ * A forced tool_choice ("required" or a named function) sets
+ * forced_tools_json; http.c turns it into a grammar for the template's
+ * tool-call format (slm_tool_calls_grammar).
  * response_format json_object / json_schema becomes a GBNF grammar
  * (slm_json_schema_to_grammar) that constrains sampling. Any "model" name is accepted; responses name the loaded
  * model. Also the /v1/embeddings body (srv_embed_parse). */
@@ -178,6 +180,7 @@ void srv_request_free(srv_request *r)
     free(r->messages_json); /* cJSON_Print allocates with malloc by default */
     free(r->grammar);
     free(r->tools_json);
+    free(r->forced_tools_json);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
     memset(r, 0, sizeof *r);
 }
@@ -240,13 +243,53 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
                     BAD("tools", "each tool must be {\"type\":\"function\",\"function\":{\"name\":...}}");
             }
             int use = cJSON_GetArraySize(t) > 0;
-            const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
-            if (tc && !cJSON_IsNull(tc)) {
-                if (cJSON_IsString(tc) && strcmp(tc->valuestring, "none") == 0) use = 0;
-                else if (!cJSON_IsString(tc) || strcmp(tc->valuestring, "auto") != 0)
-                    BAD("tool_choice", "'tool_choice' must be \"auto\" or \"none\" (forcing a call is not supported)");
-            }
             if (use && !(out->tools_json = cJSON_PrintUnformatted(t))) goto nomem;
+        }
+        /* tool_choice: "auto" (default), "none", "required" (some call), or
+         * {"type":"function","function":{"name":N}} (a call to N) */
+        const cJSON *tc = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+        if (tc && !cJSON_IsNull(tc)) {
+            const cJSON *forced = NULL; /* the tool a named choice picks */
+            int required = 0;
+            if (cJSON_IsString(tc) && strcmp(tc->valuestring, "none") == 0) {
+                free(out->tools_json);
+                out->tools_json = NULL;
+            } else if (cJSON_IsString(tc) && strcmp(tc->valuestring, "required") == 0) {
+                required = 1;
+            } else if (cJSON_IsObject(tc)) {
+                const cJSON *ty = cJSON_GetObjectItemCaseSensitive(tc, "type");
+                const cJSON *fn = cJSON_GetObjectItemCaseSensitive(tc, "function");
+                const cJSON *nm = cJSON_IsObject(fn) ? cJSON_GetObjectItemCaseSensitive(fn, "name") : NULL;
+                if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "function") != 0 || !cJSON_IsString(nm))
+                    BAD("tool_choice", "'tool_choice' as an object must be {\"type\":\"function\",\"function\":{\"name\":...}}");
+                const cJSON *tool;
+                cJSON_ArrayForEach(tool, t) {
+                    const cJSON *f = cJSON_GetObjectItemCaseSensitive(tool, "function");
+                    if (strcmp(cJSON_GetObjectItemCaseSensitive(f, "name")->valuestring, nm->valuestring) == 0) {
+                        forced = tool;
+                        break;
+                    }
+                }
+                if (!forced)
+                    BAD("tool_choice", "'tool_choice' names the function '%.60s', which is not in 'tools'", nm->valuestring);
+                required = 1;
+            } else if (!cJSON_IsString(tc) || strcmp(tc->valuestring, "auto") != 0) {
+                BAD("tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or "
+                                   "{\"type\":\"function\",\"function\":{\"name\":...}}");
+            }
+            if (required) {
+                if (!out->tools_json) BAD("tool_choice", "'tool_choice' forces a tool call but 'tools' is empty or missing");
+                if (forced) {
+                    cJSON *one = cJSON_CreateArray();
+                    cJSON *dup = one ? cJSON_Duplicate(forced, 1) : NULL;
+                    if (dup) cJSON_AddItemToArray(one, dup);
+                    out->forced_tools_json = dup ? cJSON_PrintUnformatted(one) : NULL;
+                    cJSON_Delete(one);
+                    if (!out->forced_tools_json) goto nomem;
+                } else if (!(out->forced_tools_json = dup_n(out->tools_json, strlen(out->tools_json)))) {
+                    goto nomem;
+                }
+            }
         }
         const cJSON *rf = cJSON_GetObjectItemCaseSensitive(root, "response_format");
         if (rf && !cJSON_IsNull(rf)) {
@@ -278,6 +321,9 @@ int srv_request_parse(const char *body, size_t len, srv_kind kind, const srv_lim
                     ty->valuestring);
             }
         }
+        if (out->grammar && out->forced_tools_json)
+            BAD("response_format", "'response_format' cannot be combined with a forced 'tool_choice' (both constrain "
+                                   "the whole reply)");
         int lpb = 0;
         if (get_bool(root, "logprobs", &lpb, err)) goto fail;
         if (lpb) BAD("logprobs", "'logprobs' is not supported");
@@ -377,6 +423,8 @@ void srv_request_canonical(const srv_request *r, srv_buf *b)
     for (int i = 0; i < r->n_stop; i++) srv_buf_printf(b, "stop%d=%zu:%s;", i, strlen(r->stop[i]), r->stop[i]);
     if (r->grammar) srv_buf_printf(b, "grammar=%zu:%s;", strlen(r->grammar), r->grammar);
     if (r->tools_json) srv_buf_printf(b, "tools=%zu:%s;", strlen(r->tools_json), r->tools_json);
+    if (r->forced_tools_json)
+        srv_buf_printf(b, "forced=%zu:%s;", strlen(r->forced_tools_json), r->forced_tools_json);
     srv_buf_printf(b, "prompt=%zu:", r->prompt_len);
     srv_buf_append(b, r->prompt, r->prompt_len);
 }

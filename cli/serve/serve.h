@@ -67,6 +67,10 @@ typedef struct srv_request {
     char *tools_json;        /* chat "tools" as compact JSON (tool_choice not "none"), or NULL; malloc'd */
     char *stop[SRV_MAX_STOP];/* malloc'd, NUL-terminated, non-empty */
     int n_stop;
+    char *forced_tools_json; /* tool_choice "required" or {"type":"function","function":{"name":N}}:
+                                the tools the reply must call one of (all of "tools", or just
+                                N) as compact JSON, for slm_tool_calls_grammar; NULL otherwise.
+                                Never set together with grammar. malloc'd */
 } srv_request;
 
 /* An OpenAI-style error: {"error":{"message","type","param","code"}}. */
