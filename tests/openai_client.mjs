@@ -4,7 +4,9 @@
 // Checks: models.list; chat (non-streaming, and streaming whose deltas
 // concatenate to the same greedy text with a finish_reason); completions
 // (both ways); embeddings (the client's default base64 decoding, unit
-// length); response_format json_schema; a 400 surfaces as the client's
+// length); response_format json_schema; tool calls (forced by a schema, by
+// tool_choice "required" and by a named function; streamed deltas assembled
+// by hand and by the client's stream helper); a 400 surfaces as the client's
 // APIError. Prints "ok ..." lines,
 // exits 1 on the first failure.
 import { createRequire } from 'node:module';
@@ -130,6 +132,64 @@ if (toolCallArg === '1') {
   }
   check(tfinish === 'tool_calls' && acc[0]?.name === 'get_weather' && acc[0]?.arguments === call.function.arguments,
     'the streamed tool call equals the non-streamed one', { acc, tfinish });
+
+  // tool_choice "required" and a named function: the server constrains the
+  // reply to one call in the template's syntax (no response_format needed);
+  // the arguments must satisfy the tool's parameter schema.
+  const tools2 = [...tools, { type: 'function', function: { name: 'get_time', parameters: { type: 'object',
+    properties: { tz: { enum: ['UTC', 'CET'] } }, required: ['tz'], additionalProperties: false } } }];
+  tools2[0] = { type: 'function', function: { ...tools[0].function, parameters: { type: 'object',
+    properties: { city: { type: 'string', maxLength: 10 } }, required: ['city'], additionalProperties: false } } };
+  const validArgs = (name, a) => name === 'get_weather'
+    ? a && Object.keys(a).join() === 'city' && typeof a.city === 'string' && [...a.city].length <= 10
+    : a && Object.keys(a).join() === 'tz' && ['UTC', 'CET'].includes(a.tz);
+  const parse = (s) => { try { return JSON.parse(s); } catch { return null; } };
+  for (const seed of [1, 2]) {
+    const rq = await client.chat.completions.create({ model: 'x', messages: req.messages, tools: tools2,
+      tool_choice: 'required', max_tokens: 120, seed });
+    const m = rq.choices[0].message;
+    const c0 = m.tool_calls?.[0];
+    check(rq.choices[0].finish_reason === 'tool_calls' && m.tool_calls.length === 1 && m.content === null &&
+      validArgs(c0.function.name, parse(c0.function.arguments)),
+      `tool_choice "required" (seed ${seed}) gives one valid call`, rq.choices[0]);
+  }
+  const named = { model: 'x', messages: req.messages, tools: tools2, max_tokens: 120, seed: 4,
+    tool_choice: { type: 'function', function: { name: 'get_time' } } };
+  const nr = await client.chat.completions.create(named);
+  const nc = nr.choices[0].message.tool_calls?.[0];
+  check(nr.choices[0].finish_reason === 'tool_calls' && nc?.function.name === 'get_time' &&
+    validArgs('get_time', parse(nc.function.arguments)), 'a named tool_choice calls that function', nr.choices[0]);
+  const sacc = {};
+  let scontent = '', sfinish = null, nchunks = 0;
+  for await (const ch of await client.chat.completions.create({ ...named, stream: true })) {
+    nchunks++;
+    for (const c of ch.choices) {
+      scontent += c.delta?.content ?? '';
+      for (const d of c.delta?.tool_calls ?? []) {
+        sacc[d.index] ??= { id: '', name: '', arguments: '' };
+        sacc[d.index].id += d.id ?? '';
+        sacc[d.index].name += d.function?.name ?? '';
+        sacc[d.index].arguments += d.function?.arguments ?? '';
+      }
+      if (c.finish_reason) sfinish = c.finish_reason;
+    }
+  }
+  check(sfinish === 'tool_calls' && scontent === '' && Object.keys(sacc).length === 1 &&
+    sacc[0].id === nc.id && sacc[0].name === 'get_time' && sacc[0].arguments === nc.function.arguments,
+    'the streamed forced call (index, id, name, argument deltas) equals the non-streamed one', { sacc, nc, nchunks });
+  // the client's own stream helper assembles the same message
+  const runner = client.chat.completions.stream({ ...named });
+  const fin = await runner.finalChatCompletion();
+  const fc = fin.choices[0].message.tool_calls?.[0];
+  check(fc?.function.name === 'get_time' && fc.function.arguments === nc.function.arguments && fc.id === nc.id,
+    'the client\'s stream helper assembles the streamed call', fin.choices[0]);
+  try {
+    await client.chat.completions.create({ ...named, tool_choice: { type: 'function', function: { name: 'nope' } } });
+    check(false, 'an unknown named tool is refused');
+  } catch (e) {
+    check(e instanceof OpenAI.APIError && e.status === 400 && /nope/.test(e.message),
+      'an unknown named tool is a 400 APIError', { status: e.status, message: e.message });
+  }
 }
 
 try {
