@@ -121,6 +121,19 @@ typedef struct cli_config cli_config;
 int cli_config_read(const char *cmd, const char *path, cli_config **list, int *argc,
                     char ***argv);
 void cli_config_free(cli_config *list);
+/* Training progress on stderr for train, distill and dna pretrain
+ * (cli/train_opts.c). cli_fmt_time writes a duration as "1h02m" or "3m07s".
+ * cli_train_progress is an slm_train_params.progress callback whose user
+ * pointer is a cli_train_log: a redrawn bar when `bar`, else one plain line
+ * every log_every steps, on validation and at the end (with the tokens seen
+ * when `tokens`). Always returns 0 (continue). */
+void cli_fmt_time(char *buf, size_t n, double s);
+typedef struct cli_train_log {
+    int bar;           /* 1: redraw a bar in place */
+    int32_t log_every; /* plain line every N steps (>= 1) */
+    int tokens;        /* 1: plain lines also show the tokens seen */
+} cli_train_log;
+int cli_train_progress(const slm_train_progress *pr, void *user);
 
 /* Write s[0..n) as a JSON string literal (quotes included); bytes that are
  * not valid UTF-8 are written as U+FFFD. */

@@ -62,8 +62,8 @@ typedef struct opts {
     const char **data, **val;
     size_t n_data, n_val;
     const char *tok, *out, *svg;
-    int bar, json;
-    int32_t log_every;
+    cli_train_log log; /* progress: bar, --log-every */
+    int json;
     int depth;           /* --config nesting */
     cli_config *configs; /* the --config files read (their words are option values) */
 } opts;
@@ -130,9 +130,9 @@ static int parse(opts *o, int argc, char **argv, int from_file)
         } else if (cli_train_option(&a, p, &rc)) {
             /* model shape and optimiser: cli/train_opts.c */
         } else if (cli_is(&a, "--progress", NULL)) {
-            o->bar = 1;
+            o->log.bar = 1;
         } else if (cli_is(&a, "--log-every", NULL)) {
-            rc = cli_int(&a, 1, INT32_MAX, &o->log_every);
+            rc = cli_int(&a, 1, INT32_MAX, &o->log.log_every);
         } else if (cli_is(&a, "--json", NULL)) {
             o->json = 1;
         } else if (cli_is_flag(&a)) {
@@ -145,36 +145,6 @@ static int parse(opts *o, int argc, char **argv, int from_file)
     return CLI_OK;
 }
 
-static void fmt_time(char *buf, size_t n, double s)
-{
-    if (!isfinite(s) || s < 0) s = 0;
-    const long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-}
-
-static int on_progress(const slm_train_progress *pr, void *user)
-{
-    const opts *o = user;
-    char el[32], eta[32], val[32] = "";
-    fmt_time(el, sizeof el, pr->elapsed_s);
-    fmt_time(eta, sizeof eta, pr->eta_s);
-    if (!isnan(pr->val_loss)) snprintf(val, sizeof val, " val %.4f", pr->val_loss);
-    if (o->bar) {
-        const int width = 24, fill = (int)((double)pr->step / pr->n_steps * width);
-        fprintf(stderr, "\r[%.*s%*s] %u/%u loss %.4f%s lr %.2e %.0f tok/s %s ETA %s\033[K",
-                fill, "########################", width - fill, "", pr->step, pr->n_steps,
-                pr->loss, val, pr->lr, pr->tokens_per_s, el, eta);
-        if (*val || pr->checkpointed || pr->step == pr->n_steps) fputc('\n', stderr);
-    } else if (pr->step % (uint32_t)o->log_every == 0 || *val || pr->step == pr->n_steps) {
-        fprintf(stderr, "step %u/%u loss %.4f%s lr %.2e gnorm %.3f %.0f tok/s elapsed %s ETA %s%s\n",
-                pr->step, pr->n_steps, pr->loss, val, pr->lr, pr->grad_norm, pr->tokens_per_s, el,
-                eta, pr->checkpointed ? " (checkpoint)" : "");
-    }
-    fflush(stderr);
-    return 0;
-}
-
 static int run_train(opts *o, int argc, char **argv)
 {
     int rc = parse(o, argc, argv, 0);
@@ -182,7 +152,7 @@ static int run_train(opts *o, int argc, char **argv)
     if (!o->n_data) return cli_usage_error("train", "missing --data FILE");
     if (!o->tok) return cli_usage_error("train", "missing --tokenizer FILE");
     if (!o->out) return cli_usage_error("train", "missing -o MODEL.gguf");
-    o->bar = o->bar || isatty(2);
+    o->log.bar = o->log.bar || isatty(2);
     char svg[4096];
     if (!o->svg) {
         size_t n = strlen(o->out);
@@ -191,15 +161,15 @@ static int run_train(opts *o, int argc, char **argv)
         o->svg = svg;
     }
     o->p.loss_svg = o->svg;
-    o->p.progress = on_progress;
-    o->p.user = o;
+    o->p.progress = cli_train_progress;
+    o->p.user = &o->log;
     slm_train_stats stats;
     slm_status st = slm_train(&o->p, o->tok, o->data, o->n_data, o->val, o->n_val, o->out, &stats);
     if (st != SLM_OK) {
         return cli_fail("train", "training failed", st);
     }
     char el[32];
-    fmt_time(el, sizeof el, stats.elapsed_s);
+    cli_fmt_time(el, sizeof el, stats.elapsed_s);
     fprintf(stderr,
             "slm train: wrote %s (%llu parameters, %llu tokens seen of %llu, %s); final loss %.4f, "
             "validation %.4f (perplexity %.2f); loss curve %s\n",
@@ -219,7 +189,7 @@ static int run_train(opts *o, int argc, char **argv)
 
 int cmd_train(int argc, char **argv)
 {
-    opts o = {.p = slm_train_default_params(), .log_every = 10};
+    opts o = {.p = slm_train_default_params(), .log = {.log_every = 10}};
     int rc = run_train(&o, argc, argv);
     free((void *)o.data);
     free((void *)o.val);

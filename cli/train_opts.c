@@ -1,7 +1,9 @@
 /* train_opts.c — what `slm train`, `slm distill` and `slm dna pretrain`
  * share on their command lines: the model-shape and optimiser flags, and
  * --config files of "name value" lines, parsed in one place so the three
- * commands accept the same names and ranges. */
+ * commands accept the same names and ranges; and the progress printer the
+ * three share. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +131,36 @@ void cli_config_free(cli_config *list)
         free(list);
         list = next;
     }
+}
+
+void cli_fmt_time(char *buf, size_t n, double s)
+{
+    if (!isfinite(s) || s < 0) s = 0;
+    const long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+int cli_train_progress(const slm_train_progress *pr, void *user)
+{
+    const cli_train_log *lg = user;
+    const uint32_t every = lg->log_every > 0 ? (uint32_t)lg->log_every : 1;
+    char el[32], eta[32], val[32] = "", tok[48] = "";
+    cli_fmt_time(el, sizeof el, pr->elapsed_s);
+    cli_fmt_time(eta, sizeof eta, pr->eta_s);
+    if (!isnan(pr->val_loss)) snprintf(val, sizeof val, " val %.4f", pr->val_loss);
+    if (lg->tokens) snprintf(tok, sizeof tok, " tokens %llu", (unsigned long long)pr->tokens_seen);
+    if (lg->bar) {
+        const int width = 24, fill = (int)((double)pr->step / pr->n_steps * width);
+        fprintf(stderr, "\r[%.*s%*s] %u/%u loss %.4f%s lr %.2e %.0f tok/s %s ETA %s\033[K",
+                fill, "########################", width - fill, "", pr->step, pr->n_steps,
+                pr->loss, val, pr->lr, pr->tokens_per_s, el, eta);
+        if (*val || pr->checkpointed || pr->step == pr->n_steps) fputc('\n', stderr);
+    } else if (pr->step % every == 0 || *val || pr->step == pr->n_steps) {
+        fprintf(stderr, "step %u/%u loss %.4f%s lr %.2e gnorm %.3f %.0f tok/s%s elapsed %s ETA %s%s\n",
+                pr->step, pr->n_steps, pr->loss, val, pr->lr, pr->grad_norm, pr->tokens_per_s, tok,
+                el, eta, pr->checkpointed ? " (checkpoint)" : "");
+    }
+    fflush(stderr);
+    return 0;
 }
