@@ -3,8 +3,11 @@
 # error class (400 401 404 405 413 429 503), embeddings, greedy completions equal to
 # `slm run --temp 0`, streamed deltas equal to the non-streamed text, stop
 # strings, the response cache, a concurrent load (4 clients x 5 requests, none
-# lost or truncated), a client disconnect freeing its slot, the per-request
-# timeout, and SIGTERM draining a request in flight before exiting 0.
+# lost or truncated), client disconnects (streaming and not) freeing their
+# slot, the per-request timeout, alerts from --config (p95 latency, error
+# rate, RSS, tokens/s) degrading /health and clearing when their window has
+# passed, and SIGTERM draining a request in flight (new ones get 503) before
+# exiting 0. Tool calls: cli_serve_tools.sh; helpers: serve_helpers.bash.
 # Servers bind 127.0.0.1 on a free port (--port 0, read from the log) and are
 # killed at exit. Args: $1 slm binary, $2 testdata dir, $3 scratch dir.
 # Skips (77) without curl, jq or stories260K.
@@ -17,83 +20,8 @@ for tool in curl jq; do
     command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed"; exit 77; }
 done
 [ -n "$TD" ] && [ -f "$M" ] || { echo "SKIP: $M not found"; exit 77; }
-mkdir -p "$SCRATCH"
-W=$(mktemp -d "$SCRATCH/cli_serve.XXXXXX")
-PIDS=""
-cleanup() {
-    for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
-# Every wait below is bounded: curl --max-time, polling loops, wait_exit.
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-
-# start NAME ARGS...: run `slm serve ARGS --port 0`, wait for its port; sets PID, PORT.
-start() {
-    local name=$1
-    shift
-    "$SLM" serve "$@" --port 0 2>"$W/$name.log" &
-    PID=$!
-    PIDS="$PIDS $PID"
-    PORT=""
-    for _ in $(seq 100); do
-        PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$W/$name.log")
-        [ -n "$PORT" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "FAIL: server $name did not start: $(cat "$W/$name.log")"
-    exit 1
-}
-
-# req PORT METHOD PATH [BODY] [curl args...]: body to $W/out, prints the status.
-req() {
-    local port=$1 method=$2 path=$3
-    shift 3
-    local body=""
-    if [ $# -gt 0 ]; then body=$1; shift; fi
-    if [ -n "$body" ]; then
-        curl -s -o "$W/out" -w '%{http_code}' --max-time 60 -X "$method" -H 'Content-Type: application/json' \
-            --data-binary "$body" "$@" "http://127.0.0.1:$port$path"
-    else
-        curl -s -o "$W/out" -w '%{http_code}' --max-time 60 -X "$method" "$@" "http://127.0.0.1:$port$path"
-    fi
-}
-
-# expect_error PORT STATUS METHOD PATH [BODY] [curl args...]: an OpenAI-style error with that status.
-expect_error() {
-    local port=$1 want=$2
-    shift 2
-    local code
-    code=$(req "$port" "$@")
-    [ "$code" = "$want" ] || { fail "$*: status $code, expected $want: $(head -c 300 "$W/out")"; return; }
-    jq -e '(.error.message | type == "string" and length > 0) and (.error.type | type == "string")
-           and (.error | has("param") and has("code"))' "$W/out" >/dev/null ||
-        fail "$*: not an OpenAI error body: $(head -c 300 "$W/out")"
-}
-
-metric() { # metric PORT NAME_WITH_LABELS -> value (0 if absent)
-    curl -s --max-time 10 "http://127.0.0.1:$1/metrics" | awk -v k="$2" '$1 == k { v = $2 } END { print v + 0 }'
-}
-
-# wait_exit PID: the process's exit status, or 124 if it is still running after ~30 s.
-wait_exit() {
-    for _ in $(seq 300); do
-        kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
-        sleep 0.1
-    done
-    return 124
-}
-
-# wait_metric PORT NAME VALUE: poll up to ~10 s until the metric equals VALUE.
-wait_metric() {
-    for _ in $(seq 100); do
-        [ "$(metric "$1" "$2")" = "$3" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
+SERVE_TEST=cli_serve
+. "$(dirname "${BASH_SOURCE[0]}")/serve_helpers.bash"
 
 # ---- server A: stories260K, 2 slots --------------------------------------
 start A "$M" -t 1 --parallel 2 --max-tokens 100
@@ -351,6 +279,12 @@ grep -q '^data: {' "$W/cut" || fail "no streamed data before the disconnect"
 wait_metric "$C" slm_slots_busy 0 || fail "slot still busy after the client left"
 gen=$(metric "$C" slm_generated_tokens_total)
 [ "$gen" -lt 900 ] || fail "the cancelled generation ran to the end ($gen tokens)"
+# So does a client that gives up waiting for a non-streamed answer.
+curl -s --max-time 1 -o /dev/null -H 'Content-Type: application/json' --data-binary "$LONG,\"seed\":7}" \
+    "http://127.0.0.1:$C/v1/completions" 2>/dev/null
+wait_metric "$C" slm_slots_busy 0 || fail "slot still busy after a non-streaming client left"
+gen2=$(metric "$C" slm_generated_tokens_total)
+[ "$((gen2 - gen))" -lt 900 ] || fail "the abandoned non-streamed generation ran to the end ($((gen2 - gen)) tokens)"
 # One slot, no queue: a second request while the first runs gets 429.
 curl -s --max-time 120 -o "$W/first" -H 'Content-Type: application/json' \
     --data-binary '{"prompt":"hello","max_tokens":900,"ignore_eos":true,"temperature":0}' \
@@ -361,6 +295,13 @@ expect_error "$C" 429 POST /v1/completions '{"prompt":"hi","max_tokens":2}'
 # SIGTERM while it runs (900 tokens: long enough on a quiet machine too):
 # it completes in full, then the server exits 0.
 kill -TERM "$PID"
+# while it drains, new requests get 503 shutting_down
+for _ in $(seq 100); do
+    grep -q draining "$W/C.log" && break
+    sleep 0.05
+done
+expect_error "$C" 503 POST /v1/completions '{"prompt":"hi","max_tokens":2}'
+[ "$(jq -r .error.code "$W/out")" = shutting_down ] || fail "request during the drain: $(cat "$W/out")"
 wait "$CURL"
 jq -e '.usage.completion_tokens == 900 and .choices[0].finish_reason == "length"' "$W/first" >/dev/null ||
     fail "request in flight at SIGTERM was not completed: $(head -c 300 "$W/first")"
@@ -369,101 +310,31 @@ rc=$?
 [ "$rc" -eq 0 ] || fail "server exited $rc after SIGTERM: $(cat "$W/C.log")"
 grep -q "draining 1 request" "$W/C.log" || fail "no drain message: $(cat "$W/C.log")"
 
-# ---- server D: the per-request timeout -------------------------------------
-start D "$W/slow.gguf" -t 1 --timeout 1
+# ---- server D: the per-request timeout, and alerts that clear ---------------
+# The timed-out request (a 503 after >= 1 s, with tokens generated at far
+# less than 1e9/s) breaches three thresholds at once; with window_s = 2 they
+# clear by themselves once it is 2 s old, without further traffic.
+echo '{"error_rate": 0.5, "p95_latency_ms": 500, "min_tokens_per_s": 1e9, "window_s": 2}' >"$W/alerts2.conf"
+start D "$W/slow.gguf" -t 1 --timeout 1 --config "$W/alerts2.conf"
+[ "$(req "$PORT" GET /health)" = 200 ] && jq -e '.status == "ok"' "$W/out" >/dev/null || fail "/health before any request: $(cat "$W/out")"
 expect_error "$PORT" 503 POST /v1/completions "$LONG}"
 [ "$(jq -r .error.code "$W/out")" = timeout ] || fail "timeout error: $(cat "$W/out")"
+for a in error_rate p95_latency_ms min_tokens_per_s; do
+    wait_metric "$PORT" "slm_alert_active{alert=\"$a\"}" 1 || fail "alert $a not active after the timeout"
+done
+[ "$(req "$PORT" GET /health)" = 200 ] && jq -e '.status == "degraded"' "$W/out" >/dev/null || fail "/health during the alerts: $(cat "$W/out")"
+for _ in $(seq 100); do
+    req "$PORT" GET /health >/dev/null
+    jq -e '.status == "ok"' "$W/out" >/dev/null && break
+    sleep 0.1
+done
+jq -e '.status == "ok"' "$W/out" >/dev/null || fail "/health still degraded 10 s after the cause: $(cat "$W/out")"
+for a in error_rate p95_latency_ms min_tokens_per_s; do
+    grep -q "ALERT $a" "$W/D.log" && grep -q "alert $a cleared" "$W/D.log" || fail "alert $a not logged or not cleared: $(cat "$W/D.log")"
+    [ "$(metric "$PORT" "slm_alert_breaches_total{alert=\"$a\"}")" = 1 ] || fail "alert $a breach not counted once"
+done
 kill -TERM "$PID"
 wait_exit "$PID" || fail "server D exited $? after SIGTERM"
-
-# ---- servers E, F: forced and streamed tool calls ---------------------------
-# A random tiny model with Qwen2.5's template (hermes calls: <tool_call>{...}
-# </tool_call>). tool_choice "required" / a named function constrain the reply
-# to one call; its arguments must satisfy the tool's parameter schema (checked
-# here with jq, not by our parser). Streamed calls arrive as OpenAI deltas
-# that concatenate to the non-streamed call. Content streams as generated,
-# except text that could still open a call.
-QT="$TD/chat/templates/Qwen-Qwen2.5-7B-Instruct.jinja"
-MT="$TD/chat/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja"
-if [ -f "$QT" ] && [ -f "$MT" ]; then
-    "$SLM" gen-model --shape tiny --type Q8_0 --ctx 2048 -o "$W/tiny.gguf" >/dev/null 2>&1 || fail "gen-model tiny"
-    start E "$W/tiny.gguf" -t 1 -c 2048 --chat-template "$QT"
-    E=$PORT
-    T2='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":10}},"required":["city"],"additionalProperties":false}}},
-         {"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{"tz":{"enum":["UTC","CET"]}},"required":["tz"],"additionalProperties":false}}}]'
-    U='"messages":[{"role":"user","content":"What is the weather in Paris?"}]'
-    VALID='.function.arguments | fromjson | if $n == "get_weather" then (keys == ["city"] and (.city | type == "string" and length <= 10))
-           else (keys == ["tz"] and (.tz == "UTC" or .tz == "CET")) end'
-    for seed in 1 2 3; do
-        [ "$(req "$E" POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":\"required\",\"seed\":$seed,\"max_tokens\":120}")" = 200 ] &&
-            jq -e '.choices[0].finish_reason == "tool_calls" and .choices[0].message.content == null
-                   and (.choices[0].message.tool_calls | length) == 1' "$W/out" >/dev/null &&
-            jq -e '.choices[0].message.tool_calls[0] | .type == "function" and (.id | length > 0)
-                   and (.function.name as $n | ($n == "get_weather" or $n == "get_time") and ('"$VALID"'))' "$W/out" >/dev/null ||
-            fail "tool_choice required, seed $seed: $(head -c 500 "$W/out")"
-    done
-    NAMED="{$U,\"tools\":$T2,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}},\"seed\":5,\"max_tokens\":120"
-    [ "$(req "$E" POST /v1/chat/completions "$NAMED}")" = 200 ] &&
-        jq -e '.choices[0].finish_reason == "tool_calls" and (.choices[0].message.tool_calls | length) == 1
-               and (.choices[0].message.tool_calls[0] | .function.name as $n | $n == "get_time" and ('"$VALID"'))' \
-            "$W/out" >/dev/null || fail "tool_choice get_time: $(head -c 500 "$W/out")"
-    jq -c '.choices[0].message.tool_calls[0] | {id, name: .function.name, arguments: .function.arguments}' "$W/out" >"$W/call"
-    # the same request streamed: per call, a chunk with index, id, type, name
-    # and empty arguments, then argument deltas; no content; then finish.
-    req "$E" POST /v1/chat/completions "$NAMED,\"stream\":true}" -N >/dev/null
-    grep '^data: ' "$W/out" | sed 's/^data: //' >"$W/events"
-    [ "$(tail -n 1 "$W/events")" = "[DONE]" ] || fail "tool stream does not end with [DONE]"
-    grep -v '^\[DONE\]$' "$W/events" | jq -s -c '[.[].choices[0].delta.tool_calls // [] | .[]] |
-        {id: (map(.id // empty) | join("")), name: (map(.function.name // empty) | join("")),
-         arguments: (map(.function.arguments // empty) | join(""))}' >"$W/scall"
-    cmp -s "$W/call" "$W/scall" || fail "streamed tool call $(cat "$W/scall") differs from $(cat "$W/call")"
-    grep -v '^\[DONE\]$' "$W/events" | jq -e -s '(.[1].choices[0].delta.tool_calls[0] | .index == 0 and .type == "function"
-            and (.id | length > 0) and .function.name == "get_time" and .function.arguments == "")
-        and ([.[].choices[0].delta.content // "" ] | add) == ""
-        and ([.[].choices[0].finish_reason | select(. != null)]) == ["tool_calls"]' >/dev/null ||
-        fail "tool call stream chunks: $(cat "$W/events")"
-    # tools with tool_choice auto, greedy: the content streams token by token
-    # and equals the non-streamed reply
-    AUTO="{$U,\"tools\":$T2,\"temperature\":0,\"max_tokens\":24"
-    req "$E" POST /v1/chat/completions "$AUTO}" >/dev/null
-    content=$(jq -r '.choices[0].message.content' "$W/out")
-    req "$E" POST /v1/chat/completions "$AUTO,\"stream\":true}" -N >/dev/null
-    grep '^data: {' "$W/out" | sed 's/^data: //' >"$W/events"
-    [ "$(jq -j '.choices[0].delta.content // ""' "$W/events")" = "$content" ] || fail "streamed content with tools differs"
-    [ "$(jq -r '.choices[0].delta.content // empty' "$W/events" | grep -c .)" -gt 3 ] ||
-        fail "content with tools was not streamed as generated: $(cat "$W/events")"
-    # text that could open a call ("<tool_call>" not followed by a valid call)
-    # is held until it cannot, then sent as content: forced here by a schema
-    HOLD="{$U,\"tools\":$T2,\"temperature\":0,\"max_tokens\":40,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"enum\":[\"ab <tool_call> cd\"]}}}"
-    req "$E" POST /v1/chat/completions "$HOLD}" >/dev/null
-    jq -e '.choices[0].message.content == "\"ab <tool_call> cd\"" and .choices[0].finish_reason == "stop"' "$W/out" >/dev/null ||
-        fail "unfinished call marker as content: $(head -c 400 "$W/out")"
-    req "$E" POST /v1/chat/completions "$HOLD,\"stream\":true}" -N >/dev/null
-    grep '^data: {' "$W/out" | sed 's/^data: //' | jq -r -c '.choices[0].delta.content // empty' >"$W/deltas"
-    [ "$(tr -d '\n' <"$W/deltas")" = '"ab <tool_call> cd"' ] && [ "$(grep -c . "$W/deltas")" -gt 2 ] &&
-        [ "$(tail -n 1 "$W/deltas")" = '<tool_call> cd"' ] || fail "held call marker streamed as: $(cat "$W/deltas")"
-    # errors
-    expect_error "$E" 400 POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}}"
-    jq -e '.error.param == "tool_choice" and (.error.message | test("nope"))' "$W/out" >/dev/null || fail "unknown named tool: $(cat "$W/out")"
-    expect_error "$E" 400 POST /v1/chat/completions "{$U,\"tool_choice\":\"required\"}"
-    expect_error "$E" 400 POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":{\"type\":\"function\"}}"
-    expect_error "$E" 400 POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":\"sometimes\"}"
-    expect_error "$E" 400 POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}}"
-    expect_error "$E" 400 POST /v1/chat/completions "{$U,\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"x+\"}}}}}],\"tool_choice\":\"required\"}"
-    jq -e '.error.param == "tools" and (.error.message | test("pattern"))' "$W/out" >/dev/null ||
-        fail "unsupported parameter schema not named: $(cat "$W/out")"
-    kill -TERM "$PID"
-    wait_exit "$PID" || fail "server E exited $? after SIGTERM"
-    # Mistral Nemo's calls ([TOOL_CALLS] is a control token) cannot be forced: 400 naming the format
-    start F "$W/tiny.gguf" -t 1 -c 2048 --chat-template "$MT"
-    expect_error "$PORT" 400 POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":\"required\"}"
-    jq -e '.error.param == "tool_choice" and .error.code == "unsupported_tool_choice" and (.error.message | test("mistral"))' \
-        "$W/out" >/dev/null || fail "tool_choice required with Mistral's format: $(cat "$W/out")"
-    kill -TERM "$PID"
-    wait_exit "$PID" || fail "server F exited $? after SIGTERM"
-else
-    echo "note: $QT or $MT not found: the forced tool-call checks are skipped"
-fi
 
 # Usage errors.
 "$SLM" serve >/dev/null 2>&1

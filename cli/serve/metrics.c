@@ -3,10 +3,14 @@
  * alert breaches. Histograms (cumulative buckets, Prometheus style): request
  * latency and time to first token. Gauges: tokens/s (generated tokens over
  * decode time of the last 64 generations), queue depth, busy slots, RSS,
- * response-cache counters. Alerts compare the recent window (last 256
- * requests for p95 latency and error rate) with --config thresholds; a
- * breach is logged once when it starts and once when it clears, counted,
- * and keeps /health "degraded" while active. One mutex; thread safe. */
+ * response-cache counters. Alerts compare the recent window (the requests
+ * of the last window_s seconds, at most 256, for p95 latency and error
+ * rate; the generations of the last window_s seconds, at most 64, for
+ * tokens/s) with --config thresholds; a breach is logged once when it
+ * starts and once when it clears, counted, and keeps /health "degraded"
+ * while active. Because the window is also one of time, an alert clears
+ * once its cause is window_s seconds old, traffic or not. One mutex;
+ * thread safe. */
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "serve.h"
@@ -44,9 +49,11 @@ struct srv_metrics {
     uint64_t gen_tokens, prompt_tokens, generations;
     double recent_latency[WINDOW];
     int recent_error[WINDOW];
+    double recent_t[WINDOW];  /* when (now_s) */
     uint64_t n_recent;
     int32_t gen_n[GEN_WINDOW];
     double gen_ms[GEN_WINDOW];
+    double gen_t[GEN_WINDOW];
     uint64_t n_gen_recent;
     int queue_depth, busy_slots, n_slots;
     uint64_t steps, step_seqs, step_rows, prompt_reused; /* continuous batching (srv_metrics_batch) */
@@ -55,6 +62,14 @@ struct srv_metrics {
     double value[N_ALERTS];
     uint64_t breaches[N_ALERTS];
 };
+
+/* Monotonic seconds. */
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void hist_add(histogram *h, double v)
 {
@@ -71,6 +86,7 @@ srv_metrics *srv_metrics_new(const srv_alerts *alerts)
     if (!m) return NULL;
     pthread_mutex_init(&m->mu, NULL);
     if (alerts) m->alerts = *alerts;
+    if (!(m->alerts.window_s > 0)) m->alerts.window_s = 300;
     return m;
 }
 
@@ -93,6 +109,7 @@ void srv_metrics_request(srv_metrics *m, srv_endpoint ep, int status, double lat
         hist_add(&m->latency, latency_ms);
         m->recent_latency[m->n_recent % WINDOW] = latency_ms;
         m->recent_error[m->n_recent % WINDOW] = status >= 500;
+        m->recent_t[m->n_recent % WINDOW] = now_s();
         m->n_recent++;
     }
     pthread_mutex_unlock(&m->mu);
@@ -108,6 +125,7 @@ void srv_metrics_generation(srv_metrics *m, double ttft_ms, int32_t n_prompt, in
     if (n_gen > 1 && gen_ms > 0) {
         m->gen_n[m->n_gen_recent % GEN_WINDOW] = n_gen;
         m->gen_ms[m->n_gen_recent % GEN_WINDOW] = gen_ms;
+        m->gen_t[m->n_gen_recent % GEN_WINDOW] = now_s();
         m->n_gen_recent++;
     }
     pthread_mutex_unlock(&m->mu);
@@ -141,27 +159,41 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Under the lock. */
-static double tokens_per_s(const srv_metrics *m)
+/* Generated tokens over decode time of the recent generations finished at
+ * or after time since (-1: all of them); *n_out how many (may be NULL).
+ * Under the lock. */
+static double tokens_per_s(const srv_metrics *m, double since, uint64_t *n_out)
 {
-    uint64_t n = m->n_gen_recent < GEN_WINDOW ? m->n_gen_recent : GEN_WINDOW;
+    uint64_t n = m->n_gen_recent < GEN_WINDOW ? m->n_gen_recent : GEN_WINDOW, used = 0;
     double tok = 0, ms = 0;
     for (uint64_t i = 0; i < n; i++) {
+        if (m->gen_t[i] < since) continue;
         tok += m->gen_n[i];
         ms += m->gen_ms[i];
+        used++;
     }
+    if (n_out) *n_out = used;
     return ms > 0 ? tok * 1e3 / ms : 0;
 }
 
-static double p95_latency(const srv_metrics *m)
+/* p95 latency and error fraction of the requests finished at or after
+ * since; *n_out how many. Under the lock. */
+static void recent_requests(const srv_metrics *m, double since, double *p95, double *err_rate, uint64_t *n_out)
 {
-    uint64_t n = m->n_recent < WINDOW ? m->n_recent : WINDOW;
-    if (n == 0) return 0;
-    double v[WINDOW];
-    memcpy(v, m->recent_latency, n * sizeof v[0]);
-    qsort(v, n, sizeof v[0], cmp_double);
-    size_t k = (size_t)(0.95 * (double)(n - 1) + 0.5);
-    return v[k];
+    uint64_t n = m->n_recent < WINDOW ? m->n_recent : WINDOW, k = 0;
+    double v[WINDOW], errors = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (m->recent_t[i] < since) continue;
+        v[k++] = m->recent_latency[i];
+        errors += m->recent_error[i];
+    }
+    *n_out = k;
+    *p95 = 0;
+    *err_rate = 0;
+    if (k == 0) return;
+    qsort(v, k, sizeof v[0], cmp_double);
+    *p95 = v[(size_t)(0.95 * (double)(k - 1) + 0.5)];
+    *err_rate = errors / (double)k;
 }
 
 uint64_t srv_rss_bytes(void)
@@ -179,19 +211,17 @@ int srv_metrics_check_alerts(srv_metrics *m)
 {
     uint64_t rss = srv_rss_bytes();
     pthread_mutex_lock(&m->mu);
-    uint64_t n = m->n_recent < WINDOW ? m->n_recent : WINDOW;
-    double errors = 0;
-    for (uint64_t i = 0; i < n; i++) errors += m->recent_error[i];
-    m->value[AL_LATENCY] = p95_latency(m);
-    m->value[AL_ERRORS] = n ? errors / (double)n : 0;
+    const double since = now_s() - m->alerts.window_s;
+    uint64_t n, n_gen;
+    recent_requests(m, since, &m->value[AL_LATENCY], &m->value[AL_ERRORS], &n);
     m->value[AL_RSS] = (double)rss;
-    m->value[AL_TPS] = tokens_per_s(m);
+    m->value[AL_TPS] = tokens_per_s(m, since, &n_gen);
     int breach[N_ALERTS];
     breach[AL_LATENCY] = m->alerts.p95_latency_ms > 0 && n > 0 && m->value[AL_LATENCY] > m->alerts.p95_latency_ms;
     breach[AL_ERRORS] = m->alerts.error_rate > 0 && n > 0 && m->value[AL_ERRORS] > m->alerts.error_rate;
     breach[AL_RSS] = m->alerts.max_rss_bytes > 0 && m->value[AL_RSS] > m->alerts.max_rss_bytes;
     /* tokens/s says nothing until something was generated */
-    breach[AL_TPS] = m->alerts.min_tokens_per_s > 0 && m->n_gen_recent > 0 &&
+    breach[AL_TPS] = m->alerts.min_tokens_per_s > 0 && n_gen > 0 &&
                      m->value[AL_TPS] < m->alerts.min_tokens_per_s;
     const double limit[N_ALERTS] = {m->alerts.p95_latency_ms, m->alerts.error_rate, m->alerts.max_rss_bytes,
                                     m->alerts.min_tokens_per_s};
@@ -265,7 +295,7 @@ void srv_metrics_render(srv_metrics *m, srv_cache *cache, srv_buf *b)
                    "# HELP slm_resident_memory_bytes Resident set size.\n# TYPE slm_resident_memory_bytes gauge\n"
                    "slm_resident_memory_bytes %llu\n",
                    (unsigned long long)m->gen_tokens, (unsigned long long)m->prompt_tokens, GEN_WINDOW,
-                   tokens_per_s(m), m->queue_depth, m->busy_slots, m->n_slots, (unsigned long long)rss);
+                   tokens_per_s(m, -1, NULL), m->queue_depth, m->busy_slots, m->n_slots, (unsigned long long)rss);
     srv_buf_printf(b,
                    "# HELP slm_batch_steps_total Batched forward steps (one slm_decode_multi over all busy slots).\n"
                    "# TYPE slm_batch_steps_total counter\nslm_batch_steps_total %llu\n"
@@ -317,9 +347,10 @@ static int set_alert(srv_alerts *a, const char *key, double v, char *msg, size_t
     else if (strcmp(key, "error_rate") == 0) a->error_rate = v;
     else if (strcmp(key, "max_rss_bytes") == 0) a->max_rss_bytes = v;
     else if (strcmp(key, "min_tokens_per_s") == 0) a->min_tokens_per_s = v;
+    else if (strcmp(key, "window_s") == 0) a->window_s = v;
     else {
         snprintf(msg, cap, "unknown key '%.60s' (expected p95_latency_ms, error_rate, max_rss_bytes, "
-                           "min_tokens_per_s)", key);
+                           "min_tokens_per_s, window_s)", key);
         return -1;
     }
     return 0;

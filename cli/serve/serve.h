@@ -161,10 +161,14 @@ typedef struct srv_alerts {
     double error_rate;       /* fraction of recent requests answered >= 500; 0 = off */
     double max_rss_bytes;    /* 0 = off */
     double min_tokens_per_s; /* 0 = off */
+    double window_s;         /* the alerts see requests and generations of the last window_s
+                                seconds (at most 256 / 64 of them), so one clears when its
+                                cause has passed even without new traffic; 0 = 300 */
 } srv_alerts;
 
 /* Read --config FILE: "key = value" lines ('#' comments) or one JSON object
- * with the keys p95_latency_ms, error_rate, max_rss_bytes, min_tokens_per_s.
+ * with the keys p95_latency_ms, error_rate, max_rss_bytes, min_tokens_per_s,
+ * window_s.
  * 0 ok; -1 with msg set. */
 int srv_alerts_load(const char *path, srv_alerts *out, char *msg, size_t msg_cap);
 
