@@ -12,14 +12,6 @@
 
 /* ---- shared helpers ---- */
 
-static void fmt_time(char *buf, size_t n, double s)
-{
-    if (!isfinite(s) || s < 0) s = 0;
-    const long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, n, "%ldh%02ldm", t / 3600, t / 60 % 60);
-    else snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
-}
-
 static int push(const char ***list, size_t *n, const char *s)
 {
     const char **nl = realloc((void *)*list, (*n + 1) * sizeof *nl);
@@ -154,31 +146,6 @@ static int pt_parse(pt_opts *o, int argc, char **argv, int from_file)
     return CLI_OK;
 }
 
-static int pt_progress(const slm_train_progress *pr, void *user)
-{
-    const pt_opts *o = user;
-    char el[32], eta[32], val[32] = "";
-    fmt_time(el, sizeof el, pr->elapsed_s);
-    fmt_time(eta, sizeof eta, pr->eta_s);
-    if (!isnan(pr->val_loss)) snprintf(val, sizeof val, " val %.4f", pr->val_loss);
-    if (o->bar) {
-        const int width = 24, fill = (int)((double)pr->step / pr->n_steps * width);
-        fprintf(stderr, "\r[%.*s%*s] %u/%u loss %.4f%s lr %.2e %.0f tok/s %s ETA %s\033[K",
-                fill, "########################", width - fill, "", pr->step, pr->n_steps,
-                pr->loss, val, pr->lr, pr->tokens_per_s, el, eta);
-        if (*val || pr->checkpointed || pr->step == pr->n_steps) fputc('\n', stderr);
-    } else if (pr->step % (uint32_t)o->log_every == 0 || *val || pr->step == pr->n_steps) {
-        fprintf(stderr,
-                "step %u/%u loss %.4f%s lr %.2e gnorm %.3f %.0f tok/s tokens %llu elapsed %s "
-                "ETA %s%s\n",
-                pr->step, pr->n_steps, pr->loss, val, pr->lr, pr->grad_norm, pr->tokens_per_s,
-                (unsigned long long)pr->tokens_seen, el, eta,
-                pr->checkpointed ? " (checkpoint)" : "");
-    }
-    fflush(stderr);
-    return 0;
-}
-
 static void pt_free(pt_opts *o)
 {
     cli_config_free(o->configs);
@@ -213,8 +180,9 @@ static int dna_pretrain(int argc, char **argv)
         o.p.train.checkpoint = ckpt;
     }
     o.p.train.loss_svg = o.svg;
-    o.p.train.progress = pt_progress;
-    o.p.train.user = &o;
+    cli_train_log lg = {.bar = o.bar, .log_every = o.log_every, .tokens = 1};
+    o.p.train.progress = cli_train_progress; /* shared with slm train / distill: cli/train_opts.c */
+    o.p.train.user = &lg;
     slm_train_stats stats;
     slm_status st = slm_dna_pretrain(&o.p, o.fasta, o.n_fasta, o.out, &stats);
     if (st != SLM_OK) {
@@ -222,7 +190,7 @@ static int dna_pretrain(int argc, char **argv)
         return cli_fail(argv[0], "pretraining failed", st);
     }
     char el[32];
-    fmt_time(el, sizeof el, stats.elapsed_s);
+    cli_fmt_time(el, sizeof el, stats.elapsed_s);
     fprintf(stderr,
             "slm dna pretrain: wrote %s (%llu parameters, %llu tokens seen, %llu training bases, "
             "%s); final loss %.4f, validation %.4f; loss curve %s, checkpoint %s\n",
@@ -381,7 +349,7 @@ static int dna_finetune(int argc, char **argv)
     slm_status st = slm_dna_finetune_csv(&o, model, train, dev, out, &r);
     if (st != SLM_OK) return cli_fail(argv[0], "fine-tuning failed", st);
     char el[32];
-    fmt_time(el, sizeof el, r.elapsed_s);
+    cli_fmt_time(el, sizeof el, r.elapsed_s);
     fprintf(stderr,
             "slm dna finetune: wrote %s (%s, %llu parameters, %d epochs, best epoch %d, dev MCC "
             "%.4f, %s)\n",

@@ -39,10 +39,11 @@ static void usage(FILE *f)
             "split, each with a bootstrap 95%% interval. GUE tasks are folders\n"
             "TASK/{train,dev,test}.csv[.gz] (train, select on dev, report on test);\n"
             "uci_splice is scored by stratified 10-fold CV. Methods: glm (fine-tune the\n"
-            "base gLM given by --model; missing without it), kmer_lr (k-mer spectrum +\n"
-            "L2 logistic regression; k, L2 and strand folding chosen on dev), cnn (1-D\n"
-            "CNN on one-hot input; with and without reverse-complement augmentation,\n"
-            "chosen on dev; early stopping on dev MCC).\n"
+            "base gLM given by --model; missing without it), glm_probe (linear probe on\n"
+            "the frozen base's mean-pooled states; not in the default list), kmer_lr\n"
+            "(k-mer spectrum + L2 logistic regression; k, L2 and strand folding chosen\n"
+            "on dev), cnn (1-D CNN on one-hot input; with and without reverse-complement\n"
+            "augmentation, chosen on dev; early stopping on dev MCC).\n"
             "\n"
             "options:\n"
             "      --data DIR          GUE-layout folder (default: $SLM_DNA_GUE, else\n"
@@ -51,8 +52,9 @@ static void usage(FILE *f)
             "      --splice FILE       UCI splice.data for task uci_splice (default:\n"
             "                          $SLM_DNA_SPLICE, else next to the GUE folder); 'none'\n"
             "      --tasks LIST        comma list (default: every task in DIR + uci_splice)\n"
-            "      --methods LIST      comma list of glm, kmer_lr, cnn (default: all)\n"
-            "      --model FILE        base gLM GGUF for the glm method\n"
+            "      --methods LIST      comma list of glm, glm_probe, kmer_lr, cnn (default:\n"
+            "                          glm,kmer_lr,cnn)\n"
+            "      --model FILE        base gLM GGUF for the glm and glm_probe methods\n"
             "      --report FILE       write a Markdown report (and FILE's .svg chart)\n"
             "      --svg FILE          chart path (default: the report path with .svg)\n"
             "      --json              one JSON object per task x method on stdout\n"
@@ -61,7 +63,9 @@ static void usage(FILE *f)
             "      --boot N            bootstrap resamples (default 1000)\n"
             "      --folds N           uci_splice CV folds (default 10)\n"
             "      --cnn-epochs N      CNN epochs before early stopping (default 20)\n"
-            "      --glm-epochs N      gLM fine-tuning epochs (default 3)\n"
+            "      --glm-epochs N      gLM fine-tuning epochs (default 3; glm_probe: 30)\n"
+            "      --glm-max-train N   glm methods: at most N training rows (default all)\n"
+            "      --glm-max-dev N     glm methods: at most N dev rows (default all)\n"
             "      --work-dir DIR      where temporary classifier files go (default /tmp)\n"
             "      --merge FILE        add the rows of an earlier --json output (pairs this\n"
             "                          run does not produce) to the report and output\n"
@@ -372,6 +376,10 @@ int cmd_dna_bench(int argc, char **argv)
             rc = cli_int(&a, 1, 1000, &cnn_epochs);
         } else if (cli_is(&a, "--glm-epochs", NULL)) {
             rc = cli_int(&a, 1, 1000, &glm_epochs);
+        } else if (cli_is(&a, "--glm-max-train", NULL)) {
+            rc = cli_u64(&a, &p.glm_max_train);
+        } else if (cli_is(&a, "--glm-max-dev", NULL)) {
+            rc = cli_u64(&a, &p.glm_max_dev);
         } else if (cli_is(&a, "-t", "--threads")) {
             rc = cli_int(&a, 1, 256, &n_threads);
         } else if (cli_is(&a, "--json", NULL)) {
@@ -389,9 +397,10 @@ int cmd_dna_bench(int argc, char **argv)
         const char *m = p.methods;
         while (*m) {
             size_t len = strcspn(m, ",");
-            if (len && !((len == 3 && strncmp(m, "glm", 3) == 0) || (len == 7 && strncmp(m, "kmer_lr", 7) == 0) ||
-                         (len == 3 && strncmp(m, "cnn", 3) == 0)))
-                return cli_usage_error(a.cmd, "--methods: unknown method '%.*s' (expected glm, kmer_lr, cnn)",
+            if (len && !((len == 3 && strncmp(m, "glm", 3) == 0) || (len == 9 && strncmp(m, "glm_probe", 9) == 0) ||
+                         (len == 7 && strncmp(m, "kmer_lr", 7) == 0) || (len == 3 && strncmp(m, "cnn", 3) == 0)))
+                return cli_usage_error(a.cmd,
+                                       "--methods: unknown method '%.*s' (expected glm, glm_probe, kmer_lr, cnn)",
                                        (int)len, m);
             m += len;
             if (*m == ',') m++;

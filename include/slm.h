@@ -962,8 +962,9 @@ typedef struct slm_dna_bench_params {
     const char *data_dir;    /* GUE layout: TASK/{train,dev,test}.csv[.gz] */
     const char *splice_path; /* UCI splice.data for task "uci_splice"; NULL: not run */
     const char *tasks;       /* comma list; NULL = every task folder of data_dir + uci_splice */
-    const char *methods;     /* comma list of glm, kmer_lr, cnn; NULL = all three */
-    const char *model;       /* base gLM for "glm"; NULL: glm rows are missing */
+    const char *methods;     /* comma list of glm, glm_probe, kmer_lr, cnn; NULL = glm,kmer_lr,cnn */
+    const char *model;       /* base gLM for "glm" (full fine-tuning) and "glm_probe" (linear
+                                probe on the frozen base); NULL: their rows are missing */
     const char *work_dir;    /* where glm classifier files are written; NULL = "/tmp" */
     uint64_t seed;           /* default 42: subsets, folds, CNN init, bootstrap */
     uint64_t max_train;      /* cap on training rows per task (seeded subset); 0 = all */
@@ -978,6 +979,10 @@ typedef struct slm_dna_bench_params {
     /* Called with each finished row (may be NULL). */
     void (*on_row)(const slm_dna_bench_row *row, void *user);
     void *user;
+    /* glm and glm_probe only (fine-tuning costs a transformer pass per row):
+     * at most this many training / dev rows (seeded subsets taken by the
+     * fine-tuning, within max_train); 0 = all. The test split is always whole. */
+    uint64_t glm_max_train, glm_max_dev;
 } slm_dna_bench_params;
 
 SLM_API slm_dna_bench_params slm_dna_bench_default_params(void);

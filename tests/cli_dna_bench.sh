@@ -96,6 +96,15 @@ if "$SLM" dna pretrain --fasta "$SCRATCH/g.fa" -o "$SCRATCH/base.gguf" --dim 16 
     echo "$out" | jq -e '.[0].method == "glm" and .[0].missing == false and .[0].params > 2000 and
         .[0].accuracy >= 0 and .[0].n_test == 150' >/dev/null || fail "glm row: $out"
     ls "$SCRATCH"/slm_bench_* >/dev/null 2>&1 && fail "the temporary classifier was left behind"
+    # glm_probe with the glm-only caps: the detail names the rows it used, the test split stays whole
+    out=$("$SLM" dna bench --data "$D" --splice none --tasks motif2 --methods glm_probe --model "$SCRATCH/base.gguf" \
+          --glm-max-train 100 --glm-max-dev 40 --boot 50 -t 1 --work-dir "$SCRATCH" --json 2>"$SCRATCH/err")
+    [ $? -eq 0 ] || fail "bench glm_probe: $(tail -3 "$SCRATCH/err")"
+    echo "$out" | jq -e '.[0].method == "glm_probe" and .[0].missing == false and .[0].n_test == 150 and
+        (.[0].detail | startswith("probe, 100 train / 40 dev rows"))' >/dev/null || fail "glm_probe row: $out"
+    out=$("$SLM" dna bench --data "$D" --splice none --tasks motif2 --methods glm_probe --boot 50 --json 2>/dev/null)
+    echo "$out" | jq -e '.[0].method == "glm_probe" and .[0].missing == true' >/dev/null ||
+        fail "glm_probe without --model is not a missing row: $out"
 else
     fail "slm dna pretrain of the tiny base model failed"
 fi

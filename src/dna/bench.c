@@ -255,13 +255,22 @@ static slm_status fit_predict(run_ctx *c, int C, const slm_seqset *tr, const slm
         slm_cnn_free(best);
         return st;
     }
-    if (strcmp(c->method, "glm") == 0) {
-        SLM_CHECK(p->model, SLM_ERR_ARG, "glm: no base model given (--model)");
+    if (strcmp(c->method, "glm") == 0 || strcmp(c->method, "glm_probe") == 0) {
+        const int probe = strcmp(c->method, "glm_probe") == 0;
+        SLM_CHECK(p->model, SLM_ERR_ARG, "%s: no base model given (--model)", c->method);
         char out_path[4096];
         snprintf(out_path, sizeof out_path, "%s/slm_bench_%ld_%s.gguf", p->work_dir ? p->work_dir : "/tmp",
                  (long)getpid(), c->task);
         slm_dna_finetune_params fp = slm_dna_finetune_default_params();
         fp.epochs = p->glm_epochs;
+        if (probe) { /* the head alone on cached features: cheap epochs (slm dna finetune --probe's defaults) */
+            fp.probe = 1;
+            fp.epochs = 30;
+            fp.patience = 10;
+            fp.lr_head = 1e-2f;
+        }
+        fp.max_train = (size_t)p->glm_max_train;
+        fp.max_dev = (size_t)p->glm_max_dev;
         fp.seed = p->seed;
         fp.n_threads = p->n_threads;
         if (p->progress) {
@@ -280,13 +289,15 @@ static slm_status fit_predict(run_ctx *c, int C, const slm_seqset *tr, const slm
             if (st == SLM_OK) st = slm_dna_predict_proba(out_path, te, p->n_threads, proba);
             o->predict_s += now_s() - t1;
             o->params = fs.n_params;
-            snprintf(o->detail, sizeof o->detail, "best epoch %d of %d, dev MCC %.3f", fs.best_epoch, fs.epochs_run,
-                     (double)fs.best_dev_mcc);
+            size_t n_tr = fp.max_train && fp.max_train < tr->n ? fp.max_train : tr->n;
+            size_t n_dv = dv ? (fp.max_dev && fp.max_dev < dv->n ? fp.max_dev : dv->n) : 0;
+            snprintf(o->detail, sizeof o->detail, "%s%zu train / %zu dev rows, best epoch %d of %d, dev MCC %.3f",
+                     probe ? "probe, " : "", n_tr, n_dv, fs.best_epoch, fs.epochs_run, (double)fs.best_dev_mcc);
         }
         remove(out_path);
         return st;
     }
-    SLM_CHECK(0, SLM_ERR_ARG, "unknown method '%s', expected glm, kmer_lr or cnn", c->method);
+    SLM_CHECK(0, SLM_ERR_ARG, "unknown method '%s', expected glm, glm_probe, kmer_lr or cnn", c->method);
 fail:
     return st;
 }
@@ -520,9 +531,10 @@ slm_status slm_dna_bench(const slm_dna_bench_params *p, slm_dna_bench_row **rows
     SLM_TRY(split_commas(p->methods ? p->methods : "glm,kmer_lr,cnn", &methods));
     SLM_CHECK(methods.n > 0, SLM_ERR_ARG, "dna_bench: empty method list");
     for (size_t j = 0; j < methods.n; j++)
-        SLM_CHECK(strcmp(methods.s[j], "glm") == 0 || strcmp(methods.s[j], "kmer_lr") == 0 ||
-                      strcmp(methods.s[j], "cnn") == 0,
-                  SLM_ERR_ARG, "dna_bench: unknown method '%s', expected glm, kmer_lr or cnn", methods.s[j]);
+        SLM_CHECK(strcmp(methods.s[j], "glm") == 0 || strcmp(methods.s[j], "glm_probe") == 0 ||
+                      strcmp(methods.s[j], "kmer_lr") == 0 || strcmp(methods.s[j], "cnn") == 0,
+                  SLM_ERR_ARG, "dna_bench: unknown method '%s', expected glm, glm_probe, kmer_lr or cnn",
+                  methods.s[j]);
     out = slm_calloc(tasks.n * methods.n, sizeof *out);
     SLM_CHECK(out, SLM_ERR_NOMEM, "dna_bench: cannot allocate %zu rows", tasks.n * methods.n);
     size_t k = 0;
@@ -530,10 +542,10 @@ slm_status slm_dna_bench(const slm_dna_bench_params *p, slm_dna_bench_row **rows
         SLM_TRY(task_load(p, tasks.s[i], &t));
         for (size_t j = 0; j < methods.n; j++) {
             slm_dna_bench_row *r = &out[k];
-            if (strcmp(methods.s[j], "glm") == 0 && !p->model) {
+            if (strncmp(methods.s[j], "glm", 3) == 0 && !p->model) {
                 memset(r, 0, sizeof *r);
                 snprintf(r->task, sizeof r->task, "%s", tasks.s[i]);
-                snprintf(r->method, sizeof r->method, "glm");
+                snprintf(r->method, sizeof r->method, "%s", methods.s[j]);
                 r->n_class = t.n_class;
                 r->missing = 1;
                 r->mcc = r->accuracy = r->f1 = r->auroc = NAN;
