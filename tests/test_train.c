@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "base/alloc.h"
+#include "base/pool.h"
 #include "gguf/gguf.h"
 #include "harness.h"
 #include "sample/rng.h"
@@ -156,22 +157,96 @@ static double attn_loss(void)
 
 static void attention_backward_matches_finite_differences_with_gqa(void)
 {
-    slm_rng_seed(&rng, 4);
-    fill(a_q, A_NQ, 1.0f);
-    fill(a_k, A_NK, 1.0f);
-    fill(a_v, A_NK, 1.0f);
-    fill(a_r, A_NQ, 1.0f);
-    float dq[A_NQ] = {0}, dk[A_NK] = {0}, dv[A_NK] = {0}, scratch[A_T];
-    attn_loss();
-    slm_tl_attention_backward(NULL, dq, dk, dv, a_r, a_p, a_q, a_k, a_v, A_B, A_T, A_H, A_G, A_HD,
-                              scratch);
-    const double eq = fd_check(attn_loss, a_q, dq, A_NQ, 1e-2f);
-    const double ek = fd_check(attn_loss, a_k, dk, A_NK, 1e-2f);
-    const double ev = fd_check(attn_loss, a_v, dv, A_NK, 1e-2f);
-    printf("  attention: rel err dq %.2e dk %.2e dv %.2e\n", eq, ek, ev);
-    CHECK(eq < 1e-3 && ek < 1e-3 && ev < 1e-3, "dq %g dk %g dv %g", eq, ek, ev);
-    /* causality: the last position's value does not reach the first query */
-    CHECK(a_p[1] == 0.0f && fabsf(a_p[0] - 1.0f) < 1e-6f, "p[0][1] %g p[0][0] %g", a_p[1], a_p[0]);
+    for (int blas = 1; blas >= 0; blas--) {
+        slm_tl_use_blas = blas;
+        slm_rng_seed(&rng, 4);
+        fill(a_q, A_NQ, 1.0f);
+        fill(a_k, A_NK, 1.0f);
+        fill(a_v, A_NK, 1.0f);
+        fill(a_r, A_NQ, 1.0f);
+        float dq[A_NQ] = {0}, dk[A_NK] = {0}, dv[A_NK] = {0}, scratch[A_T * A_T];
+        attn_loss();
+        slm_tl_attention_backward(NULL, dq, dk, dv, a_r, a_p, a_q, a_k, a_v, A_B, A_T, A_H, A_G,
+                                  A_HD, scratch);
+        const double eq = fd_check(attn_loss, a_q, dq, A_NQ, 1e-2f);
+        const double ek = fd_check(attn_loss, a_k, dk, A_NK, 1e-2f);
+        const double ev = fd_check(attn_loss, a_v, dv, A_NK, 1e-2f);
+        printf("  attention (%s): rel err dq %.2e dk %.2e dv %.2e\n", blas ? "blas" : "own", eq,
+               ek, ev);
+        CHECK(eq < 1e-3 && ek < 1e-3 && ev < 1e-3, "blas %d: dq %g dk %g dv %g", blas, eq, ek, ev);
+        /* causality: the last position's value does not reach the first query */
+        CHECK(a_p[1] == 0.0f && fabsf(a_p[0] - 1.0f) < 1e-6f, "p[0][1] %g p[0][0] %g", a_p[1],
+              a_p[0]);
+    }
+    slm_tl_use_blas = 1;
+}
+
+/* max |a - b| / max(max |b|, 1e-3) */
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0.0, mx = 1e-3;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        mx = fmax(mx, fabs((double)b[i]));
+    }
+    return d / mx;
+}
+
+/* The BLAS attention works in blocks of SLM_TL_ATTN_BLOCK query rows on a
+ * pool and the matrix products in per-thread slices: with T past one block
+ * and sizes that are not multiples of 8, 2 threads give what the
+ * single-threaded scalar loops (checked by finite differences above) give. */
+static void blas_paths_on_two_threads_match_the_scalar_loops(void)
+{
+    enum { B = 2, T = SLM_TL_ATTN_BLOCK + 17, H = 4, G = 2, HD = 8 };
+    const size_t nq = (size_t)B * T * H * HD, nk = (size_t)B * T * G * HD, np = (size_t)B * H * T * T;
+    slm_pool *pool = NULL;
+    REQUIRE(slm_pool_new(2, &pool) == SLM_OK, "%s", slm_last_error());
+    float *q = calloc(nq, 4), *k = calloc(nk, 4), *v = calloc(nk, 4), *r = calloc(nq, 4);
+    float *scratch = calloc(SLM_TL_ATTN_SCRATCH(T) * 2 + T, 4);
+    float *o[2], *p[2], *dq[2], *dk[2], *dv[2];
+    for (int i = 0; i < 2; i++) {
+        o[i] = calloc(nq, 4), p[i] = calloc(np, 4), dq[i] = calloc(nq, 4);
+        dk[i] = calloc(nk, 4), dv[i] = calloc(nk, 4);
+        REQUIRE(o[i] && p[i] && dq[i] && dk[i] && dv[i], "out of memory");
+    }
+    REQUIRE(q && k && v && r && scratch, "out of memory");
+    slm_rng_seed(&rng, 11);
+    fill(q, nq, 1.0f), fill(k, nk, 1.0f), fill(v, nk, 1.0f), fill(r, nq, 1.0f);
+    for (int blas = 1; blas >= 0; blas--) {
+        const int i = 1 - blas; /* 0: blas on 2 threads, 1: scalar on 1 */
+        slm_tl_use_blas = blas;
+        slm_tl_attention_forward(blas ? pool : NULL, o[i], p[i], q, k, v, B, T, H, G, HD);
+        slm_tl_attention_backward(blas ? pool : NULL, dq[i], dk[i], dv[i], r, p[i], q, k, v, B, T,
+                                  H, G, HD, scratch);
+    }
+    const double eo = rel_diff(o[0], o[1], nq), ep = rel_diff(p[0], p[1], np);
+    const double eq = rel_diff(dq[0], dq[1], nq), ek = rel_diff(dk[0], dk[1], nk);
+    const double ev = rel_diff(dv[0], dv[1], nk);
+    printf("  attention T=%d blas/2 threads vs scalar: out %.1e p %.1e dq %.1e dk %.1e dv %.1e\n",
+           T, eo, ep, eq, ek, ev);
+    CHECK(eo < 1e-5 && ep < 1e-5 && eq < 1e-5 && ek < 1e-5 && ev < 1e-5, "attention differs");
+
+    /* matmul: BT 37, n_in 20, n_out 19 */
+    enum { BT = 37, NI = 20, NO = 19 };
+    float x[BT * NI], w[NO * NI], dy[BT * NO], y[2][BT * NO], dx[2][BT * NI], dw[2][NO * NI];
+    fill(x, BT * NI, 1.0f), fill(w, NO * NI, 1.0f), fill(dy, BT * NO, 1.0f);
+    for (int blas = 1; blas >= 0; blas--) {
+        const int i = 1 - blas;
+        slm_tl_use_blas = blas;
+        for (int j = 0; j < BT * NI; j++) dx[i][j] = 0.5f;
+        for (int j = 0; j < NO * NI; j++) dw[i][j] = 0.25f;
+        slm_tl_matmul_forward(blas ? pool : NULL, y[i], x, w, BT, NI, NO);
+        slm_tl_matmul_backward(blas ? pool : NULL, dx[i], dw[i], dy, x, w, BT, NI, NO);
+    }
+    const double my = rel_diff(y[0], y[1], BT * NO), mx = rel_diff(dx[0], dx[1], BT * NI);
+    const double mw = rel_diff(dw[0], dw[1], NO * NI);
+    printf("  matmul blas/2 threads vs scalar: y %.1e dx %.1e dw %.1e\n", my, mx, mw);
+    CHECK(my < 1e-5 && mx < 1e-5 && mw < 1e-5, "matmul differs");
+    slm_tl_use_blas = 1;
+    for (int i = 0; i < 2; i++) free(o[i]), free(p[i]), free(dq[i]), free(dk[i]), free(dv[i]);
+    free(q), free(k), free(v), free(r), free(scratch);
+    slm_pool_free(pool);
 }
 
 /* ---- swiglu ---- */
@@ -593,6 +668,7 @@ int main(void)
     RUN(matmul_backward_matches_finite_differences_with_blas_and_without);
     RUN(rope_backward_matches_finite_differences);
     RUN(attention_backward_matches_finite_differences_with_gqa);
+    RUN(blas_paths_on_two_threads_match_the_scalar_loops);
     RUN(swiglu_backward_matches_finite_differences);
     RUN(xent_backward_matches_finite_differences);
     RUN(whole_model_backward_matches_finite_differences_untied);

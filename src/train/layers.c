@@ -104,10 +104,16 @@ static void mm(slm_pool *pool, mm_job *j)
     else mm_run(j, 0, 1);
 }
 
+/* OpenBLAS runs single-threaded inside our pool's threads: every product
+ * is cut into one slice per pool thread (rows of x for y and dx, output
+ * rows of W for dW, so no two threads write the same float). One set of
+ * threads does the BLAS and the loops in between, instead of OpenBLAS's
+ * spinning workers competing with ours for the same cores. */
 void slm_tl_set_threads(int n)
 {
 #ifdef SLM_HAVE_OPENBLAS
-    openblas_set_num_threads(n > 0 ? n : 1);
+    (void)n;
+    openblas_set_num_threads(1);
 #else
     (void)n;
 #endif
@@ -115,35 +121,73 @@ void slm_tl_set_threads(int n)
 
 int slm_tl_use_blas = 1;
 
+#ifdef SLM_HAVE_OPENBLAS
+/* [lo, hi) of n for thread ith of nth, boundaries on multiples of 8. */
+static void slice8(int n, int ith, int nth, int *lo, int *hi)
+{
+    const int per = ((n + nth - 1) / nth + 7) & ~7;
+    *lo = per * ith < n ? per * ith : n;
+    *hi = per * (ith + 1) < n ? per * (ith + 1) : n;
+}
+
+static void blas_run(void *ctx, int ith, int nth)
+{
+    const mm_job *j = ctx;
+    const int n_in = j->n_in, n_out = j->n_out;
+    int lo, hi;
+    if (j->kind == 0) { /* y[lo:hi] = x[lo:hi] W^T */
+        slice8(j->BT, ith, nth, &lo, &hi);
+        if (hi > lo)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, n_out, n_in, 1.0f,
+                        j->a + (size_t)lo * n_in, n_in, j->b, n_in, 0.0f,
+                        j->out + (size_t)lo * n_out, n_out);
+    } else if (j->kind == 1) { /* dx[lo:hi] += dy[lo:hi] W */
+        slice8(j->BT, ith, nth, &lo, &hi);
+        if (hi > lo)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, n_in, n_out, 1.0f,
+                        j->a + (size_t)lo * n_out, n_out, j->b, n_in, 1.0f,
+                        j->out + (size_t)lo * n_in, n_in);
+    } else { /* dW[lo:hi] += dy[:, lo:hi]^T x */
+        slice8(n_out, ith, nth, &lo, &hi);
+        if (hi > lo)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, n_in, j->BT, 1.0f,
+                        j->a + lo, n_out, j->b, n_in, 1.0f, j->out + (size_t)lo * n_in, n_in);
+    }
+}
+
+static void blas(slm_pool *pool, mm_job *j)
+{
+    if (pool && slm_pool_n_threads(pool) > 1) slm_pool_run(pool, blas_run, j);
+    else blas_run(j, 0, 1);
+}
+#endif
+
 void slm_tl_matmul_forward(slm_pool *pool, float *y, const float *x, const float *w, int BT,
                            int n_in, int n_out)
 {
+    mm_job j = {0, y, x, w, BT, n_in, n_out};
 #ifdef SLM_HAVE_OPENBLAS
     if (slm_tl_use_blas) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, BT, n_out, n_in, 1.0f, x, n_in, w,
-                    n_in, 0.0f, y, n_out);
+        blas(pool, &j);
         return;
     }
 #endif
-    mm_job j = {0, y, x, w, BT, n_in, n_out};
     mm(pool, &j);
 }
 
 void slm_tl_matmul_backward(slm_pool *pool, float *dx, float *dw, const float *dy, const float *x,
                             const float *w, int BT, int n_in, int n_out)
 {
+    mm_job j1 = {1, dx, dy, w, BT, n_in, n_out};
+    mm_job j2 = {2, dw, dy, x, BT, n_in, n_out};
 #ifdef SLM_HAVE_OPENBLAS
     if (slm_tl_use_blas) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BT, n_in, n_out, 1.0f, dy, n_out,
-                    w, n_in, 1.0f, dx, n_in);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, BT, 1.0f, dy, n_out, x,
-                    n_in, 1.0f, dw, n_in);
+        blas(pool, &j1);
+        blas(pool, &j2);
         return;
     }
 #endif
-    mm_job j1 = {1, dx, dy, w, BT, n_in, n_out};
     mm(pool, &j1);
-    mm_job j2 = {2, dw, dy, x, BT, n_in, n_out};
     mm(pool, &j2);
 }
 
@@ -258,13 +302,109 @@ static void attn_fwd_run(void *ctx, int ith, int nth)
     }
 }
 
+#ifdef SLM_HAVE_OPENBLAS
+/* Softmax of row t of the scores in place over s <= t; 0 above. */
+static void causal_softmax_row(float *pt, int t, int T)
+{
+    float mx = -INFINITY;
+    for (int s = 0; s <= t; s++) mx = pt[s] > mx ? pt[s] : mx;
+    float sum = 0.0f;
+    for (int s = 0; s <= t; s++) {
+        pt[s] = expf(pt[s] - mx);
+        sum += pt[s];
+    }
+    const float inv = 1.0f / sum;
+    for (int s = 0; s <= t; s++) pt[s] *= inv;
+    for (int s = t + 1; s < T; s++) pt[s] = 0.0f;
+}
+
+/* The same attention as matrix products per (b, h), in blocks of
+ * SLM_TL_ATTN_BLOCK query rows: block [r0, r1) needs keys [0, r1) only,
+ * so the causal upper triangle beyond the diagonal blocks is never
+ * computed. S = scale Q K^T, P = softmax(S), O = P V. */
+static void attn_fwd_blas(void *ctx, int ith, int nth)
+{
+    const attn_job *j = ctx;
+    const int T = j->T, H = j->H, G = j->G, hd = j->hd, per = H / G;
+    const int HQ = H * hd, HKV = G * hd, RB = SLM_TL_ATTN_BLOCK;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int bh = ith; bh < j->B * H; bh += nth) {
+        const int b = bh / H, h = bh % H, g = h / per;
+        const float *Q = j->q + (size_t)b * T * HQ + (size_t)h * hd;
+        const float *K = j->k + (size_t)b * T * HKV + (size_t)g * hd;
+        const float *V = j->v + (size_t)b * T * HKV + (size_t)g * hd;
+        float *O = j->out + (size_t)b * T * HQ + (size_t)h * hd;
+        float *Pm = j->p + ((size_t)b * H + h) * T * T;
+        for (int r0 = 0; r0 < T; r0 += RB) {
+            const int r1 = r0 + RB < T ? r0 + RB : T, nr = r1 - r0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, hd, scale,
+                        Q + (size_t)r0 * HQ, HQ, K, HKV, 0.0f, Pm + (size_t)r0 * T, T);
+            for (int t = r0; t < r1; t++) causal_softmax_row(Pm + (size_t)t * T, t, T);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, r1, 1.0f,
+                        Pm + (size_t)r0 * T, T, V, HKV, 0.0f, O + (size_t)r0 * HQ, HQ);
+        }
+    }
+}
+
+/* Backward per (b, kv head) (a thread owns the dK/dV rows it writes), per
+ * head of the group and block of query rows [r0, r1):
+ *   dP = dO V^T; dS = P (dP - rowsum(P dP)) scale (in the scratch block);
+ *   dV[0:r1] += P^T dO; dQ[r0:r1] += dS K; dK[0:r1] += dS^T Q. */
+static void attn_bwd_blas(void *ctx, int ith, int nth)
+{
+    const attn_job *j = ctx;
+    const int T = j->T, H = j->H, G = j->G, hd = j->hd, per = H / G;
+    const int HQ = H * hd, HKV = G * hd, RB = SLM_TL_ATTN_BLOCK;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *dS = j->scratch + (size_t)ith * T * (T < RB ? T : RB);
+    for (int bg = ith; bg < j->B * G; bg += nth) {
+        const int b = bg / G, g = bg % G;
+        const float *K = j->k + (size_t)b * T * HKV + (size_t)g * hd;
+        const float *V = j->v + (size_t)b * T * HKV + (size_t)g * hd;
+        float *dK = j->dk + (size_t)b * T * HKV + (size_t)g * hd;
+        float *dV = j->dv + (size_t)b * T * HKV + (size_t)g * hd;
+        for (int h = g * per; h < (g + 1) * per; h++) {
+            const size_t qo = (size_t)b * T * HQ + (size_t)h * hd;
+            const float *Q = j->q + qo, *dO = j->dout + qo;
+            float *dQ = j->dq + qo;
+            const float *Pm = j->pc + ((size_t)b * H + h) * T * T;
+            for (int r0 = 0; r0 < T; r0 += RB) {
+                const int r1 = r0 + RB < T ? r0 + RB : T, nr = r1 - r0;
+                const float *Pb = Pm + (size_t)r0 * T;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, r1, hd, 1.0f,
+                            dO + (size_t)r0 * HQ, HQ, V, HKV, 0.0f, dS, T);
+                for (int i = 0; i < nr; i++) {
+                    const int t = r0 + i;
+                    const float *pt = Pb + (size_t)i * T;
+                    float *st = dS + (size_t)i * T;
+                    float acc = 0.0f;
+                    for (int s = 0; s <= t; s++) acc += pt[s] * st[s];
+                    for (int s = 0; s <= t; s++) st[s] = pt[s] * (st[s] - acc) * scale;
+                    for (int s = t + 1; s < r1; s++) st[s] = 0.0f;
+                }
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, nr, 1.0f, Pb, T,
+                            dO + (size_t)r0 * HQ, HQ, 1.0f, dV, HKV);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, r1, 1.0f, dS, T, K,
+                            HKV, 1.0f, dQ + (size_t)r0 * HQ, HQ);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1, hd, nr, 1.0f, dS, T,
+                            Q + (size_t)r0 * HQ, HQ, 1.0f, dK, HKV);
+            }
+        }
+    }
+}
+#endif
+
 void slm_tl_attention_forward(slm_pool *pool, float *out, float *p, const float *q,
                               const float *k, const float *v, int B, int T, int H, int G, int hd)
 {
     attn_job j = {.out = out, .p = p, .q = q, .k = k, .v = v, .B = B, .T = T, .H = H, .G = G,
                   .hd = hd};
-    if (pool) slm_pool_run(pool, attn_fwd_run, &j);
-    else attn_fwd_run(&j, 0, 1);
+    slm_pool_fn fn = attn_fwd_run;
+#ifdef SLM_HAVE_OPENBLAS
+    if (slm_tl_use_blas) fn = attn_fwd_blas;
+#endif
+    if (pool) slm_pool_run(pool, fn, &j);
+    else fn(&j, 0, 1);
 }
 
 /* One (b, kv head) per unit, so a thread owns the dk/dv rows it writes.
@@ -314,8 +454,12 @@ void slm_tl_attention_backward(slm_pool *pool, float *dq, float *dk, float *dv, 
 {
     attn_job j = {.dq = dq, .dk = dk, .dv = dv, .scratch = scratch, .dout = dout, .pc = p,
                   .q = q, .k = k, .v = v, .B = B, .T = T, .H = H, .G = G, .hd = hd};
-    if (pool) slm_pool_run(pool, attn_bwd_run, &j);
-    else attn_bwd_run(&j, 0, 1);
+    slm_pool_fn fn = attn_bwd_run;
+#ifdef SLM_HAVE_OPENBLAS
+    if (slm_tl_use_blas) fn = attn_bwd_blas;
+#endif
+    if (pool) slm_pool_run(pool, fn, &j);
+    else fn(&j, 0, 1);
 }
 
 /* ---- SwiGLU ------------------------------------------------------------ */

@@ -6,10 +6,25 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/alloc.h"
 #include "base/status.h"
 #include "train/trainer.h"
+
+const char *const slm_tprof_names[SLM_TP_N] = {
+    "embed", "rmsnorm", "matmul qkv", "rope", "attention", "matmul o", "residual",
+    "matmul ffn", "swiglu", "matmul logits", "xent", "b xent", "b matmul logits", "b rmsnorm",
+    "b matmul ffn", "b swiglu", "b matmul o", "b attention", "b rope", "b matmul qkv",
+    "b embed", "zero grads", "grad norm", "adamw", "data",
+};
+
+double slm_tprof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 /* Sizes a table row can name, resolved against the config. */
 enum { D_1, D_E, D_HQ, D_HKV, D_F, D_V };
@@ -177,8 +192,10 @@ slm_status slm_tmodel_new(const slm_tconfig *c, int B, int T, int n_threads, slm
     rows[nr++] = (act_row){"dg", BT * F, &m->dg};
     rows[nr++] = (act_row){"du", BT * F, &m->du};
     rows[nr++] = (act_row){"da", BT * F, &m->da};
-    rows[nr++] = (act_row){"dp", (size_t)m->n_threads * T, &m->dp};
+    rows[nr++] = (act_row){"dp", (size_t)m->n_threads * SLM_TL_ATTN_SCRATCH(T), &m->dp};
     rows[nr++] = (act_row){"losses", BT, &m->losses};
+    rows[nr++] = (act_row){"lse", BT, &m->lse};
+    rows[nr++] = (act_row){"dwn", (size_t)m->n_threads * E, &m->dwn};
     size_t total = 0;
     for (size_t i = 0; i < nr; i++) total += rows[i].n;
     m->n_acts = total;
@@ -239,40 +256,168 @@ void slm_tmodel_zero_grad(slm_tmodel *m)
     memset(m->grads, 0, m->n_params * sizeof(float));
 }
 
+/* Phase timers (SLM_TRAIN_PROFILE): TP_BEGIN/TP_END around a call add its
+ * wall time to m->prof[id]; a function using them declares double tp0. */
+#define TP_BEGIN() (tp0 = m->prof_on ? slm_tprof_now() : 0.0)
+#define TP_END(id) (m->prof_on ? (void)(m->prof[id] += slm_tprof_now() - tp0) : (void)0)
+#define TP(id, call) (TP_BEGIN(), (call), TP_END(id))
+
+/* ---- row-parallel element-wise steps --------------------------------- *
+ * The loops between the matrix products run on the pool, each thread on a
+ * contiguous block of rows (fixed for a thread count, so deterministic),
+ * and neighbouring steps are fused into one pass where the data allows:
+ * residual add + RMSNorm, the softmax cross-entropy's loss and log-sum-exp. */
+enum { RJ_ADD_NORM, RJ_SWIGLU, RJ_SWIGLU_B, RJ_XENT, RJ_XENT_B, RJ_NORM_B };
+
+typedef struct row_job {
+    int op, n_rows, n; /* rows, floats per row */
+    float *y, *rs, *acc, *dx, *dw;
+    const float *x, *add, *w, *dy, *g, *u, *rsc; /* rsc: 1/rms read by RJ_NORM_B */
+    const int32_t *targets;
+    float *losses, *lse, scale, eps;
+} row_job;
+
+static void rows_of(int n_rows, int ith, int nth, int *lo, int *hi)
+{
+    *lo = (int)((int64_t)n_rows * ith / nth);
+    *hi = (int)((int64_t)n_rows * (ith + 1) / nth);
+}
+
+static void row_run(void *ctx, int ith, int nth)
+{
+    const row_job *j = ctx;
+    const size_t n = (size_t)j->n;
+    int lo, hi;
+    rows_of(j->n_rows, ith, nth, &lo, &hi);
+    if (hi <= lo) {
+        if (j->op == RJ_NORM_B) memset(j->dw + (size_t)ith * n, 0, n * sizeof(float));
+        return;
+    }
+    const size_t o = (size_t)lo * n, cnt = (size_t)(hi - lo);
+    switch (j->op) {
+    case RJ_ADD_NORM: /* acc += add (if any); y = rmsnorm(acc) */
+        if (j->add)
+            for (size_t i = 0; i < cnt * n; i++) j->acc[o + i] += j->add[o + i];
+        slm_tl_rmsnorm_forward(j->y + o, j->rs + lo, j->acc + o, j->w, (int)cnt, (int)n, j->eps);
+        break;
+    case RJ_SWIGLU:
+        slm_tl_swiglu_forward(j->y + o, j->g + o, j->u + o, cnt * n);
+        break;
+    case RJ_SWIGLU_B: /* dg, du overwritten (not accumulated) */
+        for (size_t i = o; i < o + cnt * n; i++) {
+            const float g = j->g[i], sg = 1.0f / (1.0f + expf(-g)), da = j->dy[i];
+            j->dx[i] = da * j->u[i] * sg * (1.0f + g * (1.0f - sg));
+            j->y[i] = da * g * sg;
+        }
+        break;
+    case RJ_XENT: /* losses and log-sum-exp per row */
+        for (int t = lo; t < hi; t++) {
+            const float *z = j->x + (size_t)t * n;
+            float mx = -INFINITY;
+            for (size_t i = 0; i < n; i++) mx = z[i] > mx ? z[i] : mx;
+            double sum = 0.0;
+            for (size_t i = 0; i < n; i++) sum += expf(z[i] - mx);
+            const float lse = mx + (float)log(sum);
+            j->lse[t] = lse;
+            j->losses[t] = lse - z[j->targets[t]];
+        }
+        break;
+    case RJ_XENT_B: /* logits := scale * (softmax - onehot) */
+        for (int t = lo; t < hi; t++) {
+            float *z = j->y + (size_t)t * n;
+            const float lse = j->lse[t], sc = j->scale;
+            for (size_t i = 0; i < n; i++) z[i] = expf(z[i] - lse) * sc;
+            z[j->targets[t]] -= sc;
+        }
+        break;
+    case RJ_NORM_B: { /* dx += ...; this thread's dw partial in dw[ith] */
+        float *dw = j->dw + (size_t)ith * n;
+        memset(dw, 0, n * sizeof(float));
+        slm_tl_rmsnorm_backward(j->dx + o, dw, j->dy + o, j->x + o, j->rsc + lo, j->w, (int)cnt,
+                                (int)n);
+        break;
+    }
+    }
+}
+
+static void rows_run(slm_tmodel *m, row_job *j)
+{
+    slm_pool_run(m->pool, row_run, j);
+}
+
+/* RMSNorm backward on the pool: dx += (rows), dw += the per-thread
+ * partials summed in thread order. */
+static void norm_backward(slm_tmodel *m, float *dx, float *dw, const float *dy, const float *x,
+                          const float *rs, const float *w)
+{
+    const int E = m->c.n_embd;
+    row_job j = {.op = RJ_NORM_B, .n_rows = m->B * m->T, .n = E, .dx = dx, .dw = m->dwn,
+                 .dy = dy, .x = x, .rsc = rs, .w = w};
+    rows_run(m, &j);
+    for (int t = 0; t < m->n_threads; t++) {
+        const float *p = m->dwn + (size_t)t * E;
+        for (int i = 0; i < E; i++) dw[i] += p[i];
+    }
+}
+
 float slm_tmodel_forward(slm_tmodel *m, const int32_t *ids, const int32_t *targets)
 {
     const slm_tconfig *c = &m->c;
     const int B = m->B, T = m->T, BT = B * T, E = c->n_embd, hd = E / c->n_head;
     const int H = c->n_head, G = c->n_head_kv, HQ = H * hd, HKV = G * hd, F = c->n_ff;
     const float *P = m->params;
+    double tp0 = 0.0;
 
+    TP_BEGIN();
     for (int t = 0; t < BT; t++)
         memcpy(m->al[0].x + (size_t)t * E, P + m->tok_embd + (size_t)ids[t] * E,
                (size_t)E * sizeof(float));
+    TP_END(SLM_TP_EMBED);
+    row_job nj = {.op = RJ_ADD_NORM, .n_rows = BT, .n = E, .eps = c->eps};
+    nj.acc = m->al[0].x, nj.y = m->al[0].h1, nj.rs = m->al[0].rs1;
+    nj.w = P + m->layers[0].attn_norm;
+    TP(SLM_TP_NORM, rows_run(m, &nj));
     for (int l = 0; l < c->n_layer; l++) {
         const slm_tlayer *L = &m->layers[l];
         slm_tacts_layer *A = &m->al[l];
-        float *x_next = l + 1 < c->n_layer ? m->al[l + 1].x : m->xf;
-        slm_tl_rmsnorm_forward(A->h1, A->rs1, A->x, P + L->attn_norm, BT, E, c->eps);
+        TP_BEGIN();
         slm_tl_matmul_forward(m->pool, A->q, A->h1, P + L->wq, BT, E, HQ);
         slm_tl_matmul_forward(m->pool, A->k, A->h1, P + L->wk, BT, E, HKV);
         slm_tl_matmul_forward(m->pool, A->v, A->h1, P + L->wv, BT, E, HKV);
+        TP_END(SLM_TP_MM_QKV);
+        TP_BEGIN();
         slm_tl_rope_forward(A->q, m->rope, B, T, H, hd);
         slm_tl_rope_forward(A->k, m->rope, B, T, G, hd);
-        slm_tl_attention_forward(m->pool, A->att, A->p, A->q, A->k, A->v, B, T, H, G, hd);
-        slm_tl_matmul_forward(m->pool, A->x2, A->att, P + L->wo, BT, HQ, E);
-        for (size_t i = 0; i < (size_t)BT * E; i++) A->x2[i] += A->x[i];
-        slm_tl_rmsnorm_forward(A->h2, A->rs2, A->x2, P + L->ffn_norm, BT, E, c->eps);
+        TP_END(SLM_TP_ROPE);
+        TP(SLM_TP_ATTN,
+           slm_tl_attention_forward(m->pool, A->att, A->p, A->q, A->k, A->v, B, T, H, G, hd));
+        TP(SLM_TP_MM_O, slm_tl_matmul_forward(m->pool, A->x2, A->att, P + L->wo, BT, HQ, E));
+        /* x2 += x; h2 = rmsnorm(x2) */
+        nj.acc = A->x2, nj.add = A->x, nj.y = A->h2, nj.rs = A->rs2, nj.w = P + L->ffn_norm;
+        TP(SLM_TP_NORM, rows_run(m, &nj));
+        TP_BEGIN();
         slm_tl_matmul_forward(m->pool, A->g, A->h2, P + L->gate, BT, E, F);
         slm_tl_matmul_forward(m->pool, A->u, A->h2, P + L->up, BT, E, F);
-        slm_tl_swiglu_forward(A->a, A->g, A->u, (size_t)BT * F);
-        slm_tl_matmul_forward(m->pool, x_next, A->a, P + L->down, BT, F, E);
-        for (size_t i = 0; i < (size_t)BT * E; i++) x_next[i] += A->x2[i];
+        TP_END(SLM_TP_MM_FFN);
+        row_job sj = {.op = RJ_SWIGLU, .n_rows = BT, .n = F, .y = A->a, .g = A->g, .u = A->u};
+        TP(SLM_TP_SWIGLU, rows_run(m, &sj));
+        /* x_next = x2 + down(a); then the next RMSNorm in the same pass */
+        float *x_next = l + 1 < c->n_layer ? m->al[l + 1].x : m->xf;
+        TP(SLM_TP_MM_FFN, slm_tl_matmul_forward(m->pool, x_next, A->a, P + L->down, BT, F, E));
+        nj.acc = x_next, nj.add = A->x2;
+        if (l + 1 < c->n_layer) {
+            nj.y = m->al[l + 1].h1, nj.rs = m->al[l + 1].rs1, nj.w = P + m->layers[l + 1].attn_norm;
+        } else {
+            nj.y = m->hf, nj.rs = m->rsf, nj.w = P + m->output_norm;
+        }
+        TP(SLM_TP_NORM, rows_run(m, &nj));
     }
-    slm_tl_rmsnorm_forward(m->hf, m->rsf, m->xf, P + m->output_norm, BT, E, c->eps);
-    slm_tl_matmul_forward(m->pool, m->logits, m->hf, P + m->output, BT, E, c->n_vocab);
+    TP(SLM_TP_MM_OUT,
+       slm_tl_matmul_forward(m->pool, m->logits, m->hf, P + m->output, BT, E, c->n_vocab));
     if (!targets) return 0.0f;
-    slm_tl_xent_forward(m->losses, m->logits, targets, BT, c->n_vocab);
+    row_job xj = {.op = RJ_XENT, .n_rows = BT, .n = c->n_vocab, .x = m->logits,
+                  .targets = targets, .losses = m->losses, .lse = m->lse};
+    TP(SLM_TP_XENT, rows_run(m, &xj));
     double sum = 0.0;
     for (int t = 0; t < BT; t++) sum += m->losses[t];
     return (float)(sum / BT);
@@ -286,8 +431,11 @@ static void zero(float *p, size_t n)
 void slm_tmodel_backward(slm_tmodel *m, const int32_t *ids, const int32_t *targets, float scale)
 {
     const int BT = m->B * m->T;
-    /* the loss is the mean over BT positions */
-    slm_tl_xent_backward(m->logits, targets, BT, m->c.n_vocab, scale / (float)BT);
+    double tp0 = 0.0;
+    /* the loss is the mean over BT positions; uses the forward's log-sum-exp */
+    row_job xj = {.op = RJ_XENT_B, .n_rows = BT, .n = m->c.n_vocab, .y = m->logits,
+                  .targets = targets, .lse = m->lse, .scale = scale / (float)BT};
+    TP(SLM_TP_B_XENT, rows_run(m, &xj));
     slm_tmodel_backward_logits(m, ids);
 }
 
@@ -299,47 +447,58 @@ void slm_tmodel_backward_logits(slm_tmodel *m, const int32_t *ids)
     const float *P = m->params;
     float *D = m->grads;
     const size_t nE = (size_t)BT * E;
+    double tp0 = 0.0;
 
     zero(m->dh, nE);
-    slm_tl_matmul_backward(m->pool, m->dh, D + m->output, m->logits, m->hf, P + m->output, BT, E,
-                           c->n_vocab);
+    TP(SLM_TP_B_MM_OUT, slm_tl_matmul_backward(m->pool, m->dh, D + m->output, m->logits, m->hf,
+                                               P + m->output, BT, E, c->n_vocab));
     zero(m->dx, nE);
-    slm_tl_rmsnorm_backward(m->dx, D + m->output_norm, m->dh, m->xf, m->rsf, P + m->output_norm,
-                            BT, E);
+    TP(SLM_TP_B_NORM, norm_backward(m, m->dx, D + m->output_norm, m->dh, m->xf, m->rsf,
+                                    P + m->output_norm));
     for (int l = c->n_layer - 1; l >= 0; l--) {
         const slm_tlayer *L = &m->layers[l];
         const slm_tacts_layer *A = &m->al[l];
         /* x_next = x2 + down(a): dx passes through to x2 unchanged */
         zero(m->da, (size_t)BT * F);
-        slm_tl_matmul_backward(m->pool, m->da, D + L->down, m->dx, A->a, P + L->down, BT, F, E);
-        zero(m->dg, (size_t)BT * F);
-        zero(m->du, (size_t)BT * F);
-        slm_tl_swiglu_backward(m->dg, m->du, m->da, A->g, A->u, (size_t)BT * F);
+        TP(SLM_TP_B_MM_FFN, slm_tl_matmul_backward(m->pool, m->da, D + L->down, m->dx, A->a,
+                                                   P + L->down, BT, F, E));
+        row_job sj = {.op = RJ_SWIGLU_B, .n_rows = BT, .n = F, .dx = m->dg, .y = m->du,
+                      .dy = m->da, .g = A->g, .u = A->u};
+        TP(SLM_TP_B_SWIGLU, rows_run(m, &sj));
         zero(m->dh, nE);
+        TP_BEGIN();
         slm_tl_matmul_backward(m->pool, m->dh, D + L->gate, m->dg, A->h2, P + L->gate, BT, E, F);
         slm_tl_matmul_backward(m->pool, m->dh, D + L->up, m->du, A->h2, P + L->up, BT, E, F);
-        slm_tl_rmsnorm_backward(m->dx, D + L->ffn_norm, m->dh, A->x2, A->rs2, P + L->ffn_norm,
-                                BT, E);
+        TP_END(SLM_TP_B_MM_FFN);
+        TP(SLM_TP_B_NORM,
+           norm_backward(m, m->dx, D + L->ffn_norm, m->dh, A->x2, A->rs2, P + L->ffn_norm));
         /* x2 = x + wo(att) */
         zero(m->datt, (size_t)BT * HQ);
-        slm_tl_matmul_backward(m->pool, m->datt, D + L->wo, m->dx, A->att, P + L->wo, BT, HQ, E);
+        TP(SLM_TP_B_MM_O, slm_tl_matmul_backward(m->pool, m->datt, D + L->wo, m->dx, A->att,
+                                                 P + L->wo, BT, HQ, E));
         zero(m->dq, (size_t)BT * HQ);
         zero(m->dk, (size_t)BT * HKV);
         zero(m->dv, (size_t)BT * HKV);
-        slm_tl_attention_backward(m->pool, m->dq, m->dk, m->dv, m->datt, A->p, A->q, A->k, A->v,
-                                  B, T, H, G, hd, m->dp);
+        TP(SLM_TP_B_ATTN, slm_tl_attention_backward(m->pool, m->dq, m->dk, m->dv, m->datt, A->p,
+                                                    A->q, A->k, A->v, B, T, H, G, hd, m->dp));
+        TP_BEGIN();
         slm_tl_rope_backward(m->dq, m->rope, B, T, H, hd);
         slm_tl_rope_backward(m->dk, m->rope, B, T, G, hd);
+        TP_END(SLM_TP_B_ROPE);
         zero(m->dh, nE);
+        TP_BEGIN();
         slm_tl_matmul_backward(m->pool, m->dh, D + L->wq, m->dq, A->h1, P + L->wq, BT, E, HQ);
         slm_tl_matmul_backward(m->pool, m->dh, D + L->wk, m->dk, A->h1, P + L->wk, BT, E, HKV);
         slm_tl_matmul_backward(m->pool, m->dh, D + L->wv, m->dv, A->h1, P + L->wv, BT, E, HKV);
-        slm_tl_rmsnorm_backward(m->dx, D + L->attn_norm, m->dh, A->x, A->rs1, P + L->attn_norm,
-                                BT, E);
+        TP_END(SLM_TP_B_MM_QKV);
+        TP(SLM_TP_B_NORM,
+           norm_backward(m, m->dx, D + L->attn_norm, m->dh, A->x, A->rs1, P + L->attn_norm));
     }
+    TP_BEGIN();
     for (int t = 0; t < BT; t++) {
         float *de = D + m->tok_embd + (size_t)ids[t] * E;
         const float *dxt = m->dx + (size_t)t * E;
         for (int i = 0; i < E; i++) de[i] += dxt[i];
     }
+    TP_END(SLM_TP_B_EMBED);
 }

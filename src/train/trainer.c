@@ -54,6 +54,29 @@ static float evaluate(slm_tmodel *m, const slm_tokens *val, int n_batches, int32
     return (float)(sum / done);
 }
 
+/* SLM_TRAIN_PROFILE=FILE: the per-phase times of the training steps
+ * (evaluation excluded), best effort (a file that cannot be opened is
+ * skipped: profiling never fails a run). */
+static void write_profile(const slm_tmodel *m, const char *path, double train_s, int64_t steps)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    double sum = 0.0;
+    fprintf(f, "# slm train profile: %lld steps, %d threads, %.3f s in steps\n",
+            (long long)steps, m->n_threads, train_s);
+    fprintf(f, "%-18s %10s %7s\n", "phase", "ms/step", "%");
+    for (int i = 0; i < SLM_TP_N; i++) {
+        sum += m->prof[i];
+        fprintf(f, "%-18s %10.2f %6.1f%%\n", slm_tprof_names[i],
+                steps ? 1e3 * m->prof[i] / (double)steps : 0.0,
+                train_s > 0 ? 100.0 * m->prof[i] / train_s : 0.0);
+    }
+    fprintf(f, "%-18s %10.2f %6.1f%%\n", "other",
+            steps ? 1e3 * (train_s - sum) / (double)steps : 0.0,
+            train_s > 0 ? 100.0 * (train_s - sum) / train_s : 0.0);
+    fclose(f);
+}
+
 static slm_status hist_push(slm_ckpt_state *s, size_t *cap, int64_t step, float loss, float val)
 {
     if (s->n_hist == *cap) {
@@ -157,24 +180,34 @@ slm_status slm_train(const slm_train_params *p, const char *tokenizer_path,
     double train_s = 0.0;
     const double t_start = now_s(), elapsed0 = s.elapsed_s;
     float loss = NAN, vloss = NAN;
+    const char *prof_path = getenv("SLM_TRAIN_PROFILE");
+    m->prof_on = prof_path && *prof_path;
     while (s.step < s.n_steps) {
         const double t0 = now_s();
+        double tp = now_s();
         slm_tmodel_zero_grad(m);
+        if (m->prof_on) m->prof[SLM_TP_ZERO] += now_s() - tp;
         double lsum = 0.0;
         for (int a = 0; a < s.accum; a++) {
+            tp = now_s();
             for (size_t b = 0; b < B; b++) {
                 const size_t start = (size_t)(slm_rng_next(&s.rng) % (uint64_t)(data.n - T));
                 memcpy(ids + b * T, data.ids + start, T * sizeof *ids);
                 memcpy(tgt + b * T, data.ids + start + 1, T * sizeof *tgt);
             }
+            if (m->prof_on) m->prof[SLM_TP_DATA] += now_s() - tp;
             lsum += slm_tmodel_forward(m, ids, tgt);
             slm_tmodel_backward(m, ids, tgt, 1.0f / (float)s.accum);
         }
         loss = (float)(lsum / s.accum);
+        tp = now_s();
         const float norm = slm_tmodel_grad_norm(m);
+        if (m->prof_on) m->prof[SLM_TP_GRADNORM] += now_s() - tp;
         const float gscale = s.clip > 0.0f && norm > s.clip ? s.clip / norm : 1.0f;
         const float lr = slm_lr_schedule(s.step, s.n_steps, s.warmup, s.lr, s.min_lr_frac);
+        tp = now_s();
         slm_tmodel_adamw(m, &opt, lr, gscale, s.step + 1);
+        if (m->prof_on) m->prof[SLM_TP_ADAMW] += now_s() - tp;
         s.step++;
         s.tokens_seen += BT * (uint64_t)s.accum;
         train_s += now_s() - t0;
@@ -211,6 +244,8 @@ slm_status slm_train(const slm_train_params *p, const char *tokenizer_path,
             }
         }
     }
+    if (m->prof_on) write_profile(m, prof_path, train_s, s.step - step0);
+    m->prof_on = 0;
     if (val.n && isnan(vloss)) vloss = evaluate(m, &val, eval_batches, ids, tgt);
     SLM_TRY(slm_tmodel_save_gguf(m, tokenizer_path, "slm-trained", out_path));
     if (p->loss_svg) {

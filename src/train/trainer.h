@@ -25,6 +25,19 @@
 #include "sample/rng.h"
 #include "slm.h"
 
+/* Per-phase wall time of forward/backward/optimizer (seconds, summed over
+ * calls) when slm_tmodel.prof_on: SLM_TRAIN_PROFILE=FILE makes slm_train
+ * write the table to FILE at the end. */
+enum {
+    SLM_TP_EMBED, SLM_TP_NORM, SLM_TP_MM_QKV, SLM_TP_ROPE, SLM_TP_ATTN, SLM_TP_MM_O,
+    SLM_TP_RESID, SLM_TP_MM_FFN, SLM_TP_SWIGLU, SLM_TP_MM_OUT, SLM_TP_XENT,
+    SLM_TP_B_XENT, SLM_TP_B_MM_OUT, SLM_TP_B_NORM, SLM_TP_B_MM_FFN, SLM_TP_B_SWIGLU,
+    SLM_TP_B_MM_O, SLM_TP_B_ATTN, SLM_TP_B_ROPE, SLM_TP_B_MM_QKV, SLM_TP_B_EMBED, SLM_TP_ZERO,
+    SLM_TP_GRADNORM, SLM_TP_ADAMW, SLM_TP_DATA, SLM_TP_N
+};
+extern const char *const slm_tprof_names[SLM_TP_N];
+double slm_tprof_now(void);
+
 /* Model shape. head_dim = n_embd / n_head. */
 typedef struct slm_tconfig {
     int n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
@@ -98,10 +111,14 @@ typedef struct slm_tmodel {
     float *dq, *dk, *dv;       /* [BT][H*hd], [BT][G*hd] x2 */
     float *datt;               /* [BT][H*hd] */
     float *dg, *du, *da;       /* [BT][F] */
-    float *dp;                 /* [nth][T] attention scratch */
+    float *dp;                 /* [nth][SLM_TL_ATTN_SCRATCH(T)] attention scratch */
     float *losses;             /* [BT] per-token loss of the last forward */
     slm_pool *pool;
     int n_threads;
+    int prof_on;               /* 1: accumulate prof[] */
+    double prof[SLM_TP_N];     /* seconds per phase */
+    float *lse;                /* [BT] log-sum-exp of each logits row (last forward with targets) */
+    float *dwn;                /* [nth][E] per-thread RMSNorm weight-gradient partials */
 } slm_tmodel;
 
 /* Allocate for micro-batches of B x T (T <= n_ctx) with n_threads threads.
@@ -146,7 +163,11 @@ void slm_tl_rope_table(float *tab, int T, int hd, float base);
 void slm_tl_rope_forward(float *x, const float *tab, int B, int T, int n_head, int hd);
 void slm_tl_rope_backward(float *dx, const float *tab, int B, int T, int n_head, int hd);
 /* Causal GQA attention. q [BT][H*hd], k,v [BT][G*hd] -> out [BT][H*hd];
- * p [B][H][T][T]. pool may be NULL (one thread). scratch: T floats per thread. */
+ * p [B][H][T][T]. pool may be NULL (one thread). scratch: SLM_TL_ATTN_SCRATCH
+ * (T) floats per thread (the BLAS path works on blocks of SLM_TL_ATTN_BLOCK
+ * query rows; the scalar path needs T). */
+#define SLM_TL_ATTN_BLOCK 64
+#define SLM_TL_ATTN_SCRATCH(T) ((size_t)(T) * ((T) < SLM_TL_ATTN_BLOCK ? (T) : SLM_TL_ATTN_BLOCK))
 void slm_tl_attention_forward(slm_pool *pool, float *out, float *p, const float *q,
                               const float *k, const float *v, int B, int T, int H, int G, int hd);
 void slm_tl_attention_backward(slm_pool *pool, float *dq, float *dk, float *dv, const float *dout,
