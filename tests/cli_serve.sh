@@ -252,6 +252,7 @@ expect_error "$B" 401 POST /v1/completions '{"prompt":"x"}'
     fail "right key refused on POST: $(cat "$W/out")"
 big="{\"prompt\":\"$(head -c 400 /dev/zero | tr '\0' 'a')\"}"
 expect_error "$B" 413 POST /v1/completions "$big" -H 'Authorization: Bearer sekret-key'
+expect_error "$B" 413 POST /v1/completions "$big" -H 'Authorization: Bearer sekret-key' -H 'Transfer-Encoding: chunked'
 # /health needs no key; the RSS alert turns it "degraded" and is counted.
 for _ in $(seq 50); do
     req "$B" GET /health >/dev/null

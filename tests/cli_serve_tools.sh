@@ -43,16 +43,20 @@ NAMED="{$U,\"tools\":$T2,\"tool_choice\":{\"type\":\"function\",\"function\":{\"
     jq -e '.choices[0].finish_reason == "tool_calls" and (.choices[0].message.tool_calls | length) == 1
            and (.choices[0].message.tool_calls[0] | .function.name as $n | $n == "get_time" and ('"$VALID"'))' \
         "$W/out" >/dev/null || fail "tool_choice get_time: $(head -c 500 "$W/out")"
-jq -c '.choices[0].message.tool_calls[0] | {id, name: .function.name, arguments: .function.arguments}' "$W/out" >"$W/call"
+jq -c '.choices[0].message.tool_calls[0] | {name: .function.name, arguments: .function.arguments}' "$W/out" >"$W/call"
+id1=$(jq -r '.choices[0].message.tool_calls[0].id' "$W/out")
 # the same request streamed: per call, a chunk with index, id, type, name
 # and empty arguments, then argument deltas; no content; then finish.
 req "$E" POST /v1/chat/completions "$NAMED,\"stream\":true}" -N >/dev/null
 grep '^data: ' "$W/out" | sed 's/^data: //' >"$W/events"
 [ "$(tail -n 1 "$W/events")" = "[DONE]" ] || fail "tool stream does not end with [DONE]"
 grep -v '^\[DONE\]$' "$W/events" | jq -s -c '[.[].choices[0].delta.tool_calls // [] | .[]] |
-    {id: (map(.id // empty) | join("")), name: (map(.function.name // empty) | join("")),
+    {name: (map(.function.name // empty) | join("")),
      arguments: (map(.function.arguments // empty) | join(""))}' >"$W/scall"
 cmp -s "$W/call" "$W/scall" || fail "streamed tool call $(cat "$W/scall") differs from $(cat "$W/call")"
+# call ids are unique per response (the calls of a conversation's turns must not collide)
+id2=$(grep -v '^\[DONE\]$' "$W/events" | jq -r '.choices[0].delta.tool_calls[0].id // empty')
+[ -n "$id1" ] && [ -n "$id2" ] && [ "$id1" != "$id2" ] || fail "tool call ids not unique per response: '$id1' '$id2'"
 grep -v '^\[DONE\]$' "$W/events" | jq -e -s '(.[1].choices[0].delta.tool_calls[0] | .index == 0 and .type == "function"
         and (.id | length > 0) and .function.name == "get_time" and .function.arguments == "")
     and ([.[].choices[0].delta.content // "" ] | add) == ""

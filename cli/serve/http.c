@@ -299,6 +299,22 @@ static void update_gauges(server *S)
     srv_metrics_gauges(S->metrics, q, b, S->cfg->n_parallel);
 }
 
+/* A call's id: the model's own, or, where the library numbered it
+ * ("call_<i>"), one unique to this response ("call_<response id>_<i>"), so
+ * the calls of different turns of a conversation do not share ids. */
+static void call_id_json(srv_buf *b, const job *j, const slm_tool_call *c, size_t i)
+{
+    char lib[32], own[96];
+    snprintf(lib, sizeof lib, "call_%zu", i);
+    if (strcmp(c->id, lib) != 0) {
+        srv_buf_json_str(b, c->id, strlen(c->id));
+        return;
+    }
+    const char *dash = strchr(j->id, '-');
+    snprintf(own, sizeof own, "call_%s_%zu", dash ? dash + 1 : j->id, i);
+    srv_buf_json_str(b, own, strlen(own));
+}
+
 /* With tools: split the reply into calls and content. If there are calls,
  * j->text becomes the content and j->calls their JSON (message.tool_calls);
  * a stream gets, after the content it has not seen yet, two chunks per call
@@ -318,7 +334,7 @@ static int split_tool_calls(job *j, const server *S)
     for (size_t i = 0; i < tc->n_calls; i++) {
         const slm_tool_call *c = &tc->calls[i];
         srv_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
-        srv_buf_json_str(b, c->id, strlen(c->id));
+        call_id_json(b, j, c, i);
         srv_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
         srv_buf_json_str(b, c->name, strlen(c->name));
         srv_buf_puts(b, ",\"arguments\":");
@@ -346,7 +362,7 @@ static int split_tool_calls(job *j, const server *S)
                 srv_buf_printf(b, ",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":%zu,", i);
                 if (part == 0) {
                     srv_buf_puts(b, "\"id\":");
-                    srv_buf_json_str(b, c->id, strlen(c->id));
+                    call_id_json(b, j, c, i);
                     srv_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
                     srv_buf_json_str(b, c->name, strlen(c->name));
                     srv_buf_puts(b, ",\"arguments\":\"\"}");
