@@ -631,6 +631,25 @@ SLM_API slm_status slm_prune(const char *in_path, const char *out_path, const sl
  *  XML_INVOKE   <invoke name="N"><parameter name="K">V</parameter></invoke>
  *               (MiniMax-M2 <minimax:tool_call>, DeepSeek V3.2/V4 DSML)
  *  HARMONY      to=functions.N<|channel|>commentary json<|message|>{...}<|call|> (gpt-oss)
+ *  APERTUS      <|tools_prefix|>[{N: {...}}, ...]<|tools_suffix|> (Apertus)
+ *  KIMI_K2      <|tool_calls_section_begin|><|tool_call_begin|>functions.N:0
+ *               <|tool_call_argument_begin|>{...}<|tool_call_end|>...<|tool_calls_section_end|>
+ *  KIMI_K3      <|open|>tools<|sep|><|open|>call tool="N" index="1"<|sep|>
+ *               <|open|>argument key="K" type="T"<|sep|>V<|close|>argument<|sep|>...
+ *               (or <|open|>json type="object"<|sep|>{...}<|close|>json<|sep|>)
+ *               <|close|>call<|sep|><|close|>tools<|sep|> (Kimi K3)
+ *  PYTHONIC     <|tool_call_start|>[N(k="v", n=1), ...]<|tool_call_end|> with
+ *               Python literals (LFM2, LFM2.5)
+ *  GEMMA4       <|tool_call>call:N{k:<|"|>text<|"|>,n:1}<tool_call|> (Gemma 4)
+ *  XML_FUNCTION <function name="N"><param name="K">V or <![CDATA[V]]></param></function>
+ *               (MiniCPM5)
+ *  SOLAR        <|tool_calls|><|tool_call:begin|>I<|tool_call:name|>N<|tool_call:args|>{...}
+ *               <|tool_call:end|>...<|calls|> (Solar Open)
+ *  HUNYUAN      <tool_calls:opensource><tool_call:opensource>N<tool_sep:opensource>
+ *               <arg_key:opensource>K</arg_key:opensource><arg_value:opensource>V
+ *               </arg_value:opensource>...</tool_call:opensource></tool_calls:opensource> (Hunyuan 3)
+ *  COMMAND_R_PLUS  Action:\n```json\n[{"tool_name": N, "parameters": {...}}]``` (Command R+)
+ * XML_INVOKE also reads Muse Glimmer's <atem:function_calls><atem:invoke ...>.
  * XML-style values (K/V pairs) become JSON values: the tool's parameter
  * schema type decides when tools_json is given ("string" keeps the text),
  * otherwise text that parses as a JSON number, boolean, null, object or
@@ -651,6 +670,15 @@ typedef enum slm_tool_format {
     SLM_TOOL_FORMAT_COMMAND_R,
     SLM_TOOL_FORMAT_XML_INVOKE,
     SLM_TOOL_FORMAT_HARMONY,
+    SLM_TOOL_FORMAT_APERTUS,
+    SLM_TOOL_FORMAT_KIMI_K2,
+    SLM_TOOL_FORMAT_KIMI_K3,
+    SLM_TOOL_FORMAT_PYTHONIC,
+    SLM_TOOL_FORMAT_GEMMA4,
+    SLM_TOOL_FORMAT_XML_FUNCTION,
+    SLM_TOOL_FORMAT_SOLAR,
+    SLM_TOOL_FORMAT_HUNYUAN,
+    SLM_TOOL_FORMAT_COMMAND_R_PLUS,
     SLM_TOOL_FORMAT_COUNT
 } slm_tool_format;
 

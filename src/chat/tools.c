@@ -362,6 +362,29 @@ static int add_json_call(parser *P, size_t ob, size_t oe, const char *const *nam
     return add_call(P, id, name, args);
 }
 
+/* The arguments value at s[as] (no leading whitespace) up to n: a JSON object
+ * as written, or a JSON string holding one (templates that tojson a string
+ * of arguments write it that way), decoded. Its end in *ae; NULL (nothing
+ * allocated unless *oom) if it is neither. */
+static char *obj_args(parser *P, const char *s, size_t n, size_t as, size_t *ae)
+{
+    size_t e = json_skip(s, n, as);
+    if (e == NPOS) return NULL;
+    if (s[as] == '{') {
+        *ae = e;
+        return dup_n(P, s + as, e - as);
+    }
+    if (s[as] != '"') return NULL;
+    char *t = json_decode_string(s, as, e, &P->oom);
+    char *r = NULL;
+    size_t tb = 0, te = t ? strlen(t) : 0;
+    if (t) trim(t, &tb, &te);
+    if (t && tb < te && t[tb] == '{' && json_skip(t, te, tb) == te) r = dup_n(P, t + tb, te - tb);
+    slm_free(t);
+    if (r) *ae = e;
+    return r;
+}
+
 static const char *const K_NAME[] = {"name", NULL};
 static const char *const K_ARGS[] = {"arguments", "parameters", NULL};
 static const char *const K_ID[] = {"id", NULL};
@@ -504,15 +527,19 @@ static size_t parse_functionary(parser *P, size_t i)
     size_t n = P->n;
     size_t nb = i + strlen("<function="), ne = find(s, n, nb, ">");
     if (ne == NPOS) return NPOS;
-    size_t as = skip_ws(s, n, ne + 1), ae = json_skip(s, n, as);
-    if (ae == NPOS || s[as] != '{') return NPOS;
+    size_t as = skip_ws(s, n, ne + 1), ae = NPOS;
+    char *args = obj_args(P, s, n, as, &ae);
+    if (!args) return NPOS;
     size_t j = skip_ws(s, n, ae);
     if (at(s, n, j, "</function>")) j += strlen("</function>");
-    else if (j != n) return NPOS;
+    else if (j != n) j = NPOS;
     size_t b = nb, e = ne;
     trim(s, &b, &e);
-    if (b == e) return NPOS;
-    char *name = dup_n(P, s + b, e - b), *args = dup_n(P, s + as, ae - as);
+    if (b == e || j == NPOS) {
+        slm_free(args);
+        return NPOS;
+    }
+    char *name = dup_n(P, s + b, e - b);
     if (!add_call(P, NULL, name, args)) return NPOS;
     return j;
 }
@@ -635,15 +662,16 @@ static size_t parse_mistral(parser *P, size_t i)
     size_t nb = b, n1 = ne;
     trim(s, &nb, &n1);
     if (nb == n1 || memchr(s + nb, '[', n1 - nb) || memchr(s + nb, '\n', n1 - nb)) return NPOS;
-    size_t as = skip_ws(s, n, args_tag + strlen("[ARGS]")), ae = json_skip(s, n, as);
-    if (ae == NPOS || s[as] != '{') return NPOS;
+    size_t as = skip_ws(s, n, args_tag + strlen("[ARGS]")), ae = NPOS;
+    char *args = obj_args(P, s, n, as, &ae);
+    if (!args) return NPOS;
     char *id = NULL;
     if (ib != NPOS) {
         size_t i0 = ib, i1 = args_tag;
         trim(s, &i0, &i1);
         if (i1 > i0) id = dup_n(P, s + i0, i1 - i0);
     }
-    if (!add_call(P, id, dup_n(P, s + nb, n1 - nb), dup_n(P, s + as, ae - as))) return NPOS;
+    if (!add_call(P, id, dup_n(P, s + nb, n1 - nb), args)) return NPOS;
     return ae;
 }
 
@@ -688,12 +716,16 @@ static size_t parse_deepseek_r1(parser *P, size_t i)
         if (at(s, cend, k, "```json")) k += 7;
         else if (at(s, cend, k, "```")) k += 3;
         k = skip_ws(s, cend, k);
-        size_t ae = json_skip(s, cend, k);
-        if (ae == NPOS || s[k] != '{') goto bad;
+        size_t ae = NPOS;
+        char *args = obj_args(P, s, cend, k, &ae);
+        if (!args) goto bad;
         size_t t = skip_ws(s, cend, ae);
         if (at(s, cend, t, "```")) t = skip_ws(s, cend, t + 3);
-        if (t != cend) goto bad;
-        if (!add_call(P, NULL, dup_n(P, s + b, e - b), dup_n(P, s + k, ae - k))) goto bad;
+        if (t != cend) {
+            slm_free(args);
+            goto bad;
+        }
+        if (!add_call(P, NULL, dup_n(P, s + b, e - b), args)) goto bad;
         j = skip_ws(s, n, cend + strlen(DS_CALL_END));
     }
     if (P->n_calls == keep) return NPOS;
@@ -770,11 +802,15 @@ static size_t parse_harmony(parser *P, size_t i, size_t *span_start)
     /* the header between the name and <|message|> holds no other message */
     size_t other = find(s, msg, ne, "<|end|>");
     if (other != NPOS) return NPOS;
-    size_t as = skip_ws(s, n, msg + strlen("<|message|>")), ae = json_skip(s, n, as);
-    if (ae == NPOS || s[as] != '{') return NPOS;
+    size_t as = skip_ws(s, n, msg + strlen("<|message|>")), ae = NPOS;
+    char *args = obj_args(P, s, n, as, &ae);
+    if (!args) return NPOS;
     size_t j = skip_ws(s, n, ae);
     if (at(s, n, j, "<|call|>")) j += strlen("<|call|>");
-    else if (j != n) return NPOS;
+    else if (j != n) {
+        slm_free(args);
+        return NPOS;
+    }
     /* start of the header: the nearest <|start|> or <|channel|> before i,
      * if no <|message|> lies between */
     size_t st = i;
@@ -786,8 +822,523 @@ static size_t parse_harmony(parser *P, size_t i, size_t *span_start)
         }
     }
     *span_start = st;
-    if (!add_call(P, NULL, dup_n(P, s + nb, ne - nb), dup_n(P, s + as, ae - as))) return NPOS;
+    if (!add_call(P, NULL, dup_n(P, s + nb, ne - nb), args)) return NPOS;
     return j;
+}
+
+/* ---- literal values (Python / Gemma 4) → JSON ------------------------------
+ * lit_value writes the value starting at s[i] (after whitespace) as JSON and
+ * returns its end, or NPOS. Python mode: 'x' or "x" strings with backslash
+ * escapes, True/False/None, [..], (..), {"k": v}. Gemma mode: strings
+ * between <|"|> marks, true/false/null, [..], {key:v} with bare keys. */
+
+#define GEMMA_Q "<|\"|>"
+
+static size_t lit_string(const char *s, size_t n, size_t i, sbuf *o, int gemma)
+{
+    if (gemma) {
+        if (!at(s, n, i, GEMMA_Q)) return NPOS;
+        size_t b = i + strlen(GEMMA_Q), e = find(s, n, b, GEMMA_Q);
+        if (e == NPOS) return NPOS;
+        sb_json_string(o, s + b, e - b);
+        return e + strlen(GEMMA_Q);
+    }
+    char q = s[i];
+    if (q != '\'' && q != '"') return NPOS;
+    sbuf t = {0};
+    sb_put(&t, "", 0);
+    size_t j = i + 1;
+    for (; j < n && s[j] != q; j++) {
+        if (s[j] == '\\' && j + 1 < n) {
+            char c = s[++j], r = c;
+            if (c == 'n') r = '\n';
+            else if (c == 't') r = '\t';
+            else if (c == 'r') r = '\r';
+            else if (c == '0') r = '\0';
+            sb_put(&t, &r, 1);
+        } else {
+            sb_put(&t, s + j, 1);
+        }
+    }
+    if (j >= n || t.oom) {
+        o->oom |= t.oom;
+        slm_free(t.p);
+        return NPOS;
+    }
+    sb_json_string(o, t.p, t.n);
+    slm_free(t.p);
+    return j + 1;
+}
+
+static int is_ident(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.';
+}
+
+static size_t lit_value(const char *s, size_t n, size_t i, sbuf *o, int gemma, int depth)
+{
+    i = skip_ws(s, n, i);
+    if (i >= n || depth > JSON_MAX_DEPTH) return NPOS;
+    char c = s[i];
+    if ((gemma && at(s, n, i, GEMMA_Q)) || (!gemma && (c == '\'' || c == '"'))) return lit_string(s, n, i, o, gemma);
+    if (c == '[' || c == '(' || c == '{') {
+        char close = c == '[' ? ']' : c == '(' ? ')' : '}';
+        int obj = c == '{';
+        sb_put(o, obj ? "{" : "[", 1);
+        i = skip_ws(s, n, i + 1);
+        int first = 1;
+        while (i < n && s[i] != close) {
+            if (!first) sb_put(o, ",", 1);
+            first = 0;
+            if (obj) {
+                if (gemma && !at(s, n, i, GEMMA_Q)) {
+                    size_t e = i;
+                    while (e < n && is_ident(s[e])) e++;
+                    if (e == i) return NPOS;
+                    sb_json_string(o, s + i, e - i);
+                    i = e;
+                } else if ((i = lit_string(s, n, i, o, gemma)) == NPOS) {
+                    return NPOS;
+                }
+                i = skip_ws(s, n, i);
+                if (i >= n || s[i] != ':') return NPOS;
+                sb_put(o, ":", 1);
+                i++;
+            }
+            if ((i = lit_value(s, n, i, o, gemma, depth + 1)) == NPOS) return NPOS;
+            i = skip_ws(s, n, i);
+            if (i < n && s[i] == ',') i = skip_ws(s, n, i + 1);
+            else if (i < n && s[i] != close) return NPOS;
+        }
+        if (i >= n) return NPOS;
+        sb_put(o, obj ? "}" : "]", 1);
+        return i + 1;
+    }
+    static const char *const words[][2] = {{"true", "true"}, {"false", "false"}, {"null", "null"},
+                                           {"True", "true"}, {"False", "false"}, {"None", "null"}};
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        size_t l = strlen(words[k][0]);
+        if (at(s, n, i, words[k][0]) && (i + l >= n || !is_ident(s[i + l]))) {
+            sb_puts(o, words[k][1]);
+            return i + l;
+        }
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        size_t e = json_skip(s, n, i);
+        if (e == NPOS) return NPOS;
+        sb_put(o, s + i, e - i);
+        return e;
+    }
+    return NPOS;
+}
+
+/* ---- the formats added in session 3 ---------------------------------------- */
+
+/* <|tools_prefix|>[{"N": {args}}, ...]<|tools_suffix|> */
+static size_t parse_apertus(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    size_t b = skip_ws(s, n, i + strlen("<|tools_prefix|>"));
+    size_t ae = json_skip(s, n, b);
+    if (ae == NPOS || s[b] != '[') return NPOS;
+    size_t j = skip_ws(s, ae, b + 1);
+    while (j < ae - 1) {
+        size_t oe = json_skip(s, ae, j);
+        if (oe == NPOS || s[j] != '{') goto bad;
+        size_t k = skip_ws(s, oe, j + 1);
+        size_t ke = json_skip_string(s, oe, k);
+        if (ke == NPOS) goto bad;
+        size_t vs = skip_ws(s, oe, ke);
+        if (vs >= oe || s[vs] != ':') goto bad;
+        vs = skip_ws(s, oe, vs + 1);
+        size_t ve = NPOS;
+        char *args = obj_args(P, s, oe, vs, &ve);
+        if (!args) goto bad;
+        if (skip_ws(s, oe, ve) != oe - 1) {
+            slm_free(args);
+            goto bad;
+        }
+        char *name = json_decode_string(s, k, ke, &P->oom);
+        if (!add_call(P, NULL, name, args)) goto bad;
+        j = skip_ws(s, ae, oe);
+        if (j < ae && s[j] == ',') j = skip_ws(s, ae, j + 1);
+    }
+    if (P->n_calls == keep) return NPOS;
+    j = skip_ws(s, n, ae);
+    return at(s, n, j, "<|tools_suffix|>") ? j + strlen("<|tools_suffix|>") : ae;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* Kimi K2: <|tool_calls_section_begin|> (<|tool_call_begin|>[functions.]N:IDX
+ * <|tool_call_argument_begin|>{json}<|tool_call_end|>)+ <|tool_calls_section_end|> */
+static size_t parse_kimi_k2(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    size_t j = skip_ws(s, n, i + strlen("<|tool_calls_section_begin|>"));
+    while (at(s, n, j, "<|tool_call_begin|>")) {
+        size_t ib = j + strlen("<|tool_call_begin|>");
+        size_t ab = find(s, n, ib, "<|tool_call_argument_begin|>");
+        if (ab == NPOS) goto bad;
+        size_t i0 = ib, i1 = ab;
+        trim(s, &i0, &i1);
+        size_t nb = i0, ne = i1;
+        if (at(s, i1, nb, "functions.")) nb += strlen("functions.");
+        for (size_t k = i1; k > nb; k--)
+            if (s[k - 1] == ':') {
+                ne = k - 1;
+                break;
+            }
+        if (ne <= nb || memchr(s + nb, '<', ne - nb)) goto bad;
+        size_t as = skip_ws(s, n, ab + strlen("<|tool_call_argument_begin|>")), ae = json_skip(s, n, as);
+        if (ae == NPOS || s[as] != '{') goto bad;
+        size_t t = skip_ws(s, n, ae);
+        if (at(s, n, t, "<|tool_call_end|>")) t += strlen("<|tool_call_end|>");
+        else if (t != n) goto bad;
+        if (!add_call(P, dup_n(P, s + i0, i1 - i0), dup_n(P, s + nb, ne - nb), dup_n(P, s + as, ae - as)))
+            goto bad;
+        j = skip_ws(s, n, t);
+    }
+    if (P->n_calls == keep) return NPOS;
+    if (at(s, n, j, "<|tool_calls_section_end|>")) return j + strlen("<|tool_calls_section_end|>");
+    if (j == n) return n;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* The value of attribute `name` inside the tag text s[b..e) (`name="v"`),
+ * with &quot; and &amp; decoded. NULL if absent. */
+static char *tag_attr(parser *P, const char *s, size_t b, size_t e, const char *name)
+{
+    char pat[40];
+    snprintf(pat, sizeof pat, " %s=\"", name);
+    size_t a = find(s, e, b, pat);
+    if (a == NPOS) return NULL;
+    a += strlen(pat);
+    size_t q = find(s, e, a, "\"");
+    if (q == NPOS) return NULL;
+    sbuf o = {0};
+    sb_put(&o, "", 0);
+    for (size_t k = a; k < q;) {
+        if (at(s, q, k, "&quot;")) {
+            sb_put(&o, "\"", 1);
+            k += 6;
+        } else if (at(s, q, k, "&amp;")) {
+            sb_put(&o, "&", 1);
+            k += 5;
+        } else {
+            sb_put(&o, s + k, 1);
+            k++;
+        }
+    }
+    if (o.oom) {
+        P->oom = 1;
+        slm_free(o.p);
+        return NULL;
+    }
+    return o.p;
+}
+
+/* Kimi K3 (XTML): see slm.h. The tools container may be missing around a
+ * single call at the end of the reply. */
+#define K3_SEP "<|sep|>"
+static size_t parse_kimi_k3(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    int wrapped = at(s, n, i, "<|open|>tools" K3_SEP);
+    size_t j = wrapped ? i + strlen("<|open|>tools" K3_SEP) : i;
+    while (at(s, n, j, "<|open|>call ")) {
+        size_t hb = j + strlen("<|open|>call") , he = find(s, n, hb, K3_SEP);
+        size_t cend = find(s, n, hb, "<|close|>call" K3_SEP);
+        if (he == NPOS || cend == NPOS || he > cend) goto bad;
+        char *name = tag_attr(P, s, hb - 1, he, "tool");
+        if (!name) goto bad;
+        char *args = NULL;
+        size_t k = he + strlen(K3_SEP);
+        if (at(s, cend, k, "<|open|>json")) {
+            size_t jb = find(s, cend, k, K3_SEP), je = find(s, cend, k, "<|close|>json" K3_SEP);
+            if (jb != NPOS && je != NPOS && jb < je) {
+                size_t b = jb + strlen(K3_SEP), e = je;
+                trim(s, &b, &e);
+                if (b < e && s[b] == '{' && json_skip(s, e, b) == e &&
+                    je + strlen("<|close|>json" K3_SEP) == cend)
+                    args = dup_n(P, s + b, e - b);
+            }
+        } else {
+            sbuf o = {0};
+            sb_put(&o, "{", 1);
+            while (k < cend && at(s, cend, k, "<|open|>argument ")) {
+                size_t ab = k + strlen("<|open|>argument") - 0, ae = find(s, cend, ab, K3_SEP);
+                size_t ve = find(s, cend, ab, "<|close|>argument" K3_SEP);
+                if (ae == NPOS || ve == NPOS || ae > ve) break;
+                char *key = tag_attr(P, s, ab, ae, "key"), *ty = tag_attr(P, s, ab, ae, "type");
+                if (key) {
+                    int force = ty && strcmp(ty, "string") == 0 ? 1 : ty ? -1 : 0;
+                    put_kv(P, &o, name, key, strlen(key), s + ae + strlen(K3_SEP), ve - ae - strlen(K3_SEP), force);
+                }
+                slm_free(ty);
+                if (!key) break;
+                slm_free(key);
+                k = ve + strlen("<|close|>argument" K3_SEP);
+            }
+            if (k == cend) args = finish_obj(P, &o);
+            else slm_free(o.p);
+        }
+        if (!args) {
+            slm_free(name);
+            goto bad;
+        }
+        if (!add_call(P, NULL, name, args)) goto bad;
+        j = cend + strlen("<|close|>call" K3_SEP);
+    }
+    if (P->n_calls == keep) return NPOS;
+    if (!wrapped) return j;
+    if (at(s, n, j, "<|close|>tools" K3_SEP)) return j + strlen("<|close|>tools" K3_SEP);
+    if (j == n) return n;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* <|tool_call_start|>[N(k=v, ...), ...]<|tool_call_end|> with Python literals */
+static size_t parse_pythonic(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    size_t j = skip_ws(s, n, i + strlen("<|tool_call_start|>"));
+    if (j >= n || s[j] != '[') return NPOS;
+    j = skip_ws(s, n, j + 1);
+    while (j < n && s[j] != ']') {
+        size_t nb = j;
+        while (j < n && is_ident(s[j])) j++;
+        size_t ne = j;
+        j = skip_ws(s, n, j);
+        if (ne == nb || j >= n || s[j] != '(') goto bad;
+        sbuf o = {0};
+        sb_put(&o, "{", 1);
+        j = skip_ws(s, n, j + 1);
+        while (j < n && s[j] != ')') {
+            size_t kb = j;
+            while (j < n && is_ident(s[j])) j++;
+            size_t ke = j;
+            j = skip_ws(s, n, j);
+            if (ke == kb || j >= n || s[j] != '=') break;
+            if (o.n > 1) sb_put(&o, ",", 1);
+            sb_json_string(&o, s + kb, ke - kb);
+            sb_put(&o, ":", 1);
+            if ((j = lit_value(s, n, j + 1, &o, 0, 0)) == NPOS) break;
+            j = skip_ws(s, n, j);
+            if (j < n && s[j] == ',') j = skip_ws(s, n, j + 1);
+        }
+        if (j >= n || s[j] != ')') {
+            P->oom |= o.oom;
+            slm_free(o.p);
+            goto bad;
+        }
+        if (!add_call(P, NULL, dup_n(P, s + nb, ne - nb), finish_obj(P, &o))) goto bad;
+        j = skip_ws(s, n, j + 1);
+        if (j < n && s[j] == ',') j = skip_ws(s, n, j + 1);
+    }
+    if (j >= n || P->n_calls == keep) goto bad;
+    j = skip_ws(s, n, j + 1);
+    if (at(s, n, j, "<|tool_call_end|>")) return j + strlen("<|tool_call_end|>");
+    if (j == n) return n;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* <|tool_call>call:N{k:v,...}<tool_call|>; the braces may also hold one JSON
+ * object (arguments given as a JSON string). */
+static size_t parse_gemma4(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t j = skip_ws(s, n, i + strlen("<|tool_call>"));
+    if (!at(s, n, j, "call:")) return NPOS;
+    size_t nb = j + 5, ne = nb;
+    while (ne < n && is_ident(s[ne])) ne++;
+    if (ne == nb || ne >= n || s[ne] != '{') return NPOS;
+    char *args = NULL;
+    size_t e = NPOS, k = skip_ws(s, n, ne + 1);
+    if (k < n && s[k] == '{') { /* {{json}} */
+        size_t je = json_skip(s, n, k), t = je == NPOS ? NPOS : skip_ws(s, n, je);
+        if (t != NPOS && t < n && s[t] == '}') {
+            args = dup_n(P, s + k, je - k);
+            e = t + 1;
+        }
+    }
+    if (!args) {
+        sbuf o = {0};
+        e = lit_value(s, n, ne, &o, 1, 0);
+        if (e == NPOS) {
+            P->oom |= o.oom;
+            slm_free(o.p);
+            return NPOS;
+        }
+        if (o.oom) {
+            P->oom = 1;
+            slm_free(o.p);
+            return NPOS;
+        }
+        args = o.p;
+    }
+    size_t t = skip_ws(s, n, e);
+    if (at(s, n, t, "<tool_call|>")) t += strlen("<tool_call|>");
+    else if (t != n) {
+        slm_free(args);
+        return NPOS;
+    }
+    if (!add_call(P, NULL, dup_n(P, s + nb, ne - nb), args)) return NPOS;
+    return t;
+}
+
+/* <function name="N">(<param name="K">V|<![CDATA[V]]></param>)*</function> */
+static size_t parse_xml_function(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t nb = i + strlen("<function name=\""), ne = find(s, n, nb, "\"");
+    if (ne == NPOS || ne == nb || !at(s, n, ne, "\">")) return NPOS;
+    size_t close = find(s, n, ne, "</function>");
+    if (close == NPOS) return NPOS;
+    char *name = dup_n(P, s + nb, ne - nb);
+    if (!name) return NPOS;
+    sbuf o = {0};
+    sb_put(&o, "{", 1);
+    size_t j = skip_ws(s, n, ne + 2);
+    while (j < close && at(s, n, j, "<param name=\"")) {
+        size_t kb = j + strlen("<param name=\""), ke = find(s, close, kb, "\">");
+        if (ke == NPOS) break;
+        size_t vb = ke + 2, ve;
+        int cdata = at(s, close, vb, "<![CDATA[");
+        if (cdata) {
+            size_t ce = find(s, close, vb, "]]>");
+            if (ce == NPOS || !at(s, close, ce + 3, "</param>")) break;
+            put_kv(P, &o, name, s + kb, ke - kb, s + vb + 9, ce - vb - 9, 1);
+            ve = ce + 3;
+        } else {
+            if ((ve = find(s, close, vb, "</param>")) == NPOS) break;
+            put_kv(P, &o, name, s + kb, ke - kb, s + vb, ve - vb, 0);
+        }
+        j = skip_ws(s, n, ve + strlen("</param>"));
+    }
+    if (j != close) {
+        slm_free(name);
+        slm_free(o.p);
+        return NPOS;
+    }
+    if (!add_call(P, NULL, name, finish_obj(P, &o))) return NPOS;
+    return close + strlen("</function>");
+}
+
+/* [<|tool_calls|>] (<|tool_call:begin|>I<|tool_call:name|>N<|tool_call:args|>{json}<|tool_call:end|>)+ [<|calls|>] */
+static size_t parse_solar(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    size_t j = i;
+    if (at(s, n, j, "<|tool_calls|>")) j = skip_ws(s, n, j + strlen("<|tool_calls|>"));
+    while (at(s, n, j, "<|tool_call:begin|>")) {
+        size_t ib = j + strlen("<|tool_call:begin|>");
+        size_t nm = find(s, n, ib, "<|tool_call:name|>");
+        size_t ar = nm == NPOS ? NPOS : find(s, n, nm, "<|tool_call:args|>");
+        if (ar == NPOS || memchr(s + ib, '<', nm - ib)) goto bad;
+        size_t nb = nm + strlen("<|tool_call:name|>"), ne = ar;
+        trim(s, &nb, &ne);
+        size_t as = skip_ws(s, n, ar + strlen("<|tool_call:args|>")), ae = json_skip(s, n, as);
+        if (ne == nb || ae == NPOS || s[as] != '{') goto bad;
+        size_t t = skip_ws(s, n, ae);
+        if (at(s, n, t, "<|tool_call:end|>")) t += strlen("<|tool_call:end|>");
+        else if (t != n) goto bad;
+        size_t i0 = ib, i1 = nm;
+        trim(s, &i0, &i1);
+        char *id = i1 > i0 ? dup_n(P, s + i0, i1 - i0) : NULL;
+        if (!add_call(P, id, dup_n(P, s + nb, ne - nb), dup_n(P, s + as, ae - as))) goto bad;
+        j = skip_ws(s, n, t);
+    }
+    if (P->n_calls == keep) return NPOS;
+    if (at(s, n, j, "<|calls|>")) return j + strlen("<|calls|>");
+    return j;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* Hunyuan 3: GLM's layout with ":opensource" tags and <tool_sep:opensource>
+ * after the name, inside <tool_calls:opensource> ... </tool_calls:opensource>. */
+#define HY(t) "<" t ":opensource>"
+static size_t parse_hunyuan(parser *P, size_t i)
+{
+    const char *s = P->s;
+    size_t n = P->n, keep = P->n_calls;
+    size_t j = skip_ws(s, n, i + strlen(HY("tool_calls")));
+    while (at(s, n, j, HY("tool_call"))) {
+        size_t nb = j + strlen(HY("tool_call"));
+        size_t close = find(s, n, nb, HY("/tool_call"));
+        size_t sep = close == NPOS ? NPOS : find(s, close, nb, HY("tool_sep"));
+        if (sep == NPOS) goto bad;
+        size_t b = nb, e = sep;
+        trim(s, &b, &e);
+        if (b == e || memchr(s + b, '<', e - b) || memchr(s + b, '\n', e - b)) goto bad;
+        char *name = dup_n(P, s + b, e - b);
+        if (!name) goto bad;
+        sbuf o = {0};
+        sb_put(&o, "{", 1);
+        size_t k = skip_ws(s, n, sep + strlen(HY("tool_sep")));
+        while (k < close && at(s, n, k, HY("arg_key"))) {
+            size_t kb = k + strlen(HY("arg_key")), ke = find(s, close, kb, HY("/arg_key"));
+            if (ke == NPOS) break;
+            size_t vb = skip_ws(s, n, ke + strlen(HY("/arg_key")));
+            if (!at(s, close, vb, HY("arg_value"))) break;
+            vb += strlen(HY("arg_value"));
+            size_t ve = find(s, close, vb, HY("/arg_value"));
+            if (ve == NPOS) break;
+            size_t k0 = kb, k1 = ke;
+            trim(s, &k0, &k1);
+            put_kv(P, &o, name, s + k0, k1 - k0, s + vb, ve - vb, 0);
+            k = skip_ws(s, n, ve + strlen(HY("/arg_value")));
+        }
+        if (k != close) {
+            slm_free(name);
+            slm_free(o.p);
+            goto bad;
+        }
+        if (!add_call(P, NULL, name, finish_obj(P, &o))) goto bad;
+        j = skip_ws(s, n, close + strlen(HY("/tool_call")));
+    }
+    if (P->n_calls == keep) return NPOS;
+    if (at(s, n, j, HY("/tool_calls"))) return j + strlen(HY("/tool_calls"));
+    if (j == n) return n;
+bad:
+    drop_calls(P, keep);
+    return NPOS;
+}
+
+/* Command R+: Action:\n```json\n[{"tool_name": N, "parameters": {...}}, ...]``` */
+static size_t parse_command_r_plus(parser *P, size_t i)
+{
+    static const char *const K_TN[] = {"tool_name", "name", NULL};
+    static const char *const K_TP[] = {"parameters", "arguments", NULL};
+    const char *s = P->s;
+    size_t n = P->n;
+    size_t j = skip_ws(s, n, i + strlen("Action:"));
+    int fenced = 0;
+    if (at(s, n, j, "```json")) j += 7, fenced = 1;
+    else if (at(s, n, j, "```")) j += 3, fenced = 1;
+    j = skip_ws(s, n, j);
+    size_t ae = json_skip(s, n, j);
+    if (ae == NPOS || s[j] != '[') return NPOS;
+    if (!parse_json_calls(P, j, ae, K_TN, K_TP, NULL)) return NPOS;
+    size_t t = skip_ws(s, n, ae);
+    if (fenced && at(s, n, t, "```")) return t + 3;
+    return ae;
 }
 
 /* ---- detection ------------------------------------------------------------ */
@@ -798,6 +1349,14 @@ SLM_API slm_tool_format slm_tool_format_detect(const char *t, size_t n)
 {
     if (!t) return SLM_TOOL_FORMAT_NONE;
     if (has(t, n, "[TOOL_CALLS]")) return SLM_TOOL_FORMAT_MISTRAL;
+    if (has(t, n, "<|tools_prefix|>")) return SLM_TOOL_FORMAT_APERTUS;
+    if (has(t, n, "<|tool_calls_section_begin|>")) return SLM_TOOL_FORMAT_KIMI_K2;
+    if (has(t, n, "<|open|>") && has(t, n, "'call'")) return SLM_TOOL_FORMAT_KIMI_K3;
+    if (has(t, n, "<|tool_call>") && has(t, n, "call:")) return SLM_TOOL_FORMAT_GEMMA4;
+    if (has(t, n, "<|tool_call:begin|>")) return SLM_TOOL_FORMAT_SOLAR;
+    if (has(t, n, "<tool_sep") && has(t, n, "opensource")) return SLM_TOOL_FORMAT_HUNYUAN;
+    if (has(t, n, "<function name=") && has(t, n, "<param name=")) return SLM_TOOL_FORMAT_XML_FUNCTION;
+    if (has(t, n, "<atem:function_calls>")) return SLM_TOOL_FORMAT_XML_INVOKE;
     if (has(t, n, "<parameter=")) return SLM_TOOL_FORMAT_QWEN3_XML;
     if (has(t, n, "<arg_key>")) return SLM_TOOL_FORMAT_GLM;
     if (has(t, n, "<function=")) return SLM_TOOL_FORMAT_FUNCTIONARY;
@@ -807,6 +1366,11 @@ SLM_API slm_tool_format slm_tool_format_detect(const char *t, size_t n)
     if (has(t, n, "<TOOLCALL>") || has(t, n, "<tool_calls>")) return SLM_TOOL_FORMAT_JSON_ARRAY;
     if (has(t, n, "<tool_call>")) return SLM_TOOL_FORMAT_HERMES;
     if (has(t, n, "<|call|>") && has(t, n, "<|channel|>")) return SLM_TOOL_FORMAT_HARMONY;
+    if (has(t, n, "<|CHATBOT_TOKEN|>") && has(t, n, "Action:") && has(t, n, "tool_name"))
+        return SLM_TOOL_FORMAT_COMMAND_R_PLUS;
+    /* LFM2 lists the tools as "List of tools: [...]" and answers in Python
+     * call syntax between <|tool_call_start|> and <|tool_call_end|> */
+    if (has(t, n, "<|tool_call_start|>") || has(t, n, "List of tools: ")) return SLM_TOOL_FORMAT_PYTHONIC;
     if (has(t, n, "<|start_header_id|>") && (has(t, n, "<|python_tag|>") || has(t, n, "\"parameters\"")))
         return SLM_TOOL_FORMAT_LLAMA3;
     return SLM_TOOL_FORMAT_NONE;
@@ -815,6 +1379,8 @@ SLM_API slm_tool_format slm_tool_format_detect(const char *t, size_t n)
 static const char *const format_names[SLM_TOOL_FORMAT_COUNT] = {
     "none", "hermes", "qwen3_xml", "llama3", "mistral", "functionary",
     "glm", "json_array", "deepseek_r1", "command_r", "xml_invoke", "harmony",
+    "apertus", "kimi_k2", "kimi_k3", "pythonic", "gemma4", "xml_function", "solar", "hunyuan",
+    "command_r_plus",
 };
 
 SLM_API const char *slm_tool_format_name(slm_tool_format f)
@@ -834,7 +1400,8 @@ SLM_API slm_status slm_tool_format_from_name(const char *name, slm_tool_format *
         }
     }
     return slm_fail(SLM_ERR_ARG, "unknown tool-call format '%s' (expected none, hermes, qwen3_xml, llama3, "
-                    "mistral, functionary, glm, json_array, deepseek_r1, command_r, xml_invoke or harmony)",
+                    "mistral, functionary, glm, json_array, deepseek_r1, command_r, xml_invoke, harmony, apertus, "
+                    "kimi_k2, kimi_k3, pythonic, gemma4, xml_function, solar, hunyuan or command_r_plus)",
                     name ? name : "(null)");
 }
 
@@ -852,8 +1419,17 @@ static const char *const *markers_of(slm_tool_format f)
     static const char *const deepseek[] = {DS_CALLS_BEGIN, NULL};
     static const char *const command_r[] = {"<|START_ACTION|>", NULL};
     static const char *const xml_invoke[] = {"<minimax:tool_call>", "<" DSML "function_calls>",
-                                             "<" DSML "tool_calls>", NULL};
+                                             "<" DSML "tool_calls>", "<atem:function_calls>", NULL};
     static const char *const harmony[] = {"to=functions.", NULL};
+    static const char *const apertus[] = {"<|tools_prefix|>", NULL};
+    static const char *const kimi_k2[] = {"<|tool_calls_section_begin|>", NULL};
+    static const char *const kimi_k3[] = {"<|open|>tools<|sep|>", "<|open|>call ", NULL};
+    static const char *const pythonic[] = {"<|tool_call_start|>", NULL};
+    static const char *const gemma4[] = {"<|tool_call>", NULL};
+    static const char *const xml_function[] = {"<function name=\"", NULL};
+    static const char *const solar[] = {"<|tool_calls|>", "<|tool_call:begin|>", NULL};
+    static const char *const hunyuan[] = {HY("tool_calls"), NULL};
+    static const char *const command_r_plus[] = {"Action:", NULL};
     switch (f) {
     case SLM_TOOL_FORMAT_HERMES: return hermes;
     case SLM_TOOL_FORMAT_QWEN3_XML: return qwen3;
@@ -865,6 +1441,15 @@ static const char *const *markers_of(slm_tool_format f)
     case SLM_TOOL_FORMAT_COMMAND_R: return command_r;
     case SLM_TOOL_FORMAT_XML_INVOKE: return xml_invoke;
     case SLM_TOOL_FORMAT_HARMONY: return harmony;
+    case SLM_TOOL_FORMAT_APERTUS: return apertus;
+    case SLM_TOOL_FORMAT_KIMI_K2: return kimi_k2;
+    case SLM_TOOL_FORMAT_KIMI_K3: return kimi_k3;
+    case SLM_TOOL_FORMAT_PYTHONIC: return pythonic;
+    case SLM_TOOL_FORMAT_GEMMA4: return gemma4;
+    case SLM_TOOL_FORMAT_XML_FUNCTION: return xml_function;
+    case SLM_TOOL_FORMAT_SOLAR: return solar;
+    case SLM_TOOL_FORMAT_HUNYUAN: return hunyuan;
+    case SLM_TOOL_FORMAT_COMMAND_R_PLUS: return command_r_plus;
     default: return NULL;
     }
 }
@@ -908,8 +1493,19 @@ static size_t parse_at(parser *P, slm_tool_format f, size_t i, const char *marke
             return parse_xml_invoke(P, i, marker, "</minimax:tool_call>", "");
         if (strcmp(marker, "<" DSML "function_calls>") == 0)
             return parse_xml_invoke(P, i, marker, "</" DSML "function_calls>", DSML);
+        if (strcmp(marker, "<atem:function_calls>") == 0)
+            return parse_xml_invoke(P, i, marker, "</atem:function_calls>", "atem:");
         return parse_xml_invoke(P, i, marker, "</" DSML "tool_calls>", DSML);
     case SLM_TOOL_FORMAT_HARMONY: return parse_harmony(P, i, span_start);
+    case SLM_TOOL_FORMAT_APERTUS: return parse_apertus(P, i);
+    case SLM_TOOL_FORMAT_KIMI_K2: return parse_kimi_k2(P, i);
+    case SLM_TOOL_FORMAT_KIMI_K3: return parse_kimi_k3(P, i);
+    case SLM_TOOL_FORMAT_PYTHONIC: return parse_pythonic(P, i);
+    case SLM_TOOL_FORMAT_GEMMA4: return parse_gemma4(P, i);
+    case SLM_TOOL_FORMAT_XML_FUNCTION: return parse_xml_function(P, i);
+    case SLM_TOOL_FORMAT_SOLAR: return parse_solar(P, i);
+    case SLM_TOOL_FORMAT_HUNYUAN: return parse_hunyuan(P, i);
+    case SLM_TOOL_FORMAT_COMMAND_R_PLUS: return parse_command_r_plus(P, i);
     default: return NPOS;
     }
 }
