@@ -731,9 +731,13 @@ SLM_API slm_status slm_tool_calls_to_json(const slm_tool_calls *c, char **out);
  * for that tool's "parameters" schema (slm_json_schema_to_grammar's subset):
  * "tool_choice": "required" as a constraint. Formats: HERMES (<tool_call>\n
  * {"name": N, "arguments": A}\n</tool_call>), LLAMA3 ({"name": N,
- * "parameters": A}) and FUNCTIONARY (<function=N>A</function>); the others
- * give SLM_ERR_UNSUPPORTED (their markers are control tokens, or their
- * values are not JSON). *out is freed with slm_chat_free. Errors also:
+ * "parameters": A}), FUNCTIONARY (<function=N>A</function>), QWEN3_XML
+ * (<tool_call>\n<function=N>\n<parameter=K>\nV\n</parameter>\n...</function>\n
+ * </tool_call>), XML_FUNCTION (<function name="N"><param name="K">V</param>...
+ * </function>) and COMMAND_R_PLUS (Action:\n```json\n[\n{"tool_name": N,
+ * "parameters": A}\n]```); in the XML formats a plain string parameter is
+ * text without '<', others JSON for their schema, in schema order. The
+ * others give SLM_ERR_UNSUPPORTED (their markers are control tokens). *out is freed with slm_chat_free. Errors also:
  * SLM_ERR_ARG (tools_json not a non-empty array of named tools), the schema
  * converter's errors (message prefixed with the tool's name), SLM_ERR_NOMEM. */
 SLM_API slm_status slm_tool_calls_grammar(slm_tool_format format, const char *tools_json, char **out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "grammar/grammar.h"
 #include "harness.h"
 #include "slm.h"
 
@@ -491,6 +492,114 @@ static int grammar_accepts(const char *gbnf, const char *text)
     return ok;
 }
 
+/* A random "model" (uniform over the tokens the grammar allows, with
+ * structural multi-byte pieces in the vocabulary) writes under each forced-
+ * call grammar; every finished reply must parse as one call to a listed tool
+ * with a string "location" and, when present, an integer "days" (checked with
+ * cJSON, independently of the grammar). */
+static void random_model_under_the_call_grammar_writes_valid_calls(void)
+{
+    const char *tools = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
+                        "{\"type\": \"object\", \"properties\": {\"location\": {\"type\": \"string\"}, \"days\": "
+                        "{\"type\": \"integer\"}}, \"required\": [\"location\"]}}}, {\"type\": \"function\", "
+                        "\"function\": {\"name\": \"now\", \"parameters\": {\"type\": \"object\", \"properties\": "
+                        "{}}}}]";
+    static const char *const extra[] = {"<tool_call>", "</tool_call>", "<function=", "</function>",
+                                        "<parameter=", "</parameter>", "<param name=\"", "</param>",
+                                        "get_weather", "location", "days", "now", "\": \"", "\", \"",
+                                        "{\"name\": \"", "arguments", "parameters", "tool_name", "Action:\n```json\n[\n",
+                                        "]```", "\xc3\xa9", "\xe6\x97\xa5", "\n", "\"}", "Paris"};
+    enum { N_EXTRA = sizeof extra / sizeof extra[0] };
+    const char *pc[96 + N_EXTRA + 1];
+    size_t pl[96 + N_EXTRA + 1];
+    uint8_t eog[96 + N_EXTRA + 1] = {0};
+    char bytes[96];
+    int32_t nv = 0;
+    for (int c = 0x20; c < 0x7f; c++, nv++) {
+        bytes[c - 0x20] = (char)c;
+        pc[nv] = &bytes[c - 0x20];
+        pl[nv] = 1;
+    }
+    for (int k = 0; k < N_EXTRA; k++, nv++) {
+        pc[nv] = extra[k];
+        pl[nv] = strlen(extra[k]);
+    }
+    pc[nv] = "";
+    pl[nv] = 0;
+    eog[nv++] = 1;
+    static const slm_tool_format fmts[] = {SLM_TOOL_FORMAT_HERMES, SLM_TOOL_FORMAT_LLAMA3,
+                                           SLM_TOOL_FORMAT_FUNCTIONARY, SLM_TOOL_FORMAT_QWEN3_XML,
+                                           SLM_TOOL_FORMAT_XML_FUNCTION, SLM_TOOL_FORMAT_COMMAND_R_PLUS};
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    float logits[96 + N_EXTRA + 1];
+    for (size_t fi = 0; fi < sizeof fmts / sizeof fmts[0]; fi++) {
+        char *gbnf = NULL;
+        REQUIRE(slm_tool_calls_grammar(fmts[fi], tools, &gbnf) == SLM_OK, "%s", slm_last_error());
+        int finished = 0;
+        for (int run = 0; run < 12; run++) {
+            slm_gram *gram = NULL;
+            slm_grammar *g = NULL;
+            REQUIRE(slm_gram_parse(gbnf, strlen(gbnf), NULL, &gram) == SLM_OK, "%s", slm_last_error());
+            REQUIRE(slm_grammar_new_vocab(gram, pc, pl, eog, nv, &g) == SLM_OK, "%s", slm_last_error());
+            char out[4096];
+            size_t on = 0;
+            int ended = 0;
+            for (int step = 0; step < 600 && !ended; step++) {
+                for (int32_t t = 0; t < nv; t++) logits[t] = 0;
+                REQUIRE(slm_grammar_apply(g, logits, nv) == SLM_OK, "%s", slm_last_error());
+                int32_t allowed[96 + N_EXTRA + 1], na = 0;
+                for (int32_t t = 0; t < nv; t++)
+                    if (logits[t] == 0) allowed[na++] = t;
+                REQUIRE(na > 0, "%s: no token allowed after '%.*s'", slm_tool_format_name(fmts[fi]), (int)on, out);
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                /* a model that likes to stop once it may: end as soon as allowed */
+                /* ... and that picks a multi-byte piece half the time when one is allowed */
+                int32_t multi[N_EXTRA], nm = 0;
+                for (int32_t k = 0; k < na; k++)
+                    if (allowed[k] >= 95 && allowed[k] < nv - 1) multi[nm++] = allowed[k];
+                int32_t tok = logits[nv - 1] == 0                     ? nv - 1
+                              : nm && (rng >> 62) & 1 ? multi[(rng >> 33) % (uint64_t)nm]
+                                                      : allowed[(rng >> 33) % (uint64_t)na];
+                if (tok == nv - 1) {
+                    ended = 1;
+                    break;
+                }
+                REQUIRE(slm_grammar_accept(g, tok) == SLM_OK, "%s", slm_last_error());
+                if (on + pl[tok] < sizeof out) {
+                    memcpy(out + on, pc[tok], pl[tok]);
+                    on += pl[tok];
+                }
+            }
+            slm_grammar_free(g);
+            if (!ended) continue;
+            finished++;
+            slm_tool_calls *c = NULL;
+            REQUIRE(slm_tool_calls_parse(fmts[fi], out, on, tools, &c) == SLM_OK, "%s", slm_last_error());
+            CHECK(c->n_calls == 1, "%s: %zu calls in '%.*s'", slm_tool_format_name(fmts[fi]), c->n_calls, (int)on,
+                  out);
+            if (c->n_calls == 1) {
+                cJSON *a = cJSON_Parse(c->calls[0].arguments);
+                CHECK(cJSON_IsObject(a), "%s: arguments %s", slm_tool_format_name(fmts[fi]), c->calls[0].arguments);
+                if (strcmp(c->calls[0].name, "get_weather") == 0) {
+                    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(a, "location");
+                    const cJSON *days = cJSON_GetObjectItemCaseSensitive(a, "days");
+                    CHECK(cJSON_IsString(loc), "%s: location in %s", slm_tool_format_name(fmts[fi]),
+                          c->calls[0].arguments);
+                    CHECK(!days || (cJSON_IsNumber(days) && days->valuedouble == (double)(long long)days->valuedouble),
+                          "%s: days in %s", slm_tool_format_name(fmts[fi]), c->calls[0].arguments);
+                } else {
+                    CHECK(strcmp(c->calls[0].name, "now") == 0 && cJSON_GetArraySize(a) == 0, "%s: call %s %s",
+                          slm_tool_format_name(fmts[fi]), c->calls[0].name, c->calls[0].arguments);
+                }
+                cJSON_Delete(a);
+            }
+            slm_tool_calls_free(c);
+        }
+        CHECK(finished >= 6, "%s: only %d of 12 random replies finished", slm_tool_format_name(fmts[fi]), finished);
+        slm_chat_free(gbnf);
+    }
+}
+
 static void required_call_grammar_matches_the_template_syntax(void)
 {
     const char *tools = "[{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"parameters\": "
@@ -526,6 +635,28 @@ static void required_call_grammar_matches_the_template_syntax(void)
     REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_FUNCTIONARY, tools, &g) == SLM_OK, "%s", slm_last_error());
     CHECK(grammar_accepts(g, "<function=get_weather>{\"location\": \"Paris\"}</function>") == 1,
           "the functionary rendering of a call");
+    slm_chat_free(g);
+    g = NULL;
+    /* the XML formats and Command R+: each template's own rendering */
+    REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_QWEN3_XML, tools, &g) == SLM_OK, "%s", slm_last_error());
+    CHECK(grammar_accepts(g, "<tool_call>\n<function=get_weather>\n<parameter=location>\nParis\n</parameter>\n"
+                             "</function>\n</tool_call>") == 1, "the Qwen3-Coder rendering of a call");
+    CHECK(grammar_accepts(g, "<tool_call>\n<function=get_weather>\n<parameter=location>\nParis\n</parameter>\n"
+                             "<parameter=days>\n2\n</parameter>\n</function>\n</tool_call>") == 1, "with days");
+    CHECK(grammar_accepts(g, "<tool_call>\n<function=get_weather>\n<parameter=location>\nParis\n</parameter>\n"
+                             "<parameter=days>\ntwo\n</parameter>\n</function>\n</tool_call>") == 0, "bad days");
+    CHECK(grammar_accepts(g, "<tool_call>\n<function=get_weather>\n</function>\n</tool_call>") == 0,
+          "missing location");
+    slm_chat_free(g);
+    g = NULL;
+    REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_XML_FUNCTION, tools, &g) == SLM_OK, "%s", slm_last_error());
+    CHECK(grammar_accepts(g, "<function name=\"get_weather\"><param name=\"location\">Paris</param></function>") == 1,
+          "the MiniCPM5 rendering of a call");
+    slm_chat_free(g);
+    g = NULL;
+    REQUIRE(slm_tool_calls_grammar(SLM_TOOL_FORMAT_COMMAND_R_PLUS, tools, &g) == SLM_OK, "%s", slm_last_error());
+    CHECK(grammar_accepts(g, "Action:\n```json\n[\n{\"tool_name\": \"get_weather\", \"parameters\": "
+                             "{\"location\": \"Paris\"}}\n]```") == 1, "a Command R+ action");
     slm_chat_free(g);
     g = NULL;
     CHECK(slm_tool_calls_grammar(SLM_TOOL_FORMAT_MISTRAL, tools, &g) == SLM_ERR_UNSUPPORTED && !g, "mistral");
@@ -626,6 +757,7 @@ int main(void)
     RUN(every_prefix_parses_cleanly);
     RUN(real_templates_detect_their_format_and_parse_their_own_call);
     RUN(required_call_grammar_matches_the_template_syntax);
+    RUN(random_model_under_the_call_grammar_writes_valid_calls);
     RUN(mutated_replies_parse_cleanly);
     RUN(allocation_failures_are_reported);
     RUN(streaming_holds_back_what_may_be_a_call);

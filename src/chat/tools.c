@@ -1679,15 +1679,101 @@ static void put_renamed(sbuf *b, const char *g, const char *pfx)
     }
 }
 
+/* s as the body of a GBNF "literal" (quotes, backslashes, controls escaped). */
+static void put_gbnf_lit(sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            sb_put(b, "\\", 1);
+            sb_put(b, s, 1);
+        } else if (c == '\n') {
+            sb_puts(b, "\\n");
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\x%02X", c);
+            sb_puts(b, esc);
+        } else {
+            sb_put(b, s, 1);
+        }
+    }
+}
+
+/* 1 if name is in the JSON array of strings req. */
+static int in_required(const cJSON *req, const char *name)
+{
+    for (const cJSON *r = cJSON_IsArray(req) ? req->child : NULL; r; r = r->next)
+        if (cJSON_IsString(r) && strcmp(r->valuestring, name) == 0) return 1;
+    return 0;
+}
+
+/* The parameters of one tool as XML elements (QWEN3_XML, XML_FUNCTION):
+ * defines rule <pfx>args. A plain string parameter is raw text without '<'
+ * (the parser keeps it as a string); any other schema is JSON text for that
+ * schema (the parser reads JSON values back as such). Properties come in
+ * schema order, the optional ones optional. */
+static slm_status put_xml_args(sbuf *b, slm_tool_format f, const cJSON *params, const char *pfx)
+{
+    slm_status st = SLM_OK;
+    char *schema = NULL, *g = NULL;
+    sbuf seq = {0};
+    sb_put(&seq, "", 0);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
+    const cJSON *req = cJSON_GetObjectItemCaseSensitive(params, "required");
+    SLM_CHECK(!props || cJSON_IsObject(props), SLM_ERR_UNSUPPORTED, "\"properties\" is not an object");
+    int j = 0;
+    for (const cJSON *p = props ? props->child : NULL; p; p = p->next, j++) {
+        char rule[48];
+        snprintf(rule, sizeof rule, "%sp%d-", pfx, j);
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(p, "type");
+        int raw = cJSON_IsString(ty) && strcmp(ty->valuestring, "string") == 0 &&
+                  !cJSON_GetObjectItemCaseSensitive(p, "enum") && !cJSON_GetObjectItemCaseSensitive(p, "const");
+        if (raw) {
+            sb_puts(b, rule);
+            sb_puts(b, "root ::= [^<]*\n");
+        } else {
+            SLM_CHECK(schema = cJSON_PrintUnformatted(p), SLM_ERR_NOMEM, "out of memory");
+            SLM_TRY(slm_json_schema_to_grammar(schema, strlen(schema), &g));
+            free(schema);
+            schema = NULL;
+            put_renamed(b, g, rule);
+            sb_put(b, "\n", 1);
+            slm_grammar_text_free(g);
+            g = NULL;
+        }
+        int opt = !in_required(req, p->string);
+        sb_puts(&seq, opt ? " (\"" : " \"");
+        sb_puts(&seq, f == SLM_TOOL_FORMAT_QWEN3_XML ? "<parameter=" : "<param name=\\\"");
+        put_gbnf_lit(&seq, p->string);
+        sb_puts(&seq, f == SLM_TOOL_FORMAT_QWEN3_XML ? ">\\n\" " : "\\\">\" ");
+        sb_puts(&seq, rule);
+        sb_puts(&seq, f == SLM_TOOL_FORMAT_QWEN3_XML ? "root \"\\n</parameter>\\n\"" : "root \"</param>\"");
+        if (opt) sb_puts(&seq, ")?");
+    }
+    sb_puts(b, pfx);
+    sb_puts(b, "args ::= \"\"");
+    sb_put(b, seq.p, seq.n);
+    sb_puts(b, "\n");
+    SLM_CHECK(!b->oom && !seq.oom, SLM_ERR_NOMEM, "out of memory");
+fail:
+    free(schema);
+    slm_grammar_text_free(g);
+    slm_free(seq.p);
+    return st;
+}
+
 SLM_API slm_status slm_tool_calls_grammar(slm_tool_format f, const char *tools_json, char **out)
 {
     slm_status st = SLM_OK;
     slm_error_clear();
     if (!out) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_grammar: out is NULL");
     *out = NULL;
-    if (f != SLM_TOOL_FORMAT_HERMES && f != SLM_TOOL_FORMAT_LLAMA3 && f != SLM_TOOL_FORMAT_FUNCTIONARY)
+    int xml = f == SLM_TOOL_FORMAT_QWEN3_XML || f == SLM_TOOL_FORMAT_XML_FUNCTION;
+    if (f != SLM_TOOL_FORMAT_HERMES && f != SLM_TOOL_FORMAT_LLAMA3 && f != SLM_TOOL_FORMAT_FUNCTIONARY &&
+        f != SLM_TOOL_FORMAT_COMMAND_R_PLUS && !xml)
         return slm_fail(SLM_ERR_UNSUPPORTED, "slm_tool_calls_grammar: no grammar for tool-call format '%s' "
-                        "(hermes, llama3 and functionary have one)", slm_tool_format_name(f) ? slm_tool_format_name(f) : "?");
+                        "(hermes, llama3, functionary, qwen3_xml, xml_function and command_r_plus have one)",
+                        slm_tool_format_name(f) ? slm_tool_format_name(f) : "?");
     if (!tools_json) return slm_fail(SLM_ERR_ARG, "slm_tool_calls_grammar: tools_json is NULL");
     sbuf b = {0}, calls = {0};
     char *schema = NULL, *g = NULL;
@@ -1703,6 +1789,27 @@ SLM_API slm_status slm_tool_calls_grammar(slm_tool_format f, const char *tools_j
                   "slm_tool_calls_grammar: tool %d has no usable \"name\" (found %s)", k,
                   cJSON_IsString(nm) ? nm->valuestring : "none");
         const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
+        char pfx[32];
+        snprintf(pfx, sizeof pfx, "tool%d-", k);
+        if (xml) {
+            st = put_xml_args(&b, f, params, pfx);
+            if (st != SLM_OK) {
+                slm_error_prefix(nm->valuestring);
+                slm_error_prefix("slm_tool_calls_grammar: tool");
+                goto fail;
+            }
+            char rule[64];
+            snprintf(rule, sizeof rule, "call%d ::= ", k);
+            sb_puts(&b, rule);
+            sb_puts(&b, f == SLM_TOOL_FORMAT_QWEN3_XML ? "\"<function=" : "\"<function name=\\\"");
+            sb_puts(&b, nm->valuestring);
+            sb_puts(&b, f == SLM_TOOL_FORMAT_QWEN3_XML ? ">\\n\" " : "\\\">\" ");
+            sb_puts(&b, pfx);
+            sb_puts(&b, "args \"</function>\"\n");
+            snprintf(rule, sizeof rule, "%scall%d", k ? " | " : "", k);
+            sb_puts(&calls, rule);
+            continue;
+        }
         schema = params ? cJSON_PrintUnformatted(params) : NULL;
         const char *sch = schema ? schema : "{\"type\": \"object\"}";
         st = slm_json_schema_to_grammar(sch, strlen(sch), &g);
@@ -1713,8 +1820,6 @@ SLM_API slm_status slm_tool_calls_grammar(slm_tool_format f, const char *tools_j
         }
         free(schema);
         schema = NULL;
-        char pfx[32];
-        snprintf(pfx, sizeof pfx, "tool%d-", k);
         put_renamed(&b, g, pfx);
         sb_put(&b, "\n", 1);
         slm_grammar_text_free(g);
@@ -1727,6 +1832,10 @@ SLM_API slm_status slm_tool_calls_grammar(slm_tool_format f, const char *tools_j
             sb_puts(&b, "\"<function=");
             sb_puts(&b, nm->valuestring);
             sb_puts(&b, ">\" ");
+        } else if (f == SLM_TOOL_FORMAT_COMMAND_R_PLUS) {
+            sb_puts(&b, "\"{\\\"tool_name\\\": \\\"");
+            sb_puts(&b, nm->valuestring);
+            sb_puts(&b, "\\\", \\\"parameters\\\": \" ");
         } else {
             sb_puts(&b, "\"{\\\"name\\\": \\\"");
             sb_puts(&b, nm->valuestring);
@@ -1740,7 +1849,10 @@ SLM_API slm_status slm_tool_calls_grammar(slm_tool_format f, const char *tools_j
     sb_puts(&b, "call ::= ");
     sb_put(&b, calls.p, calls.n);
     sb_puts(&b, "\n");
-    if (f == SLM_TOOL_FORMAT_HERMES) sb_puts(&b, "root ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"\n");
+    if (f == SLM_TOOL_FORMAT_HERMES || f == SLM_TOOL_FORMAT_QWEN3_XML)
+        sb_puts(&b, "root ::= \"<tool_call>\\n\" call \"\\n</tool_call>\"\n");
+    else if (f == SLM_TOOL_FORMAT_COMMAND_R_PLUS)
+        sb_puts(&b, "root ::= \"Action:\\n```json\\n[\\n\" call \"\\n]```\"\n");
     else sb_puts(&b, "root ::= call\n");
     SLM_CHECK(!b.oom && !calls.oom, SLM_ERR_NOMEM, "slm_tool_calls_grammar: out of memory");
     *out = b.p;
