@@ -185,6 +185,11 @@ static void multi_matches_alone_qwen2_q8_0(void)
 {
     check_matches_alone("qwen2", SLM_TYPE_Q8_0, "qwen2_q8", thread_tolerance("qwen2", SLM_TYPE_Q8_0, "qwen2_q8"));
 }
+/* Q5_0 and Q8_0 take the few-row kernels (kernels/batch.h) at 2..7 rows */
+static void multi_matches_alone_qwen2_q5_0(void)
+{
+    check_matches_alone("qwen2", SLM_TYPE_Q5_0, "qwen2_q5", thread_tolerance("qwen2", SLM_TYPE_Q5_0, "qwen2_q5"));
+}
 static void multi_matches_alone_gemma2_q4_0(void)
 {
     check_matches_alone("gemma2", SLM_TYPE_Q4_0, "gemma2_q4", thread_tolerance("gemma2", SLM_TYPE_Q4_0, "gemma2_q4"));
@@ -337,6 +342,7 @@ int main(void)
     if (system(cmd) != 0) return 1;
     RUN(multi_matches_alone_llama_f32);
     RUN(multi_matches_alone_qwen2_q8_0);
+    RUN(multi_matches_alone_qwen2_q5_0);
     RUN(multi_matches_alone_gemma2_q4_0);
     RUN(multi_matches_alone_phi3_f16);
     RUN(multi_rejects_bad_input_and_changes_nothing);

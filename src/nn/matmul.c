@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "kernels/batch.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 #include "nn/nn.h"
@@ -37,12 +38,16 @@ int slm_nn_type_supported(slm_type t)
  * more than the tile saves. Measured with bench/bench_kernels
  * (SLM_BENCH_GEMM=4|8|16, thread CPU time, 512 x 2048 weights): Q4_0,
  * Q5_0, BF16 gain from 4 rows (1.35-1.6x), the k-quants and F16 from 8
- * (1.1-1.5x), Q8_0 only from 16 (0.82x at 8, 1.13x at 16). */
+ * (1.1-1.5x), Q8_0 only from 16 (0.82x at 8, 1.13x at 16). Below the
+ * threshold, 2+ rows take the few-row kernel (batch.h) where the type has
+ * one: Q5_0 moves to 8 for it (896 x 4864 weights from DRAM, per
+ * activation row vs one vec_dot: GEMM 0.58 at 4 rows, 0.40 at 8; few-row
+ * 0.44 at 4), Q8_0 keeps 12 (few-row 0.41 at 4 and 8, GEMM 0.52 at 8). */
 static int64_t mm_gemm_min(slm_type t)
 {
     switch (t) {
+    case SLM_TYPE_Q5_0: return slm_batch_get(t) ? 8 : 4;
     case SLM_TYPE_Q4_0:
-    case SLM_TYPE_Q5_0:
     case SLM_TYPE_BF16: return 4;
     case SLM_TYPE_Q8_0: return 12;
     default: return 8;
@@ -63,6 +68,7 @@ typedef struct mm_job {
     slm_type vdt;
     slm_type gemm_sums;        /* weight type whose GEMM sums follow each row, or 0 */
     int f32_gemm;              /* every matrix is F16/BF16 in a GEMM: rows are rounded F32 */
+    int batch_ext;             /* a few-row kernel reads the rows: extend them (batch.h) */
     const slm_kernels *k;
 } mm_job;
 
@@ -78,6 +84,7 @@ static void mm_convert(void *ctx, int ith, int nth)
         }
         j->k->quant_act[j->vdt](j->x + t * j->ldx, row, j->n_in);
         if (j->gemm_sums) slm_gemm_act_sums(j->gemm_sums, row, j->n_in);
+        if (j->batch_ext) slm_batch_act_extend(row, j->n_in);
     }
 }
 
@@ -169,7 +176,14 @@ void slm_nn_matmul_n(slm_pool *pool, int n_mats, const slm_mat *const *w, const 
         j.gemm[m] = NULL;
         if (vdt != SLM_TYPE_F32 && n_tok >= mm_gemm_min(w[m]->type) && gb && gb <= j.act_stride)
             j.gemm[m] = slm_gemm_get(w[m]->type);
-        if (j.gemm[m] && (w[m]->type == SLM_TYPE_Q4_0 || w[m]->type == SLM_TYPE_Q5_0)) j.gemm_sums = SLM_TYPE_Q4_0;
+        /* 2 rows up to the GEMM threshold: the few-row kernel (same
+         * signature; its rows extend the Q8_0 + sums layout) */
+        const size_t bb = slm_batch_act_bytes(w[0]->n_in);
+        int few = 0;
+        if (!j.gemm[m] && n_tok >= 2 && vdt == SLM_TYPE_Q8_0 && bb && bb <= j.act_stride &&
+            (j.gemm[m] = slm_batch_get(w[m]->type)) != NULL)
+            j.batch_ext = few = 1;
+        if (j.gemm[m] && !few && (w[m]->type == SLM_TYPE_Q4_0 || w[m]->type == SLM_TYPE_Q5_0)) j.gemm_sums = SLM_TYPE_Q4_0;
         f32_gemm &= j.gemm[m] && slm_gemm_act_type(w[m]->type) == SLM_TYPE_F32;
     }
     /* An F32-row GEMM next to a matrix that needs converted rows: all take
