@@ -3,11 +3,10 @@
 # error class (400 401 404 405 413 429 503), embeddings, greedy completions equal to
 # `slm run --temp 0`, streamed deltas equal to the non-streamed text, stop
 # strings, the response cache, a concurrent load (4 clients x 5 requests, none
-# lost or truncated), client disconnects (streaming and not) freeing their
-# slot, the per-request timeout, alerts from --config (p95 latency, error
-# rate, RSS, tokens/s) degrading /health and clearing when their window has
-# passed, and SIGTERM draining a request in flight (new ones get 503) before
-# exiting 0. Tool calls: cli_serve_tools.sh; helpers: serve_helpers.bash.
+# lost or truncated), the metrics, the API key, the body limit, an RSS alert
+# from --config degrading /health. Disconnects, 429, the timeout, SIGTERM
+# draining and alerts clearing: cli_serve_life.sh; tool calls:
+# cli_serve_tools.sh; shared helpers: serve_helpers.bash.
 # Servers bind 127.0.0.1 on a free port (--port 0, read from the log) and are
 # killed at exit. Args: $1 slm binary, $2 testdata dir, $3 scratch dir.
 # Skips (77) without curl, jq or stories260K.
@@ -266,76 +265,6 @@ grep -q "ALERT max_rss_bytes" "$W/B.log" || fail "breach not logged: $(cat "$W/B
 echo 'max_rss_bytes = lots' >"$W/bad.conf"
 "$SLM" serve "$M" --config "$W/bad.conf" --port 0 2>"$W/badconf.err"
 [ $? -eq 2 ] && grep -q "line 1" "$W/badconf.err" || fail "bad --config: $(cat "$W/badconf.err")"
-
-# ---- server C: a slower model for the queue, disconnects and SIGTERM -------
-"$SLM" gen-model --arch llama --dims 384,6,6,6,1152,512 --ctx 1024 --type Q8_0 -o "$W/slow.gguf" >/dev/null 2>&1 ||
-    { fail "gen-model failed"; exit 1; }
-LONG='{"prompt":"hello","max_tokens":900,"ignore_eos":true,"temperature":0'
-start C "$W/slow.gguf" -t 1 --parallel 1 --queue 0 --cache-bytes 0
-C=$PORT
-# A client that goes away mid-stream frees its slot.
-curl -s -N --max-time 1 -H 'Content-Type: application/json' --data-binary "$LONG,\"stream\":true}" \
-    "http://127.0.0.1:$C/v1/completions" >"$W/cut" 2>/dev/null
-grep -q '^data: {' "$W/cut" || fail "no streamed data before the disconnect"
-wait_metric "$C" slm_slots_busy 0 || fail "slot still busy after the client left"
-gen=$(metric "$C" slm_generated_tokens_total)
-[ "$gen" -lt 900 ] || fail "the cancelled generation ran to the end ($gen tokens)"
-# So does a client that gives up waiting for a non-streamed answer.
-curl -s --max-time 1 -o /dev/null -H 'Content-Type: application/json' --data-binary "$LONG,\"seed\":7}" \
-    "http://127.0.0.1:$C/v1/completions" 2>/dev/null
-wait_metric "$C" slm_slots_busy 0 || fail "slot still busy after a non-streaming client left"
-gen2=$(metric "$C" slm_generated_tokens_total)
-[ "$((gen2 - gen))" -lt 900 ] || fail "the abandoned non-streamed generation ran to the end ($((gen2 - gen)) tokens)"
-# One slot, no queue: a second request while the first runs gets 429.
-curl -s --max-time 120 -o "$W/first" -H 'Content-Type: application/json' \
-    --data-binary '{"prompt":"hello","max_tokens":900,"ignore_eos":true,"temperature":0}' \
-    "http://127.0.0.1:$C/v1/completions" &
-CURL=$!
-wait_metric "$C" slm_slots_busy 1 || fail "the first request never started"
-expect_error "$C" 429 POST /v1/completions '{"prompt":"hi","max_tokens":2}'
-# SIGTERM while it runs (900 tokens: long enough on a quiet machine too):
-# it completes in full, then the server exits 0.
-kill -TERM "$PID"
-# while it drains, new requests get 503 shutting_down
-for _ in $(seq 100); do
-    grep -q draining "$W/C.log" && break
-    sleep 0.05
-done
-expect_error "$C" 503 POST /v1/completions '{"prompt":"hi","max_tokens":2}'
-[ "$(jq -r .error.code "$W/out")" = shutting_down ] || fail "request during the drain: $(cat "$W/out")"
-wait "$CURL"
-jq -e '.usage.completion_tokens == 900 and .choices[0].finish_reason == "length"' "$W/first" >/dev/null ||
-    fail "request in flight at SIGTERM was not completed: $(head -c 300 "$W/first")"
-wait_exit "$PID"
-rc=$?
-[ "$rc" -eq 0 ] || fail "server exited $rc after SIGTERM: $(cat "$W/C.log")"
-grep -q "draining 1 request" "$W/C.log" || fail "no drain message: $(cat "$W/C.log")"
-
-# ---- server D: the per-request timeout, and alerts that clear ---------------
-# The timed-out request (a 503 after >= 1 s, with tokens generated at far
-# less than 1e9/s) breaches three thresholds at once; with window_s = 2 they
-# clear by themselves once it is 2 s old, without further traffic.
-echo '{"error_rate": 0.5, "p95_latency_ms": 500, "min_tokens_per_s": 1e9, "window_s": 2}' >"$W/alerts2.conf"
-start D "$W/slow.gguf" -t 1 --timeout 1 --config "$W/alerts2.conf"
-[ "$(req "$PORT" GET /health)" = 200 ] && jq -e '.status == "ok"' "$W/out" >/dev/null || fail "/health before any request: $(cat "$W/out")"
-expect_error "$PORT" 503 POST /v1/completions "$LONG}"
-[ "$(jq -r .error.code "$W/out")" = timeout ] || fail "timeout error: $(cat "$W/out")"
-for a in error_rate p95_latency_ms min_tokens_per_s; do
-    wait_metric "$PORT" "slm_alert_active{alert=\"$a\"}" 1 || fail "alert $a not active after the timeout"
-done
-[ "$(req "$PORT" GET /health)" = 200 ] && jq -e '.status == "degraded"' "$W/out" >/dev/null || fail "/health during the alerts: $(cat "$W/out")"
-for _ in $(seq 100); do
-    req "$PORT" GET /health >/dev/null
-    jq -e '.status == "ok"' "$W/out" >/dev/null && break
-    sleep 0.1
-done
-jq -e '.status == "ok"' "$W/out" >/dev/null || fail "/health still degraded 10 s after the cause: $(cat "$W/out")"
-for a in error_rate p95_latency_ms min_tokens_per_s; do
-    grep -q "ALERT $a" "$W/D.log" && grep -q "alert $a cleared" "$W/D.log" || fail "alert $a not logged or not cleared: $(cat "$W/D.log")"
-    [ "$(metric "$PORT" "slm_alert_breaches_total{alert=\"$a\"}")" = 1 ] || fail "alert $a breach not counted once"
-done
-kill -TERM "$PID"
-wait_exit "$PID" || fail "server D exited $? after SIGTERM"
 
 # Usage errors.
 "$SLM" serve >/dev/null 2>&1
