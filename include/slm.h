@@ -1012,8 +1012,8 @@ typedef struct slm_dna_bench_params {
     void (*on_row)(const slm_dna_bench_row *row, void *user);
     void *user;
     /* glm and glm_probe only (fine-tuning costs a transformer pass per row):
-     * at most this many training / dev rows (seeded subsets taken by the
-     * fine-tuning, within max_train); 0 = all. The test split is always whole. */
+     * at most this many training rows (a seeded subset, within max_train) /
+     * dev rows (the first ones); 0 = all. The test split is always whole. */
     uint64_t glm_max_train, glm_max_dev;
 } slm_dna_bench_params;
 

@@ -471,7 +471,7 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
     int32_t *ids = NULL, *ylab = NULL, *pred = NULL, *dev_y = NULL;
     int *lens = NULL;
     float *pooled = NULL, *dpooled = NULL, *hw = NULL, *hb = NULL, *gw = NULL, *best = NULL;
-    float *feats = NULL, *mu = NULL, *sd = NULL, *fold = NULL;
+    float *feats = NULL, *dev_feats = NULL, *mu = NULL, *sd = NULL, *fold = NULL;
     head_opt ho = {0};
     char *rcbuf = NULL;
     int32_t *scratch = NULL;
@@ -584,6 +584,19 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
             }
     }
 
+    /* probe: the dev rows' features too (forward_pooled is batch-invariant,
+     * so these are the features predict_labels would compute every epoch) */
+    if (p->probe && n_dev) {
+        dev_feats = slm_alloc(n_dev * (size_t)E * sizeof *dev_feats);
+        SLM_CHECK(dev_feats, SLM_ERR_NOMEM, "dna finetune: out of memory for %zu dev features", n_dev);
+        for (size_t i = 0; i < n_dev; i += (size_t)B) {
+            const size_t nb = n_dev - i < (size_t)B ? n_dev - i : (size_t)B;
+            SLM_TRY(forward_pooled(&g, dev, NULL, i, nb, NULL, ids, lens, pooled, rcbuf, scratch, scap,
+                                   p->pool));
+            memcpy(dev_feats + i * E, pooled, nb * E * sizeof(float));
+        }
+    }
+
     /* probe: standardise each feature over the training rows (the head is
      * trained on z-scores and folded back into raw-feature weights below) */
     if (p->probe) {
@@ -678,7 +691,17 @@ slm_status slm_dna_finetune(const slm_dna_finetune_params *p, const slm_seqset *
         } else {
             memcpy(fold, hw, nhead * sizeof *fold);
         }
-        if (n_dev) {
+        if (n_dev && dev_feats) { /* probe: the base is frozen, its dev features were cached */
+            float lg[64];
+            for (size_t i = 0; i < n_dev; i++) {
+                head_logits(fold, fold + (size_t)K * E, K, E, dev_feats + i * E, lg);
+                int bc = 0;
+                for (int c = 1; c < K; c++)
+                    if (lg[c] > lg[bc]) bc = c;
+                pred[i] = bc;
+            }
+            mcc = mcc_of(dev_y, pred, n_dev, K);
+        } else if (n_dev) {
             SLM_TRY(predict_labels(&g, dev, n_dev, fold, fold + (size_t)K * E, K, p->pool, pred,
                                    ids, lens, pooled, rcbuf, scratch, scap));
             mcc = mcc_of(dev_y, pred, n_dev, K);
@@ -726,6 +749,7 @@ fail:
     slm_free(gw);
     slm_free(best);
     slm_free(feats);
+    slm_free(dev_feats);
     slm_free(mu);
     slm_free(sd);
     slm_free(fold);
