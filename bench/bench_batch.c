@@ -15,6 +15,10 @@
  *   gcc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude bench/bench_batch.c \
  *       build-srv/libslm.a -lpcre2-8 -lz -lpthread -lm -o build-srv/bench_batch
  * Run:  build-srv/bench_batch MODEL [threads=2] [rounds=5] [steps=16]
+ * SLM_BENCH_AB=1: every round also runs each K with SLM_BATCH=off (the
+ * few-row kernels of kernels/batch.h disabled), alternating in the same
+ * process, and prints both ("variant":"batch" / "batch_off"), so machine
+ * load and page-cache state hit both alike.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -91,38 +95,46 @@ int main(int argc, char **argv)
         n1[i] = 1;
     }
     static const int ks[] = {1, 2, 4, 8};
-    double tps[4][100], cps[4][100];
+    const int ab = getenv("SLM_BENCH_AB") && atoi(getenv("SLM_BENCH_AB")) > 0;
+    const int nv = ab ? 2 : 1;
+    double tps[2][4][100], cps[2][4][100];
     for (int r = 0; r < rounds; r++)
-        for (int ki = 0; ki < 4; ki++) {
-            const int k = ks[ki];
-            for (int i = 0; i < k; i++) slm_session_truncate(ss[i], N_PROMPT);
-            double t0 = 0, c0 = 0;
-            for (int s = 0; s <= steps; s++) {
-                if (s == 1) { /* step 0 warms up */
-                    t0 = now_s();
-                    c0 = cpu_s();
+        for (int ki = 0; ki < 4; ki++)
+            for (int v = 0; v < nv; v++) {
+                const int k = ks[ki];
+                if (v == 1) setenv("SLM_BATCH", "off", 1);
+                else if (ab) unsetenv("SLM_BATCH");
+                for (int i = 0; i < k; i++) slm_session_truncate(ss[i], N_PROMPT);
+                double t0 = 0, c0 = 0;
+                for (int s = 0; s <= steps; s++) {
+                    if (s == 1) { /* step 0 warms up */
+                        t0 = now_s();
+                        c0 = cpu_s();
+                    }
+                    for (int i = 0; i < k; i++) tok[i] = tok_stream(&rng, n_vocab);
+                    if (slm_decode_multi(ss, tp, n1, (size_t)k) != SLM_OK) {
+                        fprintf(stderr, "bench_batch: %s\n", slm_last_error());
+                        return 1;
+                    }
                 }
-                for (int i = 0; i < k; i++) tok[i] = tok_stream(&rng, n_vocab);
-                if (slm_decode_multi(ss, tp, n1, (size_t)k) != SLM_OK) {
-                    fprintf(stderr, "bench_batch: %s\n", slm_last_error());
-                    return 1;
-                }
+                tps[v][ki][r] = (double)k * steps / (now_s() - t0);
+                cps[v][ki][r] = (double)k * steps / (cpu_s() - c0);
             }
-            tps[ki][r] = (double)k * steps / (now_s() - t0);
-            cps[ki][r] = (double)k * steps / (cpu_s() - c0);
+    for (int v = 0; v < nv; v++) {
+        double med[4], cmed[4];
+        for (int ki = 0; ki < 4; ki++) {
+            qsort(tps[v][ki], (size_t)rounds, sizeof(double), cmp_d);
+            qsort(cps[v][ki], (size_t)rounds, sizeof(double), cmp_d);
+            med[ki] = tps[v][ki][rounds / 2];
+            cmed[ki] = cps[v][ki][rounds / 2];
         }
-    double med[4], cmed[4];
-    for (int ki = 0; ki < 4; ki++) {
-        qsort(tps[ki], (size_t)rounds, sizeof(double), cmp_d);
-        qsort(cps[ki], (size_t)rounds, sizeof(double), cmp_d);
-        med[ki] = tps[ki][rounds / 2];
-        cmed[ki] = cps[ki][rounds / 2];
+        for (int ki = 0; ki < 4; ki++)
+            printf("{\"engine\":\"slm\",%s\"sequences\":%d,\"threads\":%d,\"rounds\":%d,\"steps\":%d,"
+                   "\"tokens_per_s_median\":%.3f,\"ratio_to_1\":%.3f,\"tokens_per_cpu_s_median\":%.3f,"
+                   "\"cpu_ratio_to_1\":%.3f}\n",
+                   !ab ? "" : v ? "\"variant\":\"batch_off\"," : "\"variant\":\"batch\",", ks[ki], threads,
+                   rounds, steps, med[ki], med[ki] / med[0], cmed[ki], cmed[ki] / cmed[0]);
     }
-    for (int ki = 0; ki < 4; ki++)
-        printf("{\"engine\":\"slm\",\"sequences\":%d,\"threads\":%d,\"rounds\":%d,\"steps\":%d,"
-               "\"tokens_per_s_median\":%.3f,\"ratio_to_1\":%.3f,\"tokens_per_cpu_s_median\":%.3f,"
-               "\"cpu_ratio_to_1\":%.3f}\n",
-               ks[ki], threads, rounds, steps, med[ki], med[ki] / med[0], cmed[ki], cmed[ki] / cmed[0]);
     for (int i = 0; i < K_MAX; i++) slm_session_free(ss[i]);
     slm_model_free(m);
     return 0;
