@@ -7,6 +7,8 @@
  * time of one full GEMV, the weight bandwidth it implies and the ratio
  * (and the best run: on a shared machine the median mostly measures the
  * other processes).
+ * Types with a vec_dot_r4 also time token generation 4 weight rows per
+ * call against one vec_dot per row.
  * Types with a vec_dot_x4 also time a batch of 4 activation rows (prompt
  * processing): 4 vec_dot calls per weight row against one vec_dot_x4.
  *
@@ -119,6 +121,35 @@ static double gemv_seconds(slm_vec_dot_fn dot, const uint8_t *w, size_t row_byte
     const double t0 = now_s();
     for (int r = 0; r < ROWS; r++) dot(COLS, &y[r], w + (size_t)r * row_bytes, a);
     return now_s() - t0;
+}
+
+/* Token generation through vec_dot_r4: 4 weight rows per call against the
+ * one activation row, timed alternately with one vec_dot per row. */
+static void bench_r4(slm_type t, int reps, const slm_kernels *kb, const uint8_t *w, size_t row_bytes,
+                     const void *a)
+{
+    float *ya = malloc((size_t)ROWS * sizeof(float)), *yb = malloc((size_t)ROWS * sizeof(float));
+    double *ta = malloc((size_t)reps * sizeof(double)), *tb = malloc((size_t)reps * sizeof(double));
+    if (!ya || !yb || !ta || !tb) goto done;
+    for (int k = 0; k < reps; k++) {
+        ta[k] = gemv_seconds(kb->vec_dot[t], w, row_bytes, a, ya);
+        const double t0 = now_s();
+        for (int r = 0; r + 4 <= ROWS; r += 4) kb->vec_dot_r4[t](COLS, &yb[r], w + (size_t)r * row_bytes, row_bytes, a);
+        tb[k] = now_s() - t0;
+    }
+    int bad = 0;
+    for (int r = 0; r + 4 <= ROWS; r++)
+        if (!(fabsf(ya[r] - yb[r]) <= 1e-4f * (fabsf(ya[r]) + 1.0f))) bad++;
+    qsort(ta, (size_t)reps, sizeof(double), cmp_double);
+    qsort(tb, (size_t)reps, sizeof(double), cmp_double);
+    printf("        4 rows per call: vec_dot %8.3f ms   vec_dot_r4 %8.3f ms   x%.2f   (best %.3f / %.3f)%s\n",
+           1e3 * ta[reps / 2], 1e3 * tb[reps / 2], ta[reps / 2] / tb[reps / 2], 1e3 * ta[0], 1e3 * tb[0],
+           bad ? "   MISMATCH" : "");
+done:
+    free(ya);
+    free(yb);
+    free(ta);
+    free(tb);
 }
 
 /* A batch of 4 activation rows (prompt processing): every weight row
@@ -253,6 +284,7 @@ static void bench_type(slm_type t, int reps, const slm_kernels *ka, const slm_ke
     printf("%-7s %7.1f MB  %-6s %8.3f ms %6.2f GB/s   %-6s %8.3f ms %6.2f GB/s   x%.2f   (best %.2f / %.2f GB/s)\n",
            tr->name, mbytes, ka->isa, 1e3 * ma, mbytes / 1e3 / ma, kb->isa, 1e3 * mb, mbytes / 1e3 / mb,
            ma / mb, mbytes / 1e3 / ta[0], mbytes / 1e3 / tb[0]);
+    if (kb->vec_dot_r4[t]) bench_r4(t, reps, kb, w, row_bytes, a);
     if (kb->vec_dot_x4[t]) bench_x4(t, reps, kb, w, row_bytes);
     const char *gemm_env = getenv("SLM_BENCH_GEMM");
     if (kb->vec_dot_x4[t] && gemm_env && atoi(gemm_env) > 0) bench_gemm(t, reps, kb, w, row_bytes, atoi(gemm_env));

@@ -289,6 +289,59 @@ static void isa_x4_dots_match_scalar_per_activation_row(void)
     CHECK(tested >= 4 || strcmp(isa_k.isa, "avx2") != 0, "only %d types have an AVX2 vec_dot_x4", tested);
 }
 
+/* vec_dot_r4: four weight rows (stride larger than a row) against one
+ * activation row: each of the 4 results within tolerance of the scalar
+ * vec_dot of that row, and nothing written past s[3]. */
+static void isa_r4_dots_match_scalar_per_weight_row(void)
+{
+    if (!have_isa) return;
+    int tested = 0;
+    for (int t = 0; t < SLM_TYPE_COUNT; t++) {
+        const slm_type_traits *tr = slm_type_traits_get((slm_type)t);
+        if (!tr || !isa_k.vec_dot_r4[t]) continue;
+        const slm_type at = tr->vec_dot_type;
+        int64_t len[8];
+        const int nl = row_lengths((slm_type)t, len);
+        for (int k = 0; k < nl; k++) {
+            const int64_t n = len[k];
+            const size_t w_row = slm_type_row_size((slm_type)t, n), w_stride = w_row + 6;
+            uint8_t *w = calloc(4, w_stride);
+            void *a = malloc(slm_type_row_size(at, n));
+            float *x = malloc((size_t)n * sizeof(float));
+            float *wf = malloc((size_t)n * sizeof(float)), *af = malloc((size_t)n * sizeof(float));
+            REQUIRE(w && a && x && wf && af, "allocation");
+            random_floats(x, n);
+            scalar_k.quant_act[at](x, a, n);
+            slm_type_traits_get(at)->to_float(a, af, n);
+            float ref[4];
+            double mag[4];
+            for (int r = 0; r < 4; r++) {
+                REQUIRE(make_row((slm_type)t, w + r * w_stride, n), "%s: no way to build a weight row", tr->name);
+                scalar_k.vec_dot[t](n, &ref[r], w + r * w_stride, a);
+                tr->to_float(w + r * w_stride, wf, n);
+                mag[r] = 0.0;
+                for (int64_t i = 0; i < n; i++) mag[r] += fabs((double)wf[i] * (double)af[i]);
+            }
+            float s[5] = {-12345.0f, -12345.0f, -12345.0f, -12345.0f, -12345.0f};
+            isa_k.vec_dot_r4[t](n, s, w, w_stride, a);
+            n_dots += 4;
+            for (int r = 0; r < 4; r++)
+                CHECK(fabs((double)s[r] - ref[r]) <= 1e-5 * mag[r] + 1e-30,
+                      "%s %s n=%lld weight row %d: r4 %.9g, scalar %.9g", isa_k.isa, tr->name, (long long)n, r,
+                      s[r], ref[r]);
+            CHECK(s[4] == -12345.0f, "%s r4 wrote past its 4 results", tr->name);
+            free(w);
+            free(a);
+            free(x);
+            free(wf);
+            free(af);
+        }
+        tested++;
+    }
+    /* vec_dot_r4 is optional; AVX2 has it for Q4_0 */
+    CHECK(tested >= 1 || strcmp(isa_k.isa, "avx2") != 0, "no AVX2 vec_dot_r4");
+}
+
 /* Run the scalar and AVX2 quantizer of activation type t on x (n values)
  * and require identical bytes; both buffers start zeroed so bytes a
  * quantizer leaves alone compare equal. */
@@ -424,6 +477,7 @@ static void test_isa(const char *isa, int runs, void (*add)(slm_kernels *), void
     RUN(isa_dots_match_scalar_on_quantized_rows);
     RUN(isa_dots_match_scalar_on_random_block_bytes);
     RUN(isa_x4_dots_match_scalar_per_activation_row);
+    RUN(isa_r4_dots_match_scalar_per_weight_row);
     RUN(isa_act_quantizers_match_scalar_byte_for_byte);
     RUN(isa_act_quantizers_round_ties_like_scalar);
 }

@@ -76,14 +76,29 @@ static void init(void)
 #endif
 }
 
+/* SLM_ROWS4=off: token generation through one vec_dot per weight row (A/B
+ * runs of the four-row kernels). */
+static void rows4_cap(void)
+{
+    const char *env = getenv("SLM_ROWS4");
+    if (env && strcmp(env, "off") == 0)
+        for (int t = 0; t < SLM_TYPE_COUNT; t++) active.vec_dot_r4[t] = NULL;
+}
+
+static void init_all(void)
+{
+    init();
+    rows4_cap();
+}
+
 const slm_kernels *slm_kernels_get(void)
 {
-    pthread_once(&once, init);
+    pthread_once(&once, init_all);
     return &active;
 }
 
 const slm_kernels *slm_kernels_scalar(void)
 {
-    pthread_once(&once, init);
+    pthread_once(&once, init_all);
     return &scalar;
 }

@@ -4,7 +4,8 @@
  * (avx2/, avx512/, neon/) overwrites only the entries it speeds up, in
  * ascending order of capability, as cpu.c detects them. SLM_ISA=scalar|avx2|
  * avx512 (x86) or scalar|neon|dotprod (ARM) in the environment caps the
- * level (tests and A/B runs). Kernels are
+ * level (tests and A/B runs); SLM_ROWS4=off drops the vec_dot_r4 entries
+ * (A/B runs of token generation). Kernels are
  * pure functions: no allocation, no global state, no threads of their own.
  */
 #ifndef SLM_KERNELS_H
@@ -32,12 +33,20 @@ typedef void (*slm_act_quant_fn)(const float *x, void *y, int64_t n);
 typedef void (*slm_vec_dot_x4_fn)(int64_t n, float *s, size_t s_stride, const void *w,
                                   const void *a, size_t a_stride, int n_act);
 
+/* Optional, for one activation row (token generation): four weight rows,
+ * the r-th at w + r * w_stride bytes, against one activation row:
+ * s[r] = w_r . a, r = 0..3. Same result as vec_dot on each row up to float
+ * summation order; each activation block is loaded once for the four rows.
+ * A NULL entry means: call vec_dot once per weight row. */
+typedef void (*slm_vec_dot_r4_fn)(int64_t n, float *s, const void *w, size_t w_stride, const void *a);
+
 typedef struct slm_kernels {
     const char *isa;                          /* "scalar", "avx2", ... */
     slm_vec_dot_fn vec_dot[SLM_TYPE_COUNT];   /* indexed by weight type */
     slm_act_quant_fn quant_act[SLM_TYPE_COUNT]; /* indexed by activation type */
     slm_to_float_fn to_float[SLM_TYPE_COUNT]; /* fast dequantization (rows) */
     slm_vec_dot_x4_fn vec_dot_x4[SLM_TYPE_COUNT]; /* optional (NULL: vec_dot per row) */
+    slm_vec_dot_r4_fn vec_dot_r4[SLM_TYPE_COUNT]; /* optional (NULL: vec_dot per row) */
 } slm_kernels;
 
 /* The active table (initialised on first call, thread-safe). */

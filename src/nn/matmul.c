@@ -98,6 +98,7 @@ static void mm_range(const mm_job *j, int m, int64_t r0, int64_t r1)
     const int64_t ldy = j->ldy[m];
     slm_vec_dot_fn dot = j->k->vec_dot[w->type];
     slm_vec_dot_x4_fn dot4 = j->k->vec_dot_x4[w->type];
+    slm_vec_dot_r4_fn dotr4 = j->k->vec_dot_r4[w->type];
     const uint8_t *base = w->data;
     /* activation row t at a0 + t * as bytes */
     const uint8_t *a0 = j->act ? j->act : (const uint8_t *)j->x;
@@ -117,9 +118,15 @@ static void mm_range(const mm_job *j, int m, int64_t r0, int64_t r1)
                     dot4(w->n_in, &y[t * ldy + r], (size_t)ldy, base + (size_t)r * w->row_bytes,
                          a0 + (size_t)t * as, as, na);
             }
-        for (; t < j->n_tok; t++)
-            for (int64_t r = rb; r < re; r++)
+        for (; t < j->n_tok; t++) {
+            int64_t r = rb;
+            if (dotr4)
+                for (; r + 4 <= re; r += 4)
+                    dotr4(w->n_in, &y[t * ldy + r], base + (size_t)r * w->row_bytes, w->row_bytes,
+                          a0 + (size_t)t * as);
+            for (; r < re; r++)
                 dot(w->n_in, &y[t * ldy + r], base + (size_t)r * w->row_bytes, a0 + (size_t)t * as);
+        }
     }
 }
 

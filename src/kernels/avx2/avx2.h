@@ -52,6 +52,9 @@ void slm_vec_dot_x4_q3_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w
 void slm_vec_dot_x4_iq4_xs_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 void slm_vec_dot_x4_q6_k_q8_k_avx2(int64_t n, float *s, size_t ss, const void *w, const void *a, size_t as, int na);
 
+/* ---- four weight rows . one activation row (kernels.h vec_dot_r4) ---- */
+void slm_vec_dot_r4_q4_0_q8_0_avx2(int64_t n, float *s, const void *w, size_t ws, const void *a);
+
 /* ---- activation quantizers: F32 row -> activation type ---- */
 void slm_quant_act_f16_avx2(const float *x, void *y, int64_t n);
 void slm_quant_act_bf16_avx2(const float *x, void *y, int64_t n);

@@ -40,6 +40,8 @@ void slm_kernels_add_avx2(slm_kernels *k)
     k->vec_dot_x4[SLM_TYPE_Q3_K] = slm_vec_dot_x4_q3_k_q8_k_avx2;
     k->vec_dot_x4[SLM_TYPE_IQ4_XS] = slm_vec_dot_x4_iq4_xs_q8_k_avx2;
 
+    k->vec_dot_r4[SLM_TYPE_Q4_0] = slm_vec_dot_r4_q4_0_q8_0_avx2;
+
     k->quant_act[SLM_TYPE_F16] = slm_quant_act_f16_avx2;
     k->quant_act[SLM_TYPE_BF16] = slm_quant_act_bf16_avx2;
     k->quant_act[SLM_TYPE_Q8_0] = slm_quant_act_q8_0_avx2;
