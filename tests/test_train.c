@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "sample/rng.h"
 #include "slm.h"
+#include "train/fexp.h"
 #include "train/train_data.h"
 #include "train/trainer.h"
 
@@ -60,6 +61,20 @@ static double fd_check(loss_fn f, float *x, const float *g, size_t n, float h)
         den += fd * fd;
     }
     return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* ---- fast exp ---- */
+static void fexp_is_within_2_ulp_of_exp(void)
+{
+    double worst = 0.0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0007f) {
+        const double e = exp((double)x), d = fabs(slm_fexp(x) - e) / e;
+        worst = d > worst ? d : worst;
+    }
+    printf("  fexp: worst relative error %.2e on [-87, 88]\n", worst);
+    CHECK(worst < 2.4e-7, "fexp error %g", worst); /* 2 ulp at 1: 2 * 2^-23 */
+    CHECK(slm_fexp(-1000.0f) > 0.0f && slm_fexp(-1000.0f) < 1e-37f && isfinite(slm_fexp(1000.0f)),
+          "clamping");
 }
 
 /* ---- rmsnorm ---- */
@@ -664,6 +679,7 @@ int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/test_train_tmp", SLM_BINARY_DIR);
     mkdir(tmpdir, 0755);
+    RUN(fexp_is_within_2_ulp_of_exp);
     RUN(rmsnorm_backward_matches_finite_differences);
     RUN(matmul_backward_matches_finite_differences_with_blas_and_without);
     RUN(rope_backward_matches_finite_differences);

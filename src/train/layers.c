@@ -8,9 +8,14 @@
  * (SLM_HAVE_OPENBLAS, set only for src/train), else to a pool-threaded loop.
  * Both are deterministic for a fixed thread count.
  */
+/* before any function: lets GCC vectorize the clamps and max of fexp.h */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <math.h>
 #include <string.h>
 
+#include "train/fexp.h"
 #include "train/trainer.h"
 
 #ifdef SLM_HAVE_OPENBLAS
@@ -306,14 +311,8 @@ static void attn_fwd_run(void *ctx, int ith, int nth)
 /* Softmax of row t of the scores in place over s <= t; 0 above. */
 static void causal_softmax_row(float *pt, int t, int T)
 {
-    float mx = -INFINITY;
-    for (int s = 0; s <= t; s++) mx = pt[s] > mx ? pt[s] : mx;
-    float sum = 0.0f;
-    for (int s = 0; s <= t; s++) {
-        pt[s] = expf(pt[s] - mx);
-        sum += pt[s];
-    }
-    const float inv = 1.0f / sum;
+    const float mx = slm_vmax(pt, t + 1);
+    const float inv = 1.0f / slm_vexp_sum(pt, pt, mx, t + 1);
     for (int s = 0; s <= t; s++) pt[s] *= inv;
     for (int s = t + 1; s < T; s++) pt[s] = 0.0f;
 }
@@ -466,7 +465,7 @@ void slm_tl_attention_backward(slm_pool *pool, float *dq, float *dk, float *dv, 
 
 void slm_tl_swiglu_forward(float *a, const float *g, const float *u, size_t n)
 {
-    for (size_t i = 0; i < n; i++) a[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+    for (size_t i = 0; i < n; i++) a[i] = g[i] / (1.0f + slm_fexp(-g[i])) * u[i];
 }
 
 /* d silu(g)/dg = sig(g) (1 + g (1 - sig(g))). */
@@ -474,7 +473,7 @@ void slm_tl_swiglu_backward(float *dg, float *du, const float *da, const float *
                             size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const float sg = 1.0f / (1.0f + expf(-g[i]));
+        const float sg = 1.0f / (1.0f + slm_fexp(-g[i]));
         dg[i] += da[i] * u[i] * sg * (1.0f + g[i] * (1.0f - sg));
         du[i] += da[i] * g[i] * sg;
     }

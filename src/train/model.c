@@ -3,6 +3,10 @@
  * activation block, and the whole-model forward and backward composed from
  * layers.c. Shapes follow src/model/forward.c's llama path exactly.
  */
+/* before any function: lets GCC vectorize the clamps and max of fexp.h */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +14,7 @@
 
 #include "base/alloc.h"
 #include "base/status.h"
+#include "train/fexp.h"
 #include "train/trainer.h"
 
 const char *const slm_tprof_names[SLM_TP_N] = {
@@ -305,7 +310,7 @@ static void row_run(void *ctx, int ith, int nth)
         break;
     case RJ_SWIGLU_B: /* dg, du overwritten (not accumulated) */
         for (size_t i = o; i < o + cnt * n; i++) {
-            const float g = j->g[i], sg = 1.0f / (1.0f + expf(-g)), da = j->dy[i];
+            const float g = j->g[i], sg = 1.0f / (1.0f + slm_fexp(-g)), da = j->dy[i];
             j->dx[i] = da * j->u[i] * sg * (1.0f + g * (1.0f - sg));
             j->y[i] = da * g * sg;
         }
@@ -313,11 +318,8 @@ static void row_run(void *ctx, int ith, int nth)
     case RJ_XENT: /* losses and log-sum-exp per row */
         for (int t = lo; t < hi; t++) {
             const float *z = j->x + (size_t)t * n;
-            float mx = -INFINITY;
-            for (size_t i = 0; i < n; i++) mx = z[i] > mx ? z[i] : mx;
-            double sum = 0.0;
-            for (size_t i = 0; i < n; i++) sum += expf(z[i] - mx);
-            const float lse = mx + (float)log(sum);
+            const float mx = slm_vmax(z, (int)n);
+            const float lse = mx + logf(slm_exp_sum(z, mx, (int)n));
             j->lse[t] = lse;
             j->losses[t] = lse - z[j->targets[t]];
         }
@@ -326,7 +328,7 @@ static void row_run(void *ctx, int ith, int nth)
         for (int t = lo; t < hi; t++) {
             float *z = j->y + (size_t)t * n;
             const float lse = j->lse[t], sc = j->scale;
-            for (size_t i = 0; i < n; i++) z[i] = expf(z[i] - lse) * sc;
+            for (size_t i = 0; i < n; i++) z[i] = slm_fexp(z[i] - lse) * sc;
             z[j->targets[t]] -= sc;
         }
         break;
