@@ -1,11 +1,13 @@
 /* gemm.c — picks the GEMM kernels of gemm.h for the active kernel level and
  * owns the GEMM activation layout (blocks + per-block sums). AVX2 has
- * Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K, F16 and BF16; every other (type, ISA)
+ * Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K, F16 and BF16; AArch64 has Q4_0 and
+ * Q8_0 (SDOT, or SMMLA with FEAT_I8MM); every other (type, ISA)
  * returns NULL and matmul falls back to the per-row kernels.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cpu.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
@@ -29,6 +31,20 @@ slm_gemm_fn slm_gemm_get(slm_type t)
     case SLM_TYPE_Q6_K: return slm_gemm_q6_k_q8_k_avx2;
     case SLM_TYPE_F16: return slm_gemm_f16_f32_avx2;
     case SLM_TYPE_BF16: return slm_gemm_bf16_f32_avx2;
+    default: return NULL;
+    }
+#elif SLM_HAVE_NEON_DOTPROD
+    /* AArch64: SDOT tiles at the dotprod level; SMMLA tiles when the CPU
+     * has FEAT_I8MM (HWCAP2) and SLM_ISA is unset or "i8mm" (the top ARM
+     * level, which has no per-row kernels of its own: the table stays
+     * dotprod's) */
+    const slm_kernels *k = slm_kernels_get();
+    if (!k || strcmp(k->isa, "dotprod") != 0) return NULL;
+    const char *isa = getenv("SLM_ISA");
+    const int i8mm = slm_cpu_get()->neon_i8mm && (!isa || !*isa || strcmp(isa, "i8mm") == 0);
+    switch (t) {
+    case SLM_TYPE_Q4_0: return i8mm ? slm_gemm_q4_0_q8_0_i8mm : slm_gemm_q4_0_q8_0_dotprod;
+    case SLM_TYPE_Q8_0: return i8mm ? slm_gemm_q8_0_q8_0_i8mm : slm_gemm_q8_0_q8_0_dotprod;
     default: return NULL;
     }
 #else

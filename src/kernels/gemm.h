@@ -82,4 +82,17 @@ void slm_gemm_bf16_f32_avx2(int64_t n, const void *w, size_t w_stride, int64_t n
                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
 #endif
 
+#if SLM_HAVE_NEON_DOTPROD
+/* AArch64 (kernels/neon/gemm_dotprod.c, gemm_i8mm.c): Q4_0 and Q8_0 with
+ * SDOT at the dotprod level, with SMMLA at the i8mm level. */
+void slm_gemm_q4_0_q8_0_dotprod(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                                const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q8_0_q8_0_dotprod(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                                const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q4_0_q8_0_i8mm(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+void slm_gemm_q8_0_q8_0_i8mm(int64_t n, const void *w, size_t w_stride, int64_t n_rows,
+                             const void *a, size_t a_stride, int64_t n_act, float *y, size_t ldy);
+#endif
+
 #endif

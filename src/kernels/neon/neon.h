@@ -46,6 +46,9 @@ SLM_NEON_INTDOT_DECLARE(dotprod)
 
 /* ---- shared helpers ---- */
 
+/* Fully unroll a short constant loop (lane indices must be constants). */
+#define SLM_NEON_UNROLL _Pragma("GCC unroll 8")
+
 /* Sum of the 4 lanes. */
 static inline float slm_neon_hsum_f32(float32x4_t v)
 {
