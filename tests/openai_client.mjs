@@ -185,6 +185,12 @@ if (toolCallArg === '1') {
   const fc = fin.choices[0].message.tool_calls?.[0];
   check(fc?.function.name === 'get_time' && fc.function.arguments === nc.function.arguments && fc.id.startsWith('call_'),
     'the client\'s stream helper assembles the streamed call', fin.choices[0]);
+  // the usual next turn: the assistant message with its call goes back with
+  // the tool's result; the template renders both and the model answers
+  const follow = await client.chat.completions.create({ model: 'x', tools: tools2, max_tokens: 8, temperature: 0,
+    messages: [...named.messages, nr.choices[0].message, { role: 'tool', tool_call_id: nc.id, content: '12:00' }] });
+  check(typeof follow.choices[0].message.content === 'string' && follow.usage.prompt_tokens > nr.usage.prompt_tokens,
+    'a follow-up turn with the call and the tool result is answered', follow.choices[0]);
   try {
     await client.chat.completions.create({ ...named, tool_choice: { type: 'function', function: { name: 'nope' } } });
     check(false, 'an unknown named tool is refused');
