@@ -49,6 +49,13 @@ static void usage(FILE *f)
             "run:\n"
             "      --eval-every K       validation every K steps (default: at the end)\n"
             "      --eval-batches N     validation micro-batches (default 8)\n"
+            "      --checkpoint FILE    save student + optimizer state here (and the teacher\n"
+            "                           cache, if any, at the same moments)\n"
+            "      --checkpoint-every N steps between checkpoints (default 200)\n"
+            "      --resume FILE        continue a distillation checkpoint bit-exactly (its\n"
+            "                           settings win, temperature/alpha/topk included; the\n"
+            "                           teacher and data must be the same; --steps N may\n"
+            "                           extend the run)\n"
             "      --svg FILE           loss curve (default: S.gguf with .svg)\n"
             "      --progress           progress bar even when stderr is not a terminal\n"
             "      --log-every N        plain progress line every N steps (default 10)\n"
@@ -137,10 +144,6 @@ static int parse(opts *o, int argc, char **argv, int from_file)
             if (!(o->out = cli_value(&a))) return CLI_USAGE;
         } else if (cli_is(&a, "--svg", NULL)) {
             if (!(o->svg = cli_value(&a))) return CLI_USAGE;
-        } else if (cli_is(&a, "--checkpoint", NULL) || cli_is(&a, "--resume", NULL) ||
-                   cli_is(&a, "--checkpoint-every", NULL)) {
-            return cli_usage_error(a.cmd, "%s: checkpoints are not supported by distill yet",
-                                   a.opt);
         } else if (cli_train_option(&a, p, &rc)) {
             /* model shape and optimiser: cli/train_opts.c */
         } else if (cli_is(&a, "--progress", NULL)) {

@@ -1057,9 +1057,12 @@ SLM_API slm_status slm_dna_bench_report(const slm_dna_bench_row *rows, size_t n_
  * `tokenizer` if given, which must have the teacher's vocabulary size and
  * token texts (SLM_ERR_ARG "tokenizer mismatch" otherwise). Validation
  * (val_files) reports the student's cross-entropy as val_loss and the mean
- * KL(teacher || student) at T = 1 over the full vocabulary. Checkpoints and
- * resume (train.checkpoint, train.resume) are not supported: SLM_ERR_ARG.
- * Errors as slm_train, plus SLM_ERR_FORMAT for a malformed cache file. */
+ * KL(teacher || student) at T = 1 over the full vocabulary. Checkpoints
+ * (train.checkpoint, written with the teacher cache) and resume
+ * (train.resume) work as in slm_train: the continuation is bit-exact, the
+ * checkpoint's settings win (temperature, alpha and top_k included), and a
+ * checkpoint from other data, another teacher or slm_train is refused
+ * (SLM_ERR_ARG). Errors as slm_train, plus SLM_ERR_FORMAT for a malformed cache file. */
 typedef struct slm_distill_params {
     slm_train_params train;  /* student shape, optimisation, progress, loss_svg */
     const char *tokenizer;   /* NULL: the teacher's */

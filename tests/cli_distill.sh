@@ -6,7 +6,8 @@
 # and writes the same student byte for byte, a cache made with another
 # temperature is refused, a student tokenizer that differs from the
 # teacher's is refused (exit 1, "must share the tokenizer"), and usage
-# errors exit 2 without writing a file. Args: $1 slm binary, $2 testdata
+# errors exit 2 without writing a file; --checkpoint + --resume continues
+# bit-exactly (3 + 3 steps == 6). Args: $1 slm binary, $2 testdata
 # dir, $3 scratch dir.
 set -u
 SLM=$1
@@ -63,6 +64,19 @@ cmp -s "$SCRATCH/c1.gguf" "$SCRATCH/c2.gguf" || fail "cached run wrote a differe
 [ $? -eq 1 ] || fail "a cache made at another temperature was not refused"
 grep -q "temperature" "$SCRATCH/err" || fail "refusal does not name the field: $(cat "$SCRATCH/err")"
 [ ! -f "$SCRATCH/c3.gguf" ] || fail "refused run wrote a model"
+
+# --checkpoint then --resume: 3 + 3 steps write the same student as 6 straight
+# (with warmup 2 the learning rates of steps 1-3 do not depend on --steps:
+# the cosine starts at its peak; the resumed run stretches the schedule to 6)
+"$SLM" distill --teacher "$T" --student "$SCRATCH/student.cfg" --data "$TXT" -o "$SCRATCH/r6.gguf" \
+    --alpha 0.7 >/dev/null 2>"$SCRATCH/err" || fail "6 steps: $(cat "$SCRATCH/err")"
+"$SLM" distill --teacher "$T" --student "$SCRATCH/student.cfg" --data "$TXT" -o "$SCRATCH/r3.gguf" \
+    --alpha 0.7 --steps 3 --checkpoint "$SCRATCH/r.ckpt" >/dev/null 2>"$SCRATCH/err" ||
+    fail "3 steps with --checkpoint: $(cat "$SCRATCH/err")"
+"$SLM" distill --teacher "$T" --student "$SCRATCH/student.cfg" --data "$TXT" -o "$SCRATCH/rr.gguf" \
+    --steps 6 --resume "$SCRATCH/r.ckpt" >/dev/null 2>"$SCRATCH/err" ||
+    fail "--resume: $(cat "$SCRATCH/err")"
+cmp -s "$SCRATCH/r6.gguf" "$SCRATCH/rr.gguf" || fail "3 + resume + 3 steps differ from 6 straight"
 
 # another tokenizer
 "$SLM" distill --teacher "$T" --student "$SCRATCH/student.cfg" --data "$TXT" --tokenizer "$OTHER_TOK" \

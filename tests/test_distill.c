@@ -453,6 +453,87 @@ static void a_cached_teacher_pass_is_paid_once_and_gives_the_same_student(void)
     remove(cache);
 }
 
+/* Losses per step through the progress callback; returns 1 (cancel) after
+ * step stop_at when set. */
+typedef struct loss_log {
+    float loss[64];
+    int n, stop_at;
+} loss_log;
+
+static int log_loss(const slm_train_progress *pr, void *user)
+{
+    loss_log *l = user;
+    if (pr->step >= 1 && pr->step <= 64) l->loss[pr->step - 1] = pr->loss;
+    l->n = (int)pr->step;
+    return l->stop_at && (int)pr->step == l->stop_at;
+}
+
+/* N steps straight == N/2, a checkpoint (written by the cancel), and a
+ * resumed N/2: the same losses bit for bit and the same student file, with
+ * the full teacher distribution and with a top-K teacher cache (the second
+ * half starts with the cache the first half left). */
+static void resume_after_a_checkpoint_continues_bit_exactly(void)
+{
+    char out1[300], out2[300], ck[300], cache1[300], cache2[300];
+    tmp_path(out1, sizeof out1, "r1.gguf");
+    tmp_path(out2, sizeof out2, "r2.gguf");
+    tmp_path(ck, sizeof ck, "distill.ckpt");
+    tmp_path(cache1, sizeof cache1, "r1.cache");
+    tmp_path(cache2, sizeof cache2, "r2.cache");
+    const char *files[1] = {g_text};
+    for (int cached = 0; cached <= 1; cached++) {
+        remove(cache1), remove(cache2), remove(ck);
+        slm_distill_params dp = slm_distill_default_params();
+        dp.train = student_params();
+        dp.train.n_steps = 12;
+        dp.train.progress = log_loss;
+        dp.alpha = 0.7f;
+        dp.temperature = 2.0f;
+        if (cached) dp.top_k = 8, dp.teacher_cache = cache1;
+        loss_log full = {0}, part = {.stop_at = 6}, rest = {0};
+        dp.train.user = &full;
+        REQUIRE(slm_distill(&dp, g_teacher, files, 1, NULL, 0, out1, NULL) == SLM_OK, "%s",
+                slm_last_error());
+        if (cached) dp.teacher_cache = cache2;
+        dp.train.user = &part;
+        dp.train.checkpoint = ck;
+        dp.train.checkpoint_every = 100; /* the cancel at step 6 writes it */
+        CHECK(slm_distill(&dp, g_teacher, files, 1, NULL, 0, out2, NULL) == SLM_ERR_CANCELLED,
+              "cancel: %s", slm_last_error());
+        dp.train.user = &rest;
+        dp.train.resume = ck;
+        dp.train.lr = 5.0f;  /* ignored: the checkpoint's settings win */
+        dp.alpha = 0.1f;     /* so are the distillation settings */
+        slm_distill_stats st;
+        REQUIRE(slm_distill(&dp, g_teacher, files, 1, NULL, 0, out2, &st) == SLM_OK, "%s",
+                slm_last_error());
+        for (int i = 0; i < 6; i++)
+            CHECK(part.loss[i] == full.loss[i], "cached %d step %d: %.9g vs %.9g", cached, i + 1,
+                  part.loss[i], full.loss[i]);
+        for (int i = 6; i < 12; i++)
+            CHECK(memcmp(&rest.loss[i], &full.loss[i], sizeof(float)) == 0,
+                  "cached %d step %d: resumed %.9g, uninterrupted %.9g", cached, i + 1,
+                  rest.loss[i], full.loss[i]);
+        CHECK(rest.n == 12 && st.train.tokens_seen == 12ull * 4 * 32, "resumed to step %d, %llu "
+              "tokens", rest.n, (unsigned long long)st.train.tokens_seen);
+        CHECK(same_file(out1, out2), "cached %d: resumed student differs from the uninterrupted "
+              "one", cached);
+        if (cached)
+            CHECK(st.cache_windows_loaded > 0, "the resumed run did not find the first half's "
+                  "teacher cache");
+        printf("  %s: 12 steps == 6 + resume + 6 (final loss %.6f)\n",
+               cached ? "top-8 teacher cache" : "full teacher", full.loss[11]);
+    }
+    /* another teacher (the student itself: same tokenizer) is refused */
+    slm_distill_params dp = slm_distill_default_params();
+    dp.train = student_params();
+    dp.train.resume = ck;
+    CHECK(slm_distill(&dp, out1, files, 1, NULL, 0, out2, NULL) == SLM_ERR_ARG &&
+              strstr(slm_last_error(), "another teacher"),
+          "other teacher: %s", slm_last_error());
+    remove(out1), remove(out2), remove(ck), remove(cache1), remove(cache2);
+}
+
 static void a_student_tokenizer_that_differs_from_the_teachers_is_refused(void)
 {
     char tok2[300], tok3[300], out[300];
@@ -521,6 +602,7 @@ int main(void)
     }
     RUN(distilled_student_ends_closer_to_the_teacher_than_one_trained_from_scratch);
     RUN(a_cached_teacher_pass_is_paid_once_and_gives_the_same_student);
+    RUN(resume_after_a_checkpoint_continues_bit_exactly);
     RUN(a_student_tokenizer_that_differs_from_the_teachers_is_refused);
     RUN(bad_distill_arguments_are_reported_not_fatal);
     remove(g_text);

@@ -401,17 +401,16 @@ static slm_status evaluate(slm_tmodel *m, teacher *tc, const slm_tokens *val, in
     return SLM_OK;
 }
 
-static slm_status hist_push(slm_loss_point **h, size_t *n, size_t *cap, int64_t step, float loss,
-                            float val)
+static slm_status hist_push(slm_ckpt_state *s, size_t *cap, int64_t step, float loss, float val)
 {
-    if (*n == *cap) {
+    if (s->n_hist == *cap) {
         size_t nc = *cap ? *cap * 2 : 256;
-        slm_loss_point *nh = slm_realloc(*h, nc * sizeof *nh);
+        slm_loss_point *nh = slm_realloc(s->hist, nc * sizeof *nh);
         if (!nh) return slm_fail(SLM_ERR_NOMEM, "distill: out of memory for the loss history");
-        *h = nh;
+        s->hist = nh;
         *cap = nc;
     }
-    (*h)[(*n)++] = (slm_loss_point){step, loss, val};
+    s->hist[s->n_hist++] = (slm_loss_point){step, loss, val};
     return SLM_OK;
 }
 
@@ -429,8 +428,8 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
     int32_t *ids = NULL, *tgt = NULL, *tids = NULL;
     float *tp = NULL;
     size_t *win = NULL;
-    slm_loss_point *hist = NULL;
-    size_t n_hist = 0, hist_cap = 0;
+    slm_ckpt_state s = {0};
+    size_t hist_cap = 0;
     int cache_dirty = 0;
     slm_error_clear();
     const char *eb = getenv("SLM_TRAIN_BLAS");
@@ -440,7 +439,7 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
               "slm_distill: params, teacher, at least one data file and an output path are "
               "required");
     const slm_train_params *p = &dp->train;
-    const float Temp = dp->temperature, alpha = dp->alpha;
+    float Temp = dp->temperature, alpha = dp->alpha;
     SLM_CHECK(p->batch > 0 && p->accum > 0 && p->n_steps > 0 && p->lr > 0.0f &&
                   p->beta1 >= 0.0f && p->beta1 < 1.0f && p->beta2 >= 0.0f && p->beta2 < 1.0f,
               SLM_ERR_ARG,
@@ -451,8 +450,6 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
               "slm_distill: temperature %g, alpha %g: expected temperature in (0, 100] and "
               "alpha in [0, 1]",
               (double)Temp, (double)alpha);
-    SLM_CHECK(!p->resume && !p->checkpoint, SLM_ERR_ARG,
-              "slm_distill: checkpoints and resume are not supported for distillation yet");
     SLM_CHECK(!dp->teacher_cache || dp->top_k > 0, SLM_ERR_ARG,
               "slm_distill: a teacher cache needs top_k > 0 (the full distribution of every "
               "position would be too large)");
@@ -482,17 +479,54 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
         .n_ff = (int)p->n_ff, .n_ctx = (int)p->n_ctx, .tied = p->tied ? 1 : 0, .eps = 1e-5f,
         .rope_base = 10000.0f,
     };
+    /* the run's settings; a checkpoint's replace them (as slm_train) */
+    s = (slm_ckpt_state){
+        .batch = (int32_t)p->batch, .accum = (int32_t)p->accum, .n_steps = (int32_t)p->n_steps,
+        .warmup = (int32_t)p->warmup, .eval_every = (int32_t)p->eval_every, .lr = p->lr,
+        .min_lr_frac = p->min_lr_frac, .weight_decay = p->weight_decay, .clip = p->clip,
+        .beta1 = p->beta1, .beta2 = p->beta2, .seed = p->seed, .distill = 1,
+        .temperature = Temp, .alpha = alpha, .top_k = dp->top_k,
+    };
+    SLM_TRY(slm_distill_file_hash(teacher_path, &s.teacher_hash));
+    const uint64_t teacher_hash = s.teacher_hash;
+    int32_t n_steps_override = 0;
+    if (p->resume) {
+        SLM_TRY(slm_ckpt_read_config(p->resume, &c, &s));
+        SLM_CHECK(c.n_vocab == V, SLM_ERR_ARG, "%s: checkpoint vocabulary %d, tokenizer %s has %d "
+                  "tokens", p->resume, c.n_vocab, tok_path, V);
+        if ((int32_t)p->n_steps > s.n_steps || (int64_t)p->n_steps == s.step)
+            n_steps_override = (int32_t)p->n_steps;
+    }
     for (size_t i = 0; i < n_files; i++) SLM_TRY(slm_tokens_add_file(&data, vocab, files[i]));
     for (size_t i = 0; i < n_val; i++) SLM_TRY(slm_tokens_add_file(&val, vocab, val_files[i]));
     SLM_CHECK(data.n > (size_t)c.n_ctx + 1, SLM_ERR_ARG,
               "training text gives %zu tokens, need more than n_ctx + 1 = %d", data.n,
               c.n_ctx + 1);
-    SLM_TRY(slm_tmodel_new(&c, (int)p->batch, c.n_ctx, p->n_threads, &m));
-    slm_tmodel_init(m, p->seed);
-    slm_rng rng;
-    slm_rng_seed(&rng, p->seed ^ 0x5eed0da7aull);
+    SLM_TRY(slm_tmodel_new(&c, s.batch, c.n_ctx, p->n_threads, &m));
+    const uint64_t data_hash = slm_tokens_hash(&data);
+    if (p->resume) {
+        SLM_TRY(slm_ckpt_load(m, &s, p->resume));
+        hist_cap = s.n_hist;
+        if (n_steps_override) s.n_steps = n_steps_override;
+        SLM_CHECK(s.distill, SLM_ERR_ARG,
+                  "%s: a training checkpoint, not a distillation one (slm train --resume "
+                  "continues it)", p->resume);
+        SLM_CHECK(s.data_hash == data_hash, SLM_ERR_ARG,
+                  "%s: checkpoint was distilled on other data (token hash %016llx, these files "
+                  "give %016llx)", p->resume, (unsigned long long)s.data_hash,
+                  (unsigned long long)data_hash);
+        SLM_CHECK(s.teacher_hash == teacher_hash, SLM_ERR_ARG,
+                  "%s: checkpoint was distilled from another teacher than %s", p->resume,
+                  teacher_path);
+        Temp = s.temperature, alpha = s.alpha;
+    } else {
+        slm_tmodel_init(m, s.seed);
+        slm_rng_seed(&s.rng, s.seed ^ 0x5eed0da7aull);
+        s.data_hash = data_hash;
+    }
+    const uint32_t top_k = s.top_k;
 
-    const size_t T = (size_t)c.n_ctx, B = (size_t)p->batch, BT = B * T;
+    const size_t T = (size_t)c.n_ctx, B = (size_t)s.batch, BT = B * T;
     const size_t n_win = (data.n - 1) / T;
     ids = slm_alloc(BT * sizeof *ids);
     tgt = slm_alloc(BT * sizeof *tgt);
@@ -519,12 +553,12 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
         SLM_TRY(slm_session_new(tc.model, &sp, &tc.sess));
         tc.T = (int)T;
     }
-    const int K = dp->top_k > 0 && (int)dp->top_k < V ? (int)dp->top_k : 0;
+    const int K = top_k > 0 && (int)top_k < V ? (int)top_k : 0;
     if (dp->teacher_cache) {
         cache = (slm_dcache){.n_vocab = (uint32_t)V, .k = (uint32_t)(K ? K : V),
                              .n_ctx = (uint32_t)T, .temperature = Temp, .n_tokens = data.n,
-                             .data_hash = slm_tokens_hash(&data), .n_win = n_win};
-        SLM_TRY(slm_distill_file_hash(teacher_path, &cache.teacher_hash));
+                             .data_hash = data_hash, .teacher_hash = teacher_hash,
+                             .n_win = n_win};
         FILE *probe = fopen(dp->teacher_cache, "rb");
         if (probe) {
             fclose(probe);
@@ -535,22 +569,22 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
         if (stats) stats->cache_windows_loaded = cache.n_done;
     }
 
-    const slm_adamw opt = {.lr = p->lr, .beta1 = p->beta1, .beta2 = p->beta2, .eps = 1e-8f,
-                           .weight_decay = p->weight_decay};
+    const slm_adamw opt = {.lr = s.lr, .beta1 = s.beta1, .beta2 = s.beta2, .eps = 1e-8f,
+                           .weight_decay = s.weight_decay};
     const int eval_batches = p->eval_batches ? (int)p->eval_batches : 8;
-    const int64_t n_steps = p->n_steps;
-    const float gscale = 1.0f / (float)(BT * p->accum);
+    const int64_t n_steps = s.n_steps, step0 = s.step;
+    const float gscale = 1.0f / (float)(BT * (size_t)s.accum);
     double train_s = 0.0;
-    const double t_start = now_s();
+    const double t_start = now_s(), elapsed0 = s.elapsed_s;
     float loss = NAN, vce = NAN, vkl = NAN, last_kl = NAN, last_ce = NAN;
-    uint64_t tokens_seen = 0;
-    for (int64_t step = 0; step < n_steps;) {
+    while (s.step < n_steps) {
+        const int64_t step = s.step;
         const double t0 = now_s();
         slm_tmodel_zero_grad(m);
         double lsum = 0.0, klsum = 0.0, cesum = 0.0;
-        for (uint32_t a = 0; a < p->accum; a++) {
+        for (int32_t a = 0; a < s.accum; a++) {
             for (size_t b = 0; b < B; b++) {
-                win[b] = (size_t)(slm_rng_next(&rng) % (uint64_t)n_win);
+                win[b] = (size_t)(slm_rng_next(&s.rng) % (uint64_t)n_win);
                 memcpy(ids + b * T, data.ids + win[b] * T, T * sizeof *ids);
                 memcpy(tgt + b * T, data.ids + win[b] * T + 1, T * sizeof *tgt);
             }
@@ -592,40 +626,51 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
             }
             slm_tmodel_backward_logits(m, ids);
         }
-        const double denom = (double)BT * p->accum;
+        const double denom = (double)BT * s.accum;
         loss = (float)(lsum / denom);
         last_kl = (float)(klsum / denom);
         last_ce = (float)(cesum / denom);
         const float norm = slm_tmodel_grad_norm(m);
-        const float gs = p->clip > 0.0f && norm > p->clip ? p->clip / norm : 1.0f;
-        const float lr = slm_lr_schedule(step, n_steps, p->warmup, p->lr, p->min_lr_frac);
+        const float gs = s.clip > 0.0f && norm > s.clip ? s.clip / norm : 1.0f;
+        const float lr = slm_lr_schedule(step, n_steps, s.warmup, s.lr, s.min_lr_frac);
         slm_tmodel_adamw(m, &opt, lr, gs, step + 1);
-        step++;
-        tokens_seen += BT * p->accum;
+        s.step++;
+        s.tokens_seen += BT * (uint64_t)s.accum;
         train_s += now_s() - t0;
         SLM_CHECK(isfinite(loss), SLM_ERR_ARG,
                   "distill: loss became %g at step %lld (lr %g too high?)", (double)loss,
-                  (long long)step, (double)lr);
+                  (long long)s.step, (double)lr);
         float v = NAN;
-        const int last = step == n_steps;
-        if (val.n && (last || (p->eval_every > 0 && step % p->eval_every == 0))) {
+        const int last = s.step == n_steps;
+        if (val.n && (last || (s.eval_every > 0 && s.step % s.eval_every == 0))) {
             SLM_TRY(evaluate(m, &tc, &val, eval_batches, ids, tgt, tids, tp, &vce, &vkl));
             v = vce;
         }
-        SLM_TRY(hist_push(&hist, &n_hist, &hist_cap, step, loss, v));
+        SLM_TRY(hist_push(&s, &hist_cap, s.step, loss, v));
+        s.elapsed_s = elapsed0 + (now_s() - t_start);
+        int ck = 0;
+        if (p->checkpoint && (last || (p->checkpoint_every && s.step % p->checkpoint_every == 0))) {
+            /* the teacher cache first: a resumed run finds the windows paid for */
+            if (cache_dirty) SLM_TRY(slm_dcache_save(&cache, dp->teacher_cache));
+            cache_dirty = 0;
+            SLM_TRY(slm_ckpt_save(m, &s, p->checkpoint));
+            ck = 1;
+        }
         if (p->progress) {
-            const double per = train_s / (double)step;
+            const double per = train_s / (double)(s.step - step0);
             slm_train_progress pr = {
-                .step = (uint32_t)step, .n_steps = (uint32_t)n_steps, .loss = loss,
+                .step = (uint32_t)s.step, .n_steps = (uint32_t)n_steps, .loss = loss,
                 .val_loss = v, .lr = lr, .grad_norm = norm,
-                .tokens_per_s = (double)tokens_seen / train_s, .elapsed_s = now_s() - t_start,
-                .eta_s = per * (double)(n_steps - step), .tokens_seen = tokens_seen,
+                .tokens_per_s = (double)(s.step - step0) * BT * s.accum / train_s,
+                .elapsed_s = s.elapsed_s, .eta_s = per * (double)(n_steps - s.step),
+                .tokens_seen = s.tokens_seen, .checkpointed = ck,
             };
             if (p->progress(&pr, p->user)) {
                 if (cache_dirty) SLM_TRY(slm_dcache_save(&cache, dp->teacher_cache));
                 cache_dirty = 0;
+                if (p->checkpoint && !ck) SLM_TRY(slm_ckpt_save(m, &s, p->checkpoint));
                 SLM_CHECK(0, SLM_ERR_CANCELLED, "distill: cancelled at step %lld",
-                          (long long)step);
+                          (long long)s.step);
             }
         }
     }
@@ -636,17 +681,17 @@ slm_status slm_distill(const slm_distill_params *dp, const char *teacher_path,
         snprintf(title, sizeof title,
                  "slm distill: %d layers, dim %d, ctx %d, %zu params, T %g, alpha %g, top-k %u",
                  c.n_layer, c.n_embd, c.n_ctx, m->n_params, (double)Temp, (double)alpha,
-                 dp->top_k);
-        SLM_TRY(slm_plot_loss_svg(hist, n_hist, title, p->loss_svg));
+                 top_k);
+        SLM_TRY(slm_plot_loss_svg(s.hist, s.n_hist, title, p->loss_svg));
     }
     if (stats) {
         stats->train.n_params = m->n_params;
         stats->train.n_train_tokens = data.n;
         stats->train.n_val_tokens = val.n;
-        stats->train.tokens_seen = tokens_seen;
+        stats->train.tokens_seen = s.tokens_seen;
         stats->train.final_loss = loss;
         stats->train.final_val_loss = vce;
-        stats->train.elapsed_s = now_s() - t_start;
+        stats->train.elapsed_s = s.elapsed_s;
         stats->final_kl = last_kl;
         stats->final_ce = last_ce;
         stats->final_val_kld = vkl;
@@ -661,7 +706,7 @@ fail:
     slm_free(tids);
     slm_free(tp);
     slm_free(win);
-    slm_free(hist);
+    slm_free(s.hist);
     slm_dcache_free(&cache);
     slm_session_free(tc.sess);
     slm_model_free(tc.model);

@@ -14,6 +14,8 @@
  *        .  8 + n_hist x 16 history: count, then (step i64, loss f32, val f32)
  *        .  8               n_params (u64)
  *        .  3 x 4 n_params  params, first moment, second moment (f32)
+ *        .  32              distillation only: magic "SLMDIST1", temperature f32,
+ *                           alpha f32, top_k u32, 0 u32, teacher hash u64
  *
  * Resuming restores all of it, so the continued run is bit-identical to
  * one that never stopped (same thread count).
@@ -119,6 +121,9 @@ slm_status slm_ckpt_save(const slm_tmodel *m, const slm_ckpt_state *s, const cha
     ok = ok && put_state(f, s) && put_u64(f, m->n_params);
     ok = ok && put(f, m->params, m->n_params * sizeof(float)) &&
          put(f, m->m, m->n_params * sizeof(float)) && put(f, m->v, m->n_params * sizeof(float));
+    if (s->distill)
+        ok = ok && put(f, "SLMDIST1", 8) && put_f32(f, s->temperature) && put_f32(f, s->alpha) &&
+             put_i32(f, (int32_t)s->top_k) && put_i32(f, 0) && put_u64(f, s->teacher_hash);
     ok = fclose(f) == 0 && ok;
     f = NULL;
     SLM_CHECK(ok, SLM_ERR_IO, "%s: write failed (disk full?)", tmp);
@@ -206,6 +211,17 @@ slm_status slm_ckpt_load(slm_tmodel *m, slm_ckpt_state *s, const char *path)
               "%s: %llu parameters, expected %zu", path, (unsigned long long)n, m->n_params);
     SLM_CHECK(get(f, m->params, n * 4) && get(f, m->m, n * 4) && get(f, m->v, n * 4),
               SLM_ERR_FORMAT, "%s: checkpoint truncated in the parameter blocks", path);
+    char magic[8];
+    s->distill = 0;
+    if (get(f, magic, 8)) {
+        int32_t pad = 0;
+        SLM_CHECK(memcmp(magic, "SLMDIST1", 8) == 0, SLM_ERR_FORMAT,
+                  "%s: unexpected bytes after the parameter blocks", path);
+        SLM_CHECK(get(f, &s->temperature, 4) && get(f, &s->alpha, 4) && get(f, &s->top_k, 4) &&
+                      get(f, &pad, 4) && get(f, &s->teacher_hash, 8),
+                  SLM_ERR_FORMAT, "%s: distillation trailer truncated", path);
+        s->distill = 1;
+    }
     fclose(f);
     return SLM_OK;
 fail:

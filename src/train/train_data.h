@@ -43,6 +43,11 @@ typedef struct slm_ckpt_state {
     uint64_t seed;
     slm_loss_point *hist;      /* n_hist points, owned */
     size_t n_hist;
+    /* distillation (slm_distill): written as a trailer when `distill` */
+    int32_t distill;
+    float temperature, alpha;
+    uint32_t top_k;
+    uint64_t teacher_hash;     /* slm_distill_file_hash of the teacher */
 } slm_ckpt_state;
 
 /* Write params, both moments, config and state (through a temporary file

@@ -157,6 +157,7 @@ slm_status slm_train(const slm_train_params *p, const char *tokenizer_path,
     const uint64_t hash = slm_tokens_hash(&data);
     if (p->resume) {
         SLM_TRY(slm_ckpt_load(m, &s, p->resume));
+        s.distill = 0; /* a distilled student continues as plain training */
         hist_cap = s.n_hist;
         if (n_steps_override) s.n_steps = n_steps_override;
         SLM_CHECK(s.data_hash == hash, SLM_ERR_ARG,
