@@ -4,8 +4,9 @@
 # freeing their slot within a token, 429 when the slot and queue are full,
 # SIGTERM draining a request in flight (new ones get 503 shutting_down) and
 # draining under load (busy slots and queued requests all complete), the
-# per-request timeout, and alerts from --config (p95 latency, error rate,
-# tokens/s) logged, counted and cleared once their window has passed.
+# per-request timeout (generation and embeddings), and alerts from --config
+# (p95 latency, error rate, tokens/s) logged, counted and cleared once their
+# window has passed.
 # Args: $1 slm binary, $2 testdata dir (unused), $3 scratch dir. Skips (77)
 # without curl or jq.
 set -u
@@ -108,6 +109,11 @@ for a in error_rate p95_latency_ms min_tokens_per_s; do
     grep -q "ALERT $a" "$W/D.log" && grep -q "alert $a cleared" "$W/D.log" || fail "alert $a not logged or not cleared: $(cat "$W/D.log")"
     [ "$(metric "$PORT" "slm_alert_active{alert=\"$a\"}")" = 0 ] || fail "alert $a still active"
 done
+# the timeout bounds embeddings too: 100 long inputs take far more than 1 s
+item="\"$(head -c 300 /dev/zero | tr '\0' 'a' | sed 's/a/ab /g')\""
+body="{\"input\":[$(for _ in $(seq 100); do printf '%s,' "$item"; done | sed 's/,$//')]}"
+expect_error "$PORT" 503 POST /v1/embeddings "$body"
+[ "$(jq -r .error.code "$W/out")" = timeout ] || fail "embeddings timeout: $(cat "$W/out")"
 kill -TERM "$PID"
 wait_exit "$PID" || fail "server D exited $? after SIGTERM"
 

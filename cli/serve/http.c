@@ -1058,6 +1058,12 @@ static enum MHD_Result embeddings(server *S, struct MHD_Connection *con, conn *c
     }
     for (size_t i = 0; i < r.n; i++) {
         const srv_embed_input *in = &r.in[i];
+        /* --timeout bounds embeddings too (checked between inputs; the wait for emb_mu counts) */
+        if (S->cfg->timeout_s > 0 && cli_now_ms() - c->t0 > S->cfg->timeout_s * 1e3) {
+            srv_error_set(&e, 503, "timeout_error", NULL, "timeout",
+                          "embedding %zu inputs exceeded the per-request --timeout (after %zu)", r.n, i);
+            goto fail;
+        }
         const int32_t *tok = in->ids;
         size_t n = in->n_ids;
         if (in->text) {
