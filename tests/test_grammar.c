@@ -275,6 +275,40 @@ static void matcher_masks_multi_character_and_split_utf8_tokens(void)
     slm_grammar_free(g);
 }
 
+/* Grammars over the same vocabulary share its sorted pieces (a process-wide
+ * cache): a vocabulary that differs in one byte, or only in which token ends
+ * generation, must never be served from the cache, and a grammar must keep
+ * working after every other grammar on its vocabulary has been freed. */
+static void vocabulary_cache_never_mixes_vocabularies(void)
+{
+    vocab v1 = {0}, v2 = {0}, v3 = {0};
+    const char *p1[] = {"a", "b", "ab", "ba", "</s>"};
+    const char *p2[] = {"a", "c", "ab", "ba", "</s>"}; /* token 1 differs, same sizes */
+    for (int i = 0; i < 5; i++) {
+        vocab_add(&v1, p1[i], i == 4);
+        vocab_add(&v2, p2[i], i == 4);
+        vocab_add(&v3, p1[i], i == 3); /* same pieces, another EOG token */
+    }
+    const char *gb = "root ::= [ab]+";
+    char got[64];
+    for (int round = 0; round < 3; round++) { /* cold, then cached */
+        slm_grammar *g1 = compile_vocab(gb, &v1), *g2 = compile_vocab(gb, &v2), *g3 = compile_vocab(gb, &v3);
+        REQUIRE(g1 && g2 && g3, "compile");
+        allowed(g1, v1.n, got, sizeof got);
+        CHECK(strcmp(got, "0 1 2 3") == 0, "round %d vocabulary 1: {%s}", round, got);
+        allowed(g2, v2.n, got, sizeof got);
+        CHECK(strcmp(got, "0 2 3") == 0, "round %d vocabulary 2 (no b token): {%s}", round, got);
+        allowed(g3, v3.n, got, sizeof got);
+        CHECK(strcmp(got, "0 1 2") == 0, "round %d vocabulary 3 (ba ends generation): {%s}", round, got);
+        slm_grammar_free(g1);
+        slm_grammar_free(g3);
+        CHECK(slm_grammar_accept(g2, 0) == SLM_OK, "a on vocabulary 2: %s", slm_last_error());
+        allowed(g2, v2.n, got, sizeof got);
+        CHECK(strcmp(got, "0 2 3 4") == 0, "round %d vocabulary 2 after a: {%s}", round, got);
+        slm_grammar_free(g2);
+    }
+}
+
 static void accept_text_leaves_the_state_unchanged_when_refused(void)
 {
     vocab v = {0};
@@ -291,18 +325,12 @@ static void accept_text_leaves_the_state_unchanged_when_refused(void)
     slm_grammar_free(g);
 }
 
-/* Random vocabularies and JSON-like grammar: apply's mask equals, token by
- * token, whether a fresh grammar accepts prefix + piece. */
-static void mask_equals_a_byte_by_byte_oracle(void)
+/* Random vocabularies and JSON-like grammars: apply's mask equals, token by
+ * token, whether a fresh grammar accepts prefix + piece. The second grammar
+ * has unbounded strings and numbers, so the walk returns to committed states
+ * it has seen and apply serves their masks from its cache. */
+static void oracle_run(const char *gbnf)
 {
-    const char *gbnf =
-        "root ::= value\n"
-        "value ::= obj | arr | str | num | \"true\" | \"null\"\n"
-        "obj ::= \"{\" ws (str ws \":\" ws value (\",\" ws str ws \":\" ws value)*)? \"}\"\n"
-        "arr ::= \"[\" ws (value (\",\" ws value)*)? \"]\"\n"
-        "str ::= \"\\\"\" [^\"\\\\]{0,6} \"\\\"\"\n"
-        "num ::= \"-\"? [0-9]{1,3}\n"
-        "ws ::= \" \"?\n";
     static const char *alphabet[] = {"{", "}", "[", "]", "\"", ":", ",", " ", "1", "2", "-", "a",
                                      "t", "r", "u", "e", "n", "l", "\xC3\xA9", "\xC3", "\xA9", "\\"};
     const int n_alpha = (int)(sizeof alphabet / sizeof alphabet[0]);
@@ -375,6 +403,24 @@ static void mask_equals_a_byte_by_byte_oracle(void)
     slm_grammar_free(g);
 }
 
+static void mask_equals_a_byte_by_byte_oracle(void)
+{
+    oracle_run("root ::= value\n"
+               "value ::= obj | arr | str | num | \"true\" | \"null\"\n"
+               "obj ::= \"{\" ws (str ws \":\" ws value (\",\" ws str ws \":\" ws value)*)? \"}\"\n"
+               "arr ::= \"[\" ws (value (\",\" ws value)*)? \"]\"\n"
+               "str ::= \"\\\"\" [^\"\\\\]{0,6} \"\\\"\"\n"
+               "num ::= \"-\"? [0-9]{1,3}\n"
+               "ws ::= \" \"?\n");
+    oracle_run("root ::= value\n"
+               "value ::= obj | arr | str | num | \"true\" | \"null\"\n"
+               "obj ::= \"{\" ws (str ws \":\" ws value (\",\" ws str ws \":\" ws value)*)? \"}\"\n"
+               "arr ::= \"[\" ws (value (\",\" ws value)*)? \"]\"\n"
+               "str ::= \"\\\"\" [^\"\\\\]* \"\\\"\"\n"
+               "num ::= \"-\"? [0-9]+\n"
+               "ws ::= \" \"*\n");
+}
+
 static void parser_fails_cleanly_on_every_allocation_failure(void)
 {
     const char *gbnf = "root ::= (\"a\" | [\\u0100-\\uFFFF] | .)* x{2,4}\nx ::= \"q\"?\n";
@@ -415,6 +461,7 @@ int main(void)
     RUN(grammar_matches_what_the_gbnf_says);
     RUN(grammar_reports_each_error_with_line_and_column);
     RUN(matcher_masks_multi_character_and_split_utf8_tokens);
+    RUN(vocabulary_cache_never_mixes_vocabularies);
     RUN(accept_text_leaves_the_state_unchanged_when_refused);
     RUN(mask_equals_a_byte_by_byte_oracle);
     RUN(parser_fails_cleanly_on_every_allocation_failure);

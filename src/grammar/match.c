@@ -16,6 +16,7 @@
  * walk backs up.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,8 @@
  * cleanly instead of hanging (SLM_ERR_UNSUPPORTED). */
 #define MAX_STEPS_PER_BYTE (1u << 20)
 #define MAX_STACKS (1u << 16)
+#define MASK_CACHE 8           /* masks remembered across applies */
+#define MASK_KEY_MAX (1u << 14) /* longest key (positions) worth remembering */
 
 typedef struct snode {
     uint32_t pos;    /* top: a GRAM_SET element; below: where to resume */
@@ -44,11 +47,16 @@ typedef struct piece {
     int32_t id;
 } piece;
 
-struct slm_grammar {
-    slm_gram *gram;
+/* The grammar-independent part of a matcher: the vocabulary's pieces, sorted
+ * for the walk. Read-only once built and shared (reference counted) by every
+ * grammar over the same vocabulary: a small process-wide cache keyed by the
+ * pieces' contents (compared byte for byte) means building another grammar
+ * for the same model skips the sort (see vocab_get). */
+typedef struct gvocab {
+    int refs;          /* under vocab_lock */
+    size_t total;      /* bytes in pool */
     int32_t n_vocab;
     uint8_t *is_eog;   /* [n_vocab] */
-    uint8_t *allowed;  /* [n_vocab] scratch of apply */
     char *pool;        /* all pieces */
     uint32_t *off;     /* [n_vocab] piece offsets into pool */
     uint32_t *len;     /* [n_vocab] piece lengths */
@@ -56,6 +64,23 @@ struct slm_grammar {
     uint32_t *lcp;     /* [n_order] common prefix with the previous piece in order */
     uint8_t *spieces;  /* the pieces of order[] back to back (the walk reads them in sequence) */
     uint32_t *soff;    /* [n_order + 1] offsets into spieces */
+    uint32_t n_order;
+    uint32_t max_len;
+} gvocab;
+
+struct slm_grammar {
+    slm_gram *gram;
+    gvocab *voc;       /* shared; the fields below up to max_len point into it */
+    int32_t n_vocab;
+    const uint8_t *is_eog; /* [n_vocab] */
+    uint8_t *allowed;  /* [n_vocab] scratch of apply */
+    const char *pool;  /* all pieces */
+    const uint32_t *off;
+    const uint32_t *len;
+    const int32_t *order;
+    const uint32_t *lcp;
+    const uint8_t *spieces;
+    const uint32_t *soff;
     uint32_t n_order;
     uint32_t max_len;
 
@@ -94,10 +119,26 @@ struct slm_grammar {
     int32_t *rows;     /* [256] per set that needed one: next set id, -1 unknown, -2 dead */
     size_t n_rows, cap_rows;
 
+    /* masks of earlier applies, keyed by the committed stacks they were
+     * computed for (each stack written out as its chain of positions): in
+     * the middle of a JSON string or free text, accepting a token leaves the
+     * stacks as they were, and the next apply copies the mask. */
+    struct mask_entry {
+        uint64_t hash;
+        uint32_t *key;
+        size_t klen;
+        uint8_t *bits;  /* [(n_vocab + 7) / 8] allowed non-EOG tokens */
+    } mcache[MASK_CACHE];
+    unsigned mnext;    /* next entry to replace */
+    uint32_t *mkey;    /* key scratch */
+    size_t cap_mkey;
+
     int done;          /* an EOG token was accepted */
     int overflow;      /* a limit was hit in the last advance */
     int oom;
 };
+
+static void vocab_put(gvocab *v);
 
 /* ---- arena and sets ------------------------------------------------------- */
 
@@ -570,15 +611,13 @@ void slm_grammar_free(slm_grammar *g)
 {
     if (!g) return;
     slm_gram_free(g->gram);
-    slm_free(g->is_eog);
+    vocab_put(g->voc);
     slm_free(g->allowed);
-    slm_free(g->pool);
-    slm_free(g->off);
-    slm_free(g->len);
-    slm_free(g->order);
-    slm_free(g->lcp);
-    slm_free(g->spieces);
-    slm_free(g->soff);
+    for (int k = 0; k < MASK_CACHE; k++) {
+        slm_free(g->mcache[k].key);
+        slm_free(g->mcache[k].bits);
+    }
+    slm_free(g->mkey);
     slm_free(g->nodes);
     slm_free(g->sets);
     slm_free(g->set_off);
@@ -598,20 +637,121 @@ void slm_grammar_free(slm_grammar *g)
     slm_free(g);
 }
 
-slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const size_t *plen,
-                                 const uint8_t *is_eog, int32_t n_vocab, slm_grammar **out)
+/* ---- the shared vocabulary ----------------------------------------------- */
+
+#define VOCAB_CACHE 2 /* most recently built vocabularies kept for reuse */
+
+static pthread_mutex_t vocab_lock = PTHREAD_MUTEX_INITIALIZER;
+static gvocab *vocab_cache[VOCAB_CACHE];
+
+static void vocab_free(gvocab *v)
+{
+    if (!v) return;
+    slm_free(v->is_eog);
+    slm_free(v->pool);
+    slm_free(v->off);
+    slm_free(v->len);
+    slm_free(v->order);
+    slm_free(v->lcp);
+    slm_free(v->spieces);
+    slm_free(v->soff);
+    slm_free(v);
+}
+
+/* Drop one reference (the last frees it). */
+static void vocab_put(gvocab *v)
+{
+    if (!v) return;
+    pthread_mutex_lock(&vocab_lock);
+    int last = --v->refs == 0;
+    pthread_mutex_unlock(&vocab_lock);
+    if (last) vocab_free(v);
+}
+
+/* 1 if v holds exactly these pieces and EOG flags. */
+static int vocab_same(const gvocab *v, size_t total, const char *const *pc, const size_t *plen,
+                      const uint8_t *is_eog, int32_t n_vocab)
+{
+    if (v->total != total || v->n_vocab != n_vocab) return 0;
+    for (int32_t t = 0; t < n_vocab; t++) {
+        if (v->len[t] != plen[t] || v->is_eog[t] != (is_eog ? (is_eog[t] != 0) : 0)) return 0;
+        if (plen[t] && memcmp(v->pool + v->off[t], pc[t], plen[t]) != 0) return 0;
+    }
+    return 1;
+}
+
+/* Sort the pieces into a new vocabulary (one reference). */
+static slm_status vocab_build(const char *const *pc, const size_t *plen, const uint8_t *is_eog, int32_t n_vocab,
+                              size_t total, uint32_t max_len, gvocab **out)
 {
     slm_status st = SLM_OK;
-    slm_grammar *g = NULL;
     piece *tmp = NULL;
-    if (out) *out = NULL;
-    SLM_CHECK(gram && out && n_vocab >= 0 && (n_vocab == 0 || (pc && plen)), SLM_ERR_ARG,
-              "grammar: bad vocabulary arguments (n_vocab %d)", (int)n_vocab);
-    g = slm_calloc(1, sizeof *g);
-    SLM_CHECK(g, SLM_ERR_NOMEM, "grammar: out of memory");
-    g->gram = gram;
-    gram = NULL;
-    g->n_vocab = n_vocab;
+    gvocab *v = slm_calloc(1, sizeof *v);
+    SLM_CHECK(v, SLM_ERR_NOMEM, "grammar: out of memory");
+    v->refs = 1;
+    v->total = total;
+    v->n_vocab = n_vocab;
+    v->max_len = max_len;
+    size_t nv1 = (size_t)n_vocab + 1; /* no vocabulary is allowed: text-only checking */
+    v->is_eog = slm_calloc(nv1, 1);
+    v->pool = slm_alloc(total + 1);
+    v->off = slm_alloc(nv1 * sizeof *v->off);
+    v->len = slm_alloc(nv1 * sizeof *v->len);
+    v->order = slm_alloc(nv1 * sizeof *v->order);
+    v->lcp = slm_alloc(nv1 * sizeof *v->lcp);
+    v->spieces = slm_alloc(total + 1);
+    v->soff = slm_alloc(nv1 * sizeof *v->soff);
+    tmp = slm_alloc(nv1 * sizeof *tmp);
+    SLM_CHECK(v->is_eog && v->pool && v->off && v->len && v->order && v->lcp && v->spieces && v->soff && tmp,
+              SLM_ERR_NOMEM, "grammar: out of memory for a vocabulary of %d tokens", (int)n_vocab);
+    size_t at = 0;
+    uint32_t n_order = 0;
+    for (int32_t t = 0; t < n_vocab; t++) {
+        v->is_eog[t] = is_eog ? (is_eog[t] != 0) : 0;
+        v->off[t] = (uint32_t)at;
+        v->len[t] = (uint32_t)plen[t];
+        if (plen[t]) memcpy(v->pool + at, pc[t], plen[t]);
+        at += plen[t];
+    }
+    for (int32_t t = 0; t < n_vocab; t++) {
+        if (v->is_eog[t] || v->len[t] == 0) continue;
+        tmp[n_order].p = (const uint8_t *)v->pool + v->off[t];
+        tmp[n_order].len = v->len[t];
+        tmp[n_order].id = t;
+        n_order++;
+    }
+    qsort(tmp, n_order, sizeof *tmp, piece_cmp);
+    at = 0;
+    for (uint32_t k = 0; k < n_order; k++) {
+        v->order[k] = tmp[k].id;
+        uint32_t l = 0;
+        if (k > 0) {
+            uint32_t n = tmp[k].len < tmp[k - 1].len ? tmp[k].len : tmp[k - 1].len;
+            while (l < n && tmp[k].p[l] == tmp[k - 1].p[l]) l++;
+        }
+        v->lcp[k] = l;
+        v->soff[k] = (uint32_t)at;
+        memcpy(v->spieces + at, tmp[k].p, tmp[k].len);
+        at += tmp[k].len;
+    }
+    v->soff[n_order] = (uint32_t)at;
+    v->n_order = n_order;
+    slm_free(tmp);
+    *out = v;
+    return SLM_OK;
+fail:
+    slm_free(tmp);
+    vocab_free(v);
+    return st;
+}
+
+/* A reference to the sorted vocabulary of these pieces: from the cache when
+ * an identical one was built before, else built and cached. */
+static slm_status vocab_get(const char *const *pc, const size_t *plen, const uint8_t *is_eog, int32_t n_vocab,
+                            gvocab **out)
+{
+    slm_status st = SLM_OK;
+    *out = NULL;
     size_t total = 0;
     uint32_t max_len = 0;
     for (int32_t t = 0; t < n_vocab; t++) {
@@ -621,16 +761,61 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
         if (plen[t] > max_len) max_len = (uint32_t)plen[t];
     }
     SLM_CHECK(total < UINT32_MAX, SLM_ERR_ARG, "grammar: vocabulary pieces total %zu bytes", total);
-    g->max_len = max_len;
-    size_t nv1 = (size_t)n_vocab + 1; /* no vocabulary is allowed: text-only checking */
-    g->is_eog = slm_calloc(nv1, 1);
+    pthread_mutex_lock(&vocab_lock);
+    for (int k = 0; k < VOCAB_CACHE; k++) {
+        gvocab *v = vocab_cache[k];
+        if (v && vocab_same(v, total, pc, plen, is_eog, n_vocab)) {
+            v->refs++;
+            *out = v;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&vocab_lock);
+    if (*out) return SLM_OK;
+    gvocab *v = NULL;
+    SLM_TRY(vocab_build(pc, plen, is_eog, n_vocab, total, max_len, &v));
+    /* cache it (the cache holds a reference), dropping the oldest entry */
+    gvocab *old = NULL;
+    pthread_mutex_lock(&vocab_lock);
+    old = vocab_cache[VOCAB_CACHE - 1];
+    for (int k = VOCAB_CACHE - 1; k > 0; k--) vocab_cache[k] = vocab_cache[k - 1];
+    vocab_cache[0] = v;
+    v->refs++;
+    int last = old && --old->refs == 0;
+    pthread_mutex_unlock(&vocab_lock);
+    if (last) vocab_free(old);
+    *out = v;
+fail:
+    return st;
+}
+
+slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const size_t *plen,
+                                 const uint8_t *is_eog, int32_t n_vocab, slm_grammar **out)
+{
+    slm_status st = SLM_OK;
+    slm_grammar *g = NULL;
+    if (out) *out = NULL;
+    SLM_CHECK(gram && out && n_vocab >= 0 && (n_vocab == 0 || (pc && plen)), SLM_ERR_ARG,
+              "grammar: bad vocabulary arguments (n_vocab %d)", (int)n_vocab);
+    g = slm_calloc(1, sizeof *g);
+    SLM_CHECK(g, SLM_ERR_NOMEM, "grammar: out of memory");
+    g->gram = gram;
+    gram = NULL;
+    SLM_TRY(vocab_get(pc, plen, is_eog, n_vocab, &g->voc));
+    const gvocab *v = g->voc;
+    g->n_vocab = n_vocab;
+    g->is_eog = v->is_eog;
+    g->pool = v->pool;
+    g->off = v->off;
+    g->len = v->len;
+    g->order = v->order;
+    g->lcp = v->lcp;
+    g->spieces = v->spieces;
+    g->soff = v->soff;
+    g->n_order = v->n_order;
+    uint32_t max_len = g->max_len = v->max_len;
+    size_t nv1 = (size_t)n_vocab + 1;
     g->allowed = slm_calloc(nv1, 1);
-    g->pool = slm_alloc(total + 1);
-    g->off = slm_alloc(nv1 * sizeof *g->off);
-    g->len = slm_alloc(nv1 * sizeof *g->len);
-    g->order = slm_alloc(nv1 * sizeof *g->order);
-    g->lcp = slm_alloc(nv1 * sizeof *g->lcp);
-    tmp = slm_alloc(nv1 * sizeof *tmp);
     g->set_off = slm_calloc(max_len + 2, sizeof *g->set_off);
     g->set_len = slm_calloc(max_len + 2, sizeof *g->set_len);
     g->node_top = slm_calloc(max_len + 2, sizeof *g->node_top);
@@ -638,49 +823,8 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
     g->sid = slm_calloc(max_len + 2, sizeof *g->sid);
     g->vis_mask = 1023;
     g->vis = slm_calloc(g->vis_mask + 1, sizeof *g->vis);
-    SLM_CHECK(g->is_eog && g->allowed && g->pool && g->off && g->len && g->order && g->lcp && tmp &&
-                  g->set_off && g->set_len && g->node_top && g->accept && g->sid && g->vis,
+    SLM_CHECK(g->allowed && g->set_off && g->set_len && g->node_top && g->accept && g->sid && g->vis,
               SLM_ERR_NOMEM, "grammar: out of memory for a vocabulary of %d tokens", (int)n_vocab);
-    size_t at = 0;
-    uint32_t n_order = 0;
-    for (int32_t t = 0; t < n_vocab; t++) {
-        g->is_eog[t] = is_eog ? (is_eog[t] != 0) : 0;
-        g->off[t] = (uint32_t)at;
-        g->len[t] = (uint32_t)plen[t];
-        if (plen[t]) memcpy(g->pool + at, pc[t], plen[t]);
-        at += plen[t];
-    }
-    for (int32_t t = 0; t < n_vocab; t++) {
-        if (g->is_eog[t] || g->len[t] == 0) continue;
-        tmp[n_order].p = (const uint8_t *)g->pool + g->off[t];
-        tmp[n_order].len = g->len[t];
-        tmp[n_order].id = t;
-        n_order++;
-    }
-    qsort(tmp, n_order, sizeof *tmp, piece_cmp);
-    for (uint32_t k = 0; k < n_order; k++) {
-        g->order[k] = tmp[k].id;
-        uint32_t l = 0;
-        if (k > 0) {
-            uint32_t n = tmp[k].len < tmp[k - 1].len ? tmp[k].len : tmp[k - 1].len;
-            while (l < n && tmp[k].p[l] == tmp[k - 1].p[l]) l++;
-        }
-        g->lcp[k] = l;
-    }
-    g->n_order = n_order;
-    g->spieces = slm_alloc(total + 1);
-    g->soff = slm_alloc(nv1 * sizeof *g->soff);
-    SLM_CHECK(g->spieces && g->soff, SLM_ERR_NOMEM, "grammar: out of memory for a vocabulary of %d tokens",
-              (int)n_vocab);
-    at = 0;
-    for (uint32_t k = 0; k < n_order; k++) {
-        g->soff[k] = (uint32_t)at;
-        memcpy(g->spieces + at, tmp[k].p, tmp[k].len);
-        at += tmp[k].len;
-    }
-    g->soff[n_order] = (uint32_t)at;
-    slm_free(tmp);
-    tmp = NULL;
     slm_grammar_reset(g);
     if (g->oom || g->overflow) {
         st = limit_status(g);
@@ -689,7 +833,6 @@ slm_status slm_grammar_new_vocab(slm_gram *gram, const char *const *pc, const si
     *out = g;
     return SLM_OK;
 fail:
-    slm_free(tmp);
     slm_gram_free(gram);
     slm_grammar_free(g);
     return st;
@@ -754,6 +897,32 @@ fail:
     return st;
 }
 
+/* The committed stacks as a key (accept flag, then each stack's positions
+ * top to bottom, NONE-separated) in g->mkey; its length, or 0 when too long
+ * or out of memory (then nothing is cached). */
+static size_t mask_key(slm_grammar *g, uint64_t *hash)
+{
+    size_t n = 0;
+    if (!grow((void **)&g->mkey, &g->cap_mkey, 256, sizeof *g->mkey)) return 0;
+    g->mkey[n++] = g->accept[0];
+    const uint32_t *set = g->sets + g->set_off[0];
+    for (size_t i = 0; i < g->set_len[0]; i++) {
+        for (uint32_t k = set[i];; k = g->nodes[k].parent) {
+            if (n + 2 > MASK_KEY_MAX) return 0;
+            if (!grow((void **)&g->mkey, &g->cap_mkey, n + 2, sizeof *g->mkey)) return 0;
+            if (k == NONE) {
+                g->mkey[n++] = NONE;
+                break;
+            }
+            g->mkey[n++] = g->nodes[k].pos;
+        }
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ g->mkey[i]) * 0x100000001b3ull;
+    *hash = h;
+    return n;
+}
+
 slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
 {
     slm_status st = SLM_OK;
@@ -764,6 +933,16 @@ slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
     int can_end = g->accept[0] || g->done;
     for (int32_t t = 0; t < n_vocab; t++)
         if (g->is_eog[t] && can_end) g->allowed[t] = 1;
+    uint64_t hash = 0;
+    size_t klen = !g->done && g->set_len[0] > 0 ? mask_key(g, &hash) : 0;
+    for (int e = 0; klen && e < MASK_CACHE; e++) {
+        const struct mask_entry *me = &g->mcache[e];
+        if (me->bits && me->hash == hash && me->klen == klen && memcmp(me->key, g->mkey, klen * sizeof *g->mkey) == 0) {
+            for (int32_t t = 0; t < n_vocab; t++)
+                if (me->bits[t >> 3] >> (t & 7) & 1) g->allowed[t] = 1;
+            goto mask;
+        }
+    }
     if (!g->done && g->set_len[0] > 0) {
         /* Walk the sorted pieces; sid[d] is the set after d bytes of the
          * current piece, valid for d <= m. */
@@ -793,7 +972,28 @@ slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
         g->n_nodes = g->base;
         g->n_sets = g->set_len[0];
         intern_clear(g);
+        if (klen) { /* remember the mask (best effort: no memory, no entry) */
+            struct mask_entry *me = &g->mcache[g->mnext];
+            size_t nb = ((size_t)n_vocab + 7) / 8;
+            uint32_t *key = slm_realloc(me->key, klen * sizeof *key);
+            if (key) me->key = key;
+            if (!me->bits) me->bits = slm_alloc(nb ? nb : 1);
+            if (key && me->bits) {
+                memcpy(key, g->mkey, klen * sizeof *key);
+                me->klen = klen;
+                me->hash = hash;
+                memset(me->bits, 0, nb);
+                for (int32_t t = 0; t < n_vocab; t++)
+                    if (g->allowed[t] && !g->is_eog[t]) me->bits[t >> 3] |= (uint8_t)(1u << (t & 7));
+                g->mnext = (g->mnext + 1) % MASK_CACHE;
+            } else {
+                me->klen = 0;
+                slm_free(me->bits);
+                me->bits = NULL;
+            }
+        }
     }
+mask:
     for (int32_t t = 0; t < n_vocab; t++)
         if (!g->allowed[t]) logits[t] = -INFINITY;
     return SLM_OK;
