@@ -201,32 +201,41 @@ static rule *new_slot(ctx *c, const char *hint)
 }
 
 /* Add (or share) a rule with this body; returns its name (owned by ctx). */
+/* The rule whose body is *body (an existing rule with the same body is
+ * reused), named after hint; every converter ends with it. Consumes the
+ * buffer (freed and emptied); NULL on failure, with the error recorded in c. */
 static const char *add_rule(ctx *c, const char *hint, sbuf *body)
 {
+    const char *name = NULL;
     if (body->oom) {
         nomem(c);
-        return NULL;
+        goto done;
     }
     const char *text = body->s ? body->s : "\"\"";
     for (size_t k = 0; k < c->n_rules; k++)
-        if (c->rules[k].body && strcmp(c->rules[k].body, text) == 0) return c->rules[k].name;
+        if (c->rules[k].body && strcmp(c->rules[k].body, text) == 0) {
+            name = c->rules[k].name;
+            goto done;
+        }
     rule *r = new_slot(c, hint);
-    if (!r) return NULL;
+    if (!r) goto done;
     r->body = slm_strdup(text);
     if (!r->body) {
         nomem(c);
-        return NULL;
+        goto done;
     }
-    return r->name;
+    name = r->name;
+done:
+    slm_free(body->s);
+    *body = (sbuf){0}; /* empty, ready for the next rule */
+    return name;
 }
 
 static const char *add_rule_text(ctx *c, const char *hint, const char *text)
 {
     sbuf b = {0};
     sb_puts(&b, text);
-    const char *name = add_rule(c, hint, &b);
-    slm_free(b.s);
-    return name;
+    return add_rule(c, hint, &b);
 }
 
 /* ---- primitives ------------------------------------------------------------- */
@@ -257,23 +266,15 @@ static const char *any_value(ctx *c)
     sbuf b = {0};
     sb_printf(&b, "\"\\\"\" %s* \"\\\"\"", ch);
     const char *str = add_rule(c, "string", &b);
-    slm_free(b.s);
-    b = (sbuf){0};
     sb_printf(&b, "\"-\"? (%s) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?", in);
     const char *num = add_rule(c, "number", &b);
-    slm_free(b.s);
     if (!str || !num) return NULL;
-    b = (sbuf){0};
     sb_printf(&b, "\"{\" %s (%s %s \":\" %s value %s (\",\" %s %s %s \":\" %s value %s)*)? \"}\"", w, str, w,
               w, w, w, str, w, w, w);
     const char *obj = add_rule(c, "object", &b);
-    slm_free(b.s);
-    b = (sbuf){0};
     sb_printf(&b, "\"[\" %s (value %s (\",\" %s value %s)*)? \"]\"", w, w, w, w);
     const char *arr = add_rule(c, "array", &b);
-    slm_free(b.s);
     if (!obj || !arr) return NULL;
-    b = (sbuf){0};
     sb_printf(&b, "%s | %s | %s | %s | \"true\" | \"false\" | \"null\"", obj, arr, str, num);
     if (b.oom) return nomem(c), NULL;
     c->rules[slot].body = b.s;
@@ -346,9 +347,7 @@ static const char *literal_rule(ctx *c, const cJSON *values, int n_is_one, const
             return NULL;
         }
     }
-    const char *name = add_rule(c, hint, &b);
-    slm_free(b.s);
-    return name;
+    return add_rule(c, hint, &b);
 }
 
 static const char *string_rule(ctx *c, const cJSON *s, const char *hint, const char *path)
@@ -387,8 +386,6 @@ static const char *string_rule(ctx *c, const cJSON *s, const char *hint, const c
             if (!d || !t) return NULL;
             sb_printf(&b, "%s \"T\" %s", d, t);
             body = add_rule(c, "date-time", &b);
-            slm_free(b.s);
-            b = (sbuf){0};
         } else if (strcmp(f, "uuid") == 0) {
             body = add_rule_text(c, "uuid",
                                  "[0-9a-f]{8} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{4} \"-\" [0-9a-f]{12}");
@@ -413,9 +410,7 @@ static const char *string_rule(ctx *c, const cJSON *s, const char *hint, const c
         else
             sb_printf(&b, "\"\\\"\" %s{%ld,%ld} \"\\\"\"", ch, lo, hi);
     }
-    const char *name = add_rule(c, hint, &b);
-    slm_free(b.s);
-    return name;
+    return add_rule(c, hint, &b);
 }
 
 /* Equal-length digit strings lo..hi (n digits each, lo <= hi). */
@@ -560,9 +555,7 @@ static const char *number_rule(ctx *c, const cJSON *s, int integer, const char *
         if (!digits) return NULL;
         sb_printf(&b, "%s(%s) (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,3})?", sign ? "\"-\"? " : "", digits);
     }
-    const char *name = add_rule(c, hint, &b);
-    slm_free(b.s);
-    return name;
+    return add_rule(c, hint, &b);
 }
 
 static const char *array_rule(ctx *c, const cJSON *s, const char *hint, const char *path)
@@ -635,9 +628,7 @@ static const char *array_rule(ctx *c, const cJSON *s, const char *hint, const ch
             slm_free(more.s);
         }
     }
-    const char *name = add_rule(c, hint, &b);
-    slm_free(b.s);
-    return name;
+    return add_rule(c, hint, &b);
 }
 
 static const char *object_rule(ctx *c, const cJSON *s, const char *hint, const char *path)
@@ -688,7 +679,6 @@ static const char *object_rule(ctx *c, const cJSON *s, const char *hint, const c
         sb_printf(&b, " %s \":\" %s %s", w, w, val);
         snprintf(sub_hint, sizeof sub_hint, "%s-%s-kv", hint, p->string);
         kv[n] = add_rule(c, sub_hint, &b);
-        slm_free(b.s);
         if (!kv[n]) return NULL;
         is_req[n] = r;
         n++;
@@ -712,7 +702,6 @@ static const char *object_rule(ctx *c, const cJSON *s, const char *hint, const c
         sb_printf(&b, " %s \":\" %s %s", w, w, val);
         snprintf(sub_hint, sizeof sub_hint, "%s-%s-kv", hint, q->valuestring);
         kv[n] = add_rule(c, sub_hint, &b);
-        slm_free(b.s);
         if (!kv[n]) return NULL;
         is_req[n++] = 1;
     }
@@ -733,7 +722,6 @@ static const char *object_rule(ctx *c, const cJSON *s, const char *hint, const c
         sb_printf(&b, "\"\\\"\" %s* \"\\\"\" %s \":\" %s %s", ch, w, w, val);
         snprintf(sub_hint, sizeof sub_hint, "%s-additional-kv", hint);
         extra = add_rule(c, sub_hint, &b);
-        slm_free(b.s);
         if (!extra) return NULL;
     }
     int order[MAXP], m = 0, n_req = 0;
@@ -769,9 +757,7 @@ static const char *object_rule(ctx *c, const cJSON *s, const char *hint, const c
         sb_puts(&b, " )?");
     }
     sb_puts(&b, " \"}\"");
-    const char *name = add_rule(c, hint, &b);
-    slm_free(b.s);
-    return name;
+    return add_rule(c, hint, &b);
 }
 
 /* Resolve a local $ref ("#", "#/$defs/x", "#/definitions/x", any JSON
@@ -944,7 +930,6 @@ static const char *visit(ctx *c, const cJSON *s, const char *hint, const char *p
             i++;
         }
         out = add_rule(c, hint, &b);
-        slm_free(b.s);
     } else if (type) {
         if (cJSON_IsString(type)) {
             out = visit_type(c, s, type->valuestring, hint, path);
@@ -970,7 +955,6 @@ static const char *visit(ctx *c, const cJSON *s, const char *hint, const char *p
                 i++;
             }
             out = add_rule(c, hint, &b);
-            slm_free(b.s);
         } else {
             bad(c, path, "'type' must be a string or a non-empty array of strings");
         }
