@@ -258,7 +258,9 @@ def main():
         ids = os.path.join(scratch, "ids.txt")
         n = tokenize(a.slm, a.tokenizer, a.text, ids)
         print(f"# {n} tokens, vocab {vocab}; {a.rounds} rounds of slm then torch, "
-              f"{a.steps} steps x {a.batch} x {a.ctx}, {a.threads} threads", flush=True)
+              f"{a.steps} steps x {a.batch} x {a.ctx}, {a.threads} threads; OMP_WAIT_POLICY="
+              f"{os.environ.get('OMP_WAIT_POLICY', '(unset)')}; load average at start "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
         res = {"slm": [], "torch": []}
         for r in range(a.rounds):
             s = run_slm(a, a.tokenizer, a.text, scratch)
@@ -287,7 +289,7 @@ def main():
                           "ratio_of_medians": ms / mt, "median_ratio": statistics.median(ratios),
                           "slm_median_cpu_s": statistics.median(res["slm_cpu"]),
                           "torch_median_cpu_s": statistics.median(res["torch_cpu"]),
-                          "rounds": a.rounds}))
+                          "rounds": a.rounds, "load_avg_end": round(os.getloadavg()[0], 1)}))
 
 
 if __name__ == "__main__":
