@@ -54,7 +54,10 @@ static void usage(FILE *f)
             "      --progress           progress bar even when stderr is not a terminal\n"
             "      --log-every N        plain progress line every N steps (default 10)\n"
             "      --json               print a JSON summary on stdout at the end\n"
-            "  -h, --help               show this help\n");
+            "  -h, --help               show this help\n"
+            "environment:\n"
+            "  SLM_TRAIN_PROFILE=FILE   write per-phase times of the training steps to FILE\n"
+            "  SLM_TRAIN_BLAS=0         our own matrix loops instead of OpenBLAS (A/B)\n");
 }
 
 typedef struct opts {
