@@ -95,9 +95,26 @@ jq -e '.error.param == "tools" and (.error.message | test("pattern"))' "$W/out" 
 kill -TERM "$PID"
 wait_exit "$PID" || fail "server E exited $? after SIGTERM"
 # Mistral Nemo's calls ([TOOL_CALLS] is a control token) cannot be forced: 400 naming the format
+# Qwen3-Coder's XML calls (<function=N><parameter=K>V</parameter>) forced the
+# same way, with integer and boolean parameters. (Not string enums: for those
+# the library's XML grammar writes the JSON-quoted value, which its parser
+# keeps as a string with the quotes in it; reported, not ours to fix here.)
+Q3T="$TD/chat/templates/Qwen3-Coder.jinja"
+if [ -f "$Q3T" ]; then
+    start X "$W/tiny.gguf" -t 1 -c 2048 --chat-template "$Q3T"
+    T3='[{"type":"function","function":{"name":"add","parameters":{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"boolean"}},"required":["a","b"],"additionalProperties":false}}}]'
+    [ "$(req "$PORT" POST /v1/chat/completions "{$U,\"tools\":$T3,\"tool_choice\":\"required\",\"seed\":2,\"max_tokens\":300}")" = 200 ] &&
+        jq -e '.choices[0].finish_reason == "tool_calls" and (.choices[0].message.tool_calls | length) == 1
+               and (.choices[0].message.tool_calls[0].function | .name == "add" and (.arguments | fromjson |
+                    keys == ["a","b"] and (.a | type == "number" and . == floor) and (.b | type == "boolean")))' \
+            "$W/out" >/dev/null || fail "tool_choice required with Qwen3-Coder's XML format: $(head -c 500 "$W/out")"
+    kill -TERM "$PID"
+    wait_exit "$PID" || fail "server X exited $? after SIGTERM"
+fi
 start F "$W/tiny.gguf" -t 1 -c 2048 --chat-template "$MT"
 expect_error "$PORT" 400 POST /v1/chat/completions "{$U,\"tools\":$T2,\"tool_choice\":\"required\"}"
-jq -e '.error.param == "tool_choice" and .error.code == "unsupported_tool_choice" and (.error.message | test("mistral"))' \
+jq -e '.error.param == "tool_choice" and .error.code == "unsupported_tool_choice" and (.error.message | test("mistral"))
+       and (.error.message | test("hermes"))' \
     "$W/out" >/dev/null || fail "tool_choice required with Mistral's format: $(cat "$W/out")"
 kill -TERM "$PID"
 wait_exit "$PID" || fail "server F exited $? after SIGTERM"

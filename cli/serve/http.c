@@ -75,6 +75,7 @@ typedef struct server {
     const char *chat_template;/* the model's tokenizer.chat_template, or NULL: ChatML */
     slm_tool_format tool_format; /* the template's tool-call syntax (NONE without a template) */
     int tool_forceable;       /* slm_tool_calls_grammar supports tool_format (tool_choice "required") */
+    char forceable[256];      /* the names of the formats it supports, for error messages */
     char bos[64], eos[64];    /* their texts, for the template's bos_token/eos_token */
     pthread_mutex_t mu;       /* queue, counters below */
     pthread_cond_t cv;
@@ -883,9 +884,9 @@ static int forced_tool_grammar(const server *S, srv_request *r, srv_error *e)
                       S->chat_template ? "the model's chat template" : "the ChatML fallback (the model has no chat template)");
     else if (!S->tool_forceable)
         srv_error_set(e, 400, "invalid_request_error", "tool_choice", "unsupported_tool_choice",
-                      "'tool_choice' forces a tool call, which this server can constrain for the hermes, llama3 and "
-                      "functionary tool-call formats; this model's chat template writes calls in the '%s' format",
-                      slm_tool_format_name(S->tool_format));
+                      "'tool_choice' can force a call only in the tool-call formats %s; this model's chat template "
+                      "writes '%s' calls",
+                      S->forceable, slm_tool_format_name(S->tool_format));
     else
         srv_error_set(e, 400, "invalid_request_error", "tools", NULL, "cannot constrain the reply to a tool call (%s): %s",
                       slm_status_name(st), slm_last_error());
@@ -1318,12 +1319,17 @@ int srv_run(slm_model *model, const srv_config *cfg)
     if (tmpl && tmpl[0]) {
         S.chat_template = tmpl;
         S.tool_format = slm_tool_format_detect(tmpl, strlen(tmpl));
-        /* can a call in this format be forced? (probe with one trivial tool) */
-        static const char probe[] = "[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]";
-        char *g = NULL;
-        S.tool_forceable = S.tool_format != SLM_TOOL_FORMAT_NONE &&
-                           slm_tool_calls_grammar(S.tool_format, probe, &g) == SLM_OK;
-        slm_chat_free(g);
+        /* which formats can a call be forced in? (probe with one trivial tool) */
+        static const char probe[] = "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":"
+                                    "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"}}}}}]";
+        for (int f = SLM_TOOL_FORMAT_NONE + 1; f < SLM_TOOL_FORMAT_COUNT; f++) {
+            char *g = NULL;
+            if (slm_tool_calls_grammar((slm_tool_format)f, probe, &g) != SLM_OK) continue;
+            slm_chat_free(g);
+            if (f == (int)S.tool_format) S.tool_forceable = 1;
+            size_t k = strlen(S.forceable);
+            snprintf(S.forceable + k, sizeof S.forceable - k, "%s%s", k ? ", " : "", slm_tool_format_name((slm_tool_format)f));
+        }
         int32_t bos = slm_token_bos(model), eos = slm_token_eos(model);
         size_t k;
         if (bos >= 0 && (k = slm_token_to_piece(model, bos, 1, S.bos, sizeof S.bos - 1)) < sizeof S.bos) S.bos[k] = '\0';
