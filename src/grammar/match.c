@@ -944,6 +944,19 @@ slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
         }
     }
     if (!g->done && g->set_len[0] > 0) {
+        /* the cache entry this mask will fill (best effort: without memory,
+         * nothing is remembered) */
+        struct mask_entry *me = NULL;
+        if (klen) {
+            me = &g->mcache[g->mnext];
+            size_t nb = ((size_t)n_vocab + 7) / 8;
+            uint32_t *key = slm_realloc(me->key, klen * sizeof *key);
+            if (key) me->key = key;
+            if (!me->bits) me->bits = slm_alloc(nb ? nb : 1);
+            me->klen = 0; /* invalid until complete */
+            if (key && me->bits) memset(me->bits, 0, nb);
+            else me = NULL;
+        }
         /* Walk the sorted pieces; sid[d] is the set after d bytes of the
          * current piece, valid for d <= m. */
         int32_t *sid = g->sid;
@@ -967,30 +980,20 @@ slm_status slm_grammar_apply(slm_grammar *g, float *logits, int32_t n_vocab)
                 if (nx < 0) goto limit;
                 sid[++m] = nx;
             }
-            if (m == L) g->allowed[g->order[k]] = 1;
+            if (m == L) {
+                int32_t t = g->order[k];
+                g->allowed[t] = 1;
+                if (me) me->bits[t >> 3] |= (uint8_t)(1u << (t & 7));
+            }
         }
         g->n_nodes = g->base;
         g->n_sets = g->set_len[0];
         intern_clear(g);
-        if (klen) { /* remember the mask (best effort: no memory, no entry) */
-            struct mask_entry *me = &g->mcache[g->mnext];
-            size_t nb = ((size_t)n_vocab + 7) / 8;
-            uint32_t *key = slm_realloc(me->key, klen * sizeof *key);
-            if (key) me->key = key;
-            if (!me->bits) me->bits = slm_alloc(nb ? nb : 1);
-            if (key && me->bits) {
-                memcpy(key, g->mkey, klen * sizeof *key);
-                me->klen = klen;
-                me->hash = hash;
-                memset(me->bits, 0, nb);
-                for (int32_t t = 0; t < n_vocab; t++)
-                    if (g->allowed[t] && !g->is_eog[t]) me->bits[t >> 3] |= (uint8_t)(1u << (t & 7));
-                g->mnext = (g->mnext + 1) % MASK_CACHE;
-            } else {
-                me->klen = 0;
-                slm_free(me->bits);
-                me->bits = NULL;
-            }
+        if (me) {
+            memcpy(me->key, g->mkey, klen * sizeof *me->key);
+            me->klen = klen;
+            me->hash = hash;
+            g->mnext = (g->mnext + 1) % MASK_CACHE;
         }
     }
 mask:

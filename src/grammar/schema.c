@@ -525,7 +525,7 @@ static const char *number_rule(ctx *c, const cJSON *s, int integer, const char *
         if ((has_lo && fabs(lo) >= (double)INT_LIMIT) || (has_hi && fabs(hi) >= (double)INT_LIMIT))
             return unsupported(c, path, "integer bounds beyond +-10^15"), NULL;
         if (has_lo && has_hi && lo > hi) return bad(c, path, "no integer lies within the bounds"), NULL;
-        int64_t L = (int64_t)lo, H = (int64_t)hi;
+        int64_t L = has_lo ? (int64_t)lo : 0, H = has_hi ? (int64_t)hi : 0; /* unset bounds stay unused */
         if (!has_lo && !has_hi) {
             const char *digits = int_digits(c, 0);
             if (!digits) return NULL;
