@@ -639,7 +639,7 @@ void slm_grammar_free(slm_grammar *g)
 
 /* ---- the shared vocabulary ----------------------------------------------- */
 
-#define VOCAB_CACHE 2 /* most recently built vocabularies kept for reuse */
+#define VOCAB_CACHE 4 /* most recently built vocabularies kept for reuse */
 
 static pthread_mutex_t vocab_lock = PTHREAD_MUTEX_INITIALIZER;
 static gvocab *vocab_cache[VOCAB_CACHE];
@@ -774,6 +774,10 @@ static slm_status vocab_get(const char *const *pc, const size_t *plen, const uin
     if (*out) return SLM_OK;
     gvocab *v = NULL;
     SLM_TRY(vocab_build(pc, plen, is_eog, n_vocab, total, max_len, &v));
+    if (n_vocab == 0) { /* text-only grammars: nothing to sort, keep the cache for models */
+        *out = v;
+        return SLM_OK;
+    }
     /* cache it (the cache holds a reference), dropping the oldest entry */
     gvocab *old = NULL;
     pthread_mutex_lock(&vocab_lock);
