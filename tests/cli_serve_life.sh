@@ -110,9 +110,9 @@ for a in error_rate p95_latency_ms min_tokens_per_s; do
     grep -q "ALERT $a" "$W/D.log" && grep -q "alert $a cleared" "$W/D.log" || fail "alert $a not logged or not cleared: $(cat "$W/D.log")"
     [ "$(metric "$PORT" "slm_alert_active{alert=\"$a\"}")" = 0 ] || fail "alert $a still active"
 done
-# the timeout bounds embeddings too: 100 long inputs take far more than 1 s
-item="\"$(head -c 300 /dev/zero | tr '\0' 'a' | sed 's/a/ab /g')\""
-body="{\"input\":[$(for _ in $(seq 100); do printf '%s,' "$item"; done | sed 's/,$//')]}"
+# the timeout bounds embeddings too: 400 inputs of ~80 tokens take far more than 1 s
+item="\"$(head -c 40 /dev/zero | tr '\0' 'a' | sed 's/a/ab /g')\""
+body="{\"input\":[$(for _ in $(seq 400); do printf '%s,' "$item"; done | sed 's/,$//')]}"
 expect_error "$PORT" 503 POST /v1/embeddings "$body"
 [ "$(jq -r .error.code "$W/out")" = timeout ] || fail "embeddings timeout: $(cat "$W/out")"
 kill -TERM "$PID"

@@ -1045,6 +1045,8 @@ static enum MHD_Result embeddings(server *S, struct MHD_Connection *con, conn *c
         srv_embed_free(&r);
         return fail(con, c, 500, "server_error", NULL, "out of memory");
     }
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const int fd = ci ? ci->connect_fd : -1;
     srv_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
     pthread_mutex_lock(&S->emb_mu);
     if (!S->emb) {
@@ -1059,7 +1061,13 @@ static enum MHD_Result embeddings(server *S, struct MHD_Connection *con, conn *c
     }
     for (size_t i = 0; i < r.n; i++) {
         const srv_embed_input *in = &r.in[i];
-        /* --timeout bounds embeddings too (checked between inputs; the wait for emb_mu counts) */
+        /* a client that left cancels, and --timeout bounds embeddings too
+         * (both checked between inputs; the wait for emb_mu counts) */
+        if (i > 0 && peer_closed(fd)) {
+            pthread_mutex_unlock(&S->emb_mu);
+            ret = MHD_NO; /* nobody to answer */
+            goto out;
+        }
         if (S->cfg->timeout_s > 0 && cli_now_ms() - c->t0 > S->cfg->timeout_s * 1e3) {
             srv_error_set(&e, 503, "timeout_error", NULL, "timeout",
                           "embedding %zu inputs exceeded the per-request --timeout (after %zu)", r.n, i);
