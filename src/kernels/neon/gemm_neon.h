@@ -23,7 +23,7 @@
 #include "kernels/gemm.h"
 #include "kernels/neon/neon.h"
 
-/* 32 blocks of 32: 1024 K elements (4.6 KiB re-laid) per chunk */
+/* 32 blocks of 32: 1024 K elements (4.5-5 KiB re-laid) per chunk */
 #define GEMM_KC 32
 
 /* Block b of a weight row as 32 int8 (the value's integer part) and its scale. */
