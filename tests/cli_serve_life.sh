@@ -63,22 +63,22 @@ rc=$?
 grep -q "draining 1 request" "$W/C.log" || fail "no drain message: $(cat "$W/C.log")"
 
 # ---- server G: SIGTERM under load ---------------------------------------------
-# 2 slots busy and 2 requests queued when SIGTERM arrives: all 4 complete in
+# 2 slots busy (and 2 requests queued) when SIGTERM arrives: all 4 complete in
 # full (queued ones too), then the server exits 0.
 start G "$W/slow.gguf" -t 1 --parallel 2 --queue 4 --cache-bytes 0
 G=$PORT
 LOADERS=""
 for c in 1 2 3 4; do
     curl -s --max-time 600 -o "$W/drain.$c" -H 'Content-Type: application/json' \
-        --data-binary "{\"prompt\":\"hello $c\",\"max_tokens\":200,\"ignore_eos\":true,\"temperature\":0}" \
+        --data-binary "{\"prompt\":\"hello $c\",\"max_tokens\":400,\"ignore_eos\":true,\"temperature\":0}" \
         "http://127.0.0.1:$G/v1/completions" &
     LOADERS="$LOADERS $!"
 done
-wait_metric "$G" slm_queue_depth 2 || fail "4 requests on 2 slots: queue depth $(metric "$G" slm_queue_depth)"
+wait_metric "$G" slm_slots_busy 2 || fail "4 requests on 2 slots: slots busy $(metric "$G" slm_slots_busy)"
 kill -TERM "$PID"
 for p in $LOADERS; do wait "$p"; done
 for c in 1 2 3 4; do
-    jq -e '.usage.completion_tokens == 200 and .choices[0].finish_reason == "length"' "$W/drain.$c" >/dev/null ||
+    jq -e '.usage.completion_tokens == 400 and .choices[0].finish_reason == "length"' "$W/drain.$c" >/dev/null ||
         fail "request $c in flight or queued at SIGTERM was not completed: $(head -c 300 "$W/drain.$c")"
 done
 wait_exit "$PID" || fail "server G exited $? after draining under load: $(cat "$W/G.log")"
